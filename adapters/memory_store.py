@@ -1,0 +1,111 @@
+"""In-memory ``Store``: the hand-written fake the service-layer tests run against.
+
+It passes the same contract suite as the real stores, so a test that passes against it
+says something true about them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Collection, Sequence
+
+from domain.model import Event, Session, Site
+from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
+from domain.queries import SessionFilters, TimeWindow
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._sites: dict[str, Site] = {}
+        self._events: dict[str, dict[str, Event]] = defaultdict(dict)  # site -> id -> event
+        self._visitor_events: dict[tuple[str, str], list[Event]] = defaultdict(list)
+        self._sessions: dict[tuple[str, str], list[Session]] = {}  # (site, visitor) -> sessions
+        self._lock = asyncio.Lock()
+
+    async def add_site(self, site: Site) -> None:
+        if site.site_id in self._sites:
+            raise DuplicateSiteError(site.site_id)
+        self._sites[site.site_id] = site
+
+    async def get_site(self, site_id: str) -> Site | None:
+        return self._sites.get(site_id)
+
+    async def site_by_api_key_hash(self, key_hash: str) -> Site | None:
+        return next((s for s in self._sites.values() if s.api_key_hash == key_hash), None)
+
+    async def site_by_tracker_token_hash(self, token_hash: str) -> Site | None:
+        return next((s for s in self._sites.values() if s.tracker_token_hash == token_hash), None)
+
+    async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:
+        async with self._lock:
+            stored = self._events[site_id]
+            accepted = 0
+            affected: set[str] = set()
+            for event in events:
+                if event.event_id in stored:
+                    continue
+                stored[event.event_id] = event
+                self._visitor_events[(site_id, event.visitor_id)].append(event)
+                affected.add(event.visitor_id)
+                accepted += 1
+            for visitor in affected:
+                key = (site_id, visitor)
+                self._sessions[key] = list(recut(self._visitor_events[key]))
+            return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
+
+    async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
+        return list(self._visitor_events.get((site_id, visitor_id), []))
+
+    def _matching(self, site_id: str, filters: SessionFilters, window: TimeWindow) -> list[Session]:
+        return [
+            s
+            for (site, _), sessions in self._sessions.items()
+            if site == site_id
+            for s in sessions
+            if window.contains(s.start) and filters.matches(s)
+        ]
+
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int:
+        return len(self._matching(site_id, filters, window))
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: SessionKey | None = None,
+    ) -> list[Session]:
+        ordered = sorted(self._matching(site_id, filters, window), key=_listing_order)
+        if after is not None:
+            ordered = [s for s in ordered if _listing_order(s) > _key_order(after)]
+        return ordered[offset : offset + limit]
+
+    async def stream_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Session]:
+        for session in self._matching(site_id, filters, window):
+            yield session
+
+    async def stream_visitor_sessions(
+        self, site_id: str, visitor_ids: Collection[str]
+    ) -> AsyncIterator[Session]:
+        for visitor in sorted(visitor_ids):
+            for session in self._sessions.get((site_id, visitor), []):
+                yield session
+
+    async def close(self) -> None:
+        return None
+
+
+def _listing_order(session: Session) -> tuple[float, str, str]:
+    return (-session.start.timestamp(), session.visitor_id, session.session_id)
+
+
+def _key_order(key: SessionKey) -> tuple[float, str, str]:
+    return (-key.start.timestamp(), key.visitor_id, key.session_id)

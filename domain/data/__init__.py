@@ -1,0 +1,1 @@
+"""Reference data files of the domain core, read with ``importlib.resources``."""

@@ -1,0 +1,176 @@
+"""Validation of raw tracking events into ``Event`` values (SPEC 3)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from domain.model import DEFAULT_META_TYPE, Event, EventType
+from domain.urls import InvalidURLError, normalize_url
+
+MAX_FUTURE_SKEW = timedelta(minutes=10)
+MAX_VISITOR_ID_LENGTH = 200
+MAX_EVENT_ID_LENGTH = 200
+# Generous bounds: they exist so that one hostile event cannot bloat the store.
+MAX_URL_LENGTH = 4096
+MAX_TEXT_LENGTH = 2048
+
+_TYPES = ", ".join(t.value for t in EventType)
+
+
+class EventError(ValueError):
+    """An event field is missing or invalid; ``str()`` names the field first."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class EventParser:
+    """Turns one raw JSON object into an ``Event``, or raises ``EventError``.
+
+    Unknown keys are ignored rather than rejected: trackers in the field may be newer
+    than the server, and an extra key loses nothing.
+    """
+
+    site_id: str
+    now: datetime
+
+    def parse(self, raw: object) -> Event:
+        if not isinstance(raw, Mapping):
+            raise EventError("event", f"expected a JSON object, got {_kind(raw)}")
+        type_ = _event_type(raw.get("type"))
+        visitor_id = _required_text(raw, "visitor_id", MAX_VISITOR_ID_LENGTH)
+        timestamp = parse_timestamp(raw.get("timestamp"))
+        if timestamp > self.now + MAX_FUTURE_SKEW:
+            raise EventError(
+                "timestamp",
+                f"is more than 10 minutes in the future ({timestamp.isoformat()})",
+            )
+        url = _url(raw.get("url"))
+        event_id = _optional_text(raw, "event_id", MAX_EVENT_ID_LENGTH)
+        if event_id is None:
+            event_id = derive_event_id(self.site_id, type_, visitor_id, timestamp, url)
+        referrer = _optional_text(raw, "referrer", MAX_URL_LENGTH)
+        meta_type = _optional_text(raw, "meta_type", MAX_TEXT_LENGTH)
+        if type_ is EventType.CONVERSION and meta_type is None:
+            meta_type = DEFAULT_META_TYPE
+        return Event(
+            site_id=self.site_id,
+            event_id=event_id,
+            type=type_,
+            visitor_id=visitor_id,
+            timestamp=timestamp,
+            url=url,
+            page=normalize_url(url),
+            referrer=referrer,
+            user_agent=_optional_text(raw, "user_agent", MAX_TEXT_LENGTH),
+            email=_optional_text(raw, "email", MAX_TEXT_LENGTH),
+            meta_type=meta_type,
+            meta_id=_optional_text(raw, "meta_id", MAX_TEXT_LENGTH),
+        )
+
+
+def parse_event(raw: object, *, site_id: str, now: datetime) -> Event:
+    return EventParser(site_id=site_id, now=now).parse(raw)
+
+
+def derive_event_id(
+    site_id: str, type_: EventType, visitor_id: str, instant: datetime, url: str
+) -> str:
+    """Deterministic id for events sent without one, so that a retried delivery is
+    recognised. The instant is hashed in one canonical UTC spelling: ``Z`` and
+    ``+00:00`` spellings of one instant are one event."""
+    canonical = instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    material = "\x1f".join((site_id, type_.value, visitor_id, canonical, url))
+    return "d-" + hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
+    """ISO 8601 date-time; ``Z`` or an offset; no offset means UTC. Returns UTC."""
+    if value is None or value == "":
+        raise EventError(field, "is required (an ISO 8601 date-time)")
+    if not isinstance(value, str):
+        raise EventError(field, f"expected an ISO 8601 date-time string, got {_kind(value)}")
+    text = value.strip()
+    if len(text) < 11 or text[10] not in "Tt ":
+        raise EventError(field, f"expected an ISO 8601 date-time, got {_quote(value)}")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise EventError(field, f"expected an ISO 8601 date-time, got {_quote(value)}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _event_type(value: object) -> EventType:
+    if value is None or value == "":
+        raise EventError("type", f"is required (one of {_TYPES})")
+    if isinstance(value, str):
+        try:
+            return EventType(value)
+        except ValueError:
+            pass
+    raise EventError("type", f"expected one of {_TYPES}, got {_quote(value)}")
+
+
+def _url(value: object) -> str:
+    if value is None or value == "":
+        raise EventError("url", "is required (an absolute http or https URL)")
+    if not isinstance(value, str):
+        raise EventError("url", f"expected an absolute http or https URL, got {_kind(value)}")
+    if len(value) > MAX_URL_LENGTH:
+        raise EventError("url", f"is longer than {MAX_URL_LENGTH} characters")
+    try:
+        normalize_url(value)
+    except InvalidURLError:
+        raise EventError(
+            "url", f"expected an absolute http or https URL, got {_quote(value)}"
+        ) from None
+    return value.strip()
+
+
+def _required_text(raw: Mapping[str, object], field: str, limit: int) -> str:
+    value = _optional_text(raw, field, limit)
+    if value is None:
+        raise EventError(field, "is required (a non-empty string)")
+    return value
+
+
+def _optional_text(raw: Mapping[str, object], field: str, limit: int) -> str | None:
+    value = raw.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EventError(field, f"expected a string, got {_kind(value)}")
+    if value.strip() == "":
+        return None
+    if len(value) > limit:
+        raise EventError(field, f"expected at most {limit} characters, got {len(value)}")
+    return value
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if value is None:
+        return "null"
+    return repr(value)
+
+
+def _quote(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return repr(text)

@@ -1,0 +1,154 @@
+"""Entities and values of the attribution domain.
+
+Only the standard library is imported here: this module is the vocabulary every other
+layer speaks, and it must stay importable without any framework or driver.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+DEFAULT_SESSION_TIMEOUT = timedelta(minutes=30)
+
+
+class EventType(enum.StrEnum):
+    PAGEVIEW = "pageview"
+    CONVERSION = "conversion"
+    EXIT = "exit"
+
+
+# SPEC 4: events at the same instant are ordered pageview, conversion, exit.
+_TYPE_RANK = {EventType.PAGEVIEW: 0, EventType.CONVERSION: 1, EventType.EXIT: 2}
+
+DEFAULT_META_TYPE = "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One validated tracking event. ``page`` is the normalized form of ``url``."""
+
+    site_id: str
+    event_id: str
+    type: EventType
+    visitor_id: str
+    timestamp: datetime  # timezone-aware, UTC
+    url: str
+    page: str
+    referrer: str | None = None
+    user_agent: str | None = None
+    email: str | None = None
+    meta_type: str | None = None
+    meta_id: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, str]:
+        return (self.timestamp, _TYPE_RANK[self.type], self.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """How a session arrived (SPEC 5). ``source`` and ``medium`` are always known."""
+
+    source: str
+    medium: str
+    campaign: str | None = None
+    content: str | None = None
+    term: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageVisit:
+    """One entry of a session's page path."""
+
+    url: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """A conversion event as it happened inside a session."""
+
+    event_id: str
+    timestamp: datetime
+    page: str
+    previous_page: str
+    email: str | None
+    meta_type: str
+    meta_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    exit_page: str
+    previous_page: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A visitor's run of activity, derived from events by ``domain.sessionization``.
+
+    Whether a session is closed depends on the moment it is looked at, so the session keeps
+    what is needed to decide (``is_last``, ``inactive_after``) rather than a verdict.
+    """
+
+    site_id: str
+    visitor_id: str
+    session_id: str
+    start: datetime
+    last_activity: datetime
+    attribution: Attribution
+    path: tuple[PageVisit, ...]
+    conversions: tuple[Conversion, ...]
+    exit_previous_page: str
+    is_last: bool
+    inactive_after: datetime
+
+    @property
+    def landing_page(self) -> str:
+        return self.path[0].url
+
+    @property
+    def exit_page(self) -> str:
+        return self.path[-1].url
+
+    @property
+    def conversion(self) -> Conversion | None:
+        """The earliest conversion, the one the session record reports."""
+        return self.conversions[0] if self.conversions else None
+
+    @property
+    def order_key(self) -> tuple[datetime, str]:
+        """Chronological position of the session within its visitor's history."""
+        return (self.start, self.session_id)
+
+    def is_closed(self, now: datetime) -> bool:
+        """SPEC 4: closed when a later session exists or the timeout has passed."""
+        return not self.is_last or now > self.inactive_after
+
+    def exit(self, now: datetime) -> Exit | None:
+        if not self.is_closed(now):
+            return None
+        return Exit(
+            exit_page=self.exit_page,
+            previous_page=self.exit_previous_page,
+            timestamp=self.last_activity,
+        )
+
+    def duration_seconds(self, now: datetime) -> int | None:
+        if not self.is_closed(now):
+            return None
+        return int((self.last_activity - self.start).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A tenant. Keys are kept only as hashes; the clear text is shown once, at creation."""
+
+    site_id: str
+    name: str
+    api_key_hash: str
+    tracker_token_hash: str
+    created_at: datetime

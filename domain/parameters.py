@@ -1,0 +1,409 @@
+"""Request parameters of the two read endpoints, parsed and validated into typed queries.
+
+SPEC 8 (/sessions), 9 (/pages) and 14 (errors). Every rejection is a ``ParameterError``
+whose text names the parameter, says what was expected and quotes what was got, so the
+REST and GraphQL layers can pass it on unchanged as a 400.
+
+Conventions where SPEC is silent, applied to every parameter alike:
+
+- JSON ``null`` counts as not given, like the empty string (SPEC 8): clients that send
+  unused fields as ``""`` send them as ``null`` just as often, and neither can mean
+  "match sessions without this field".
+- Values are taken exactly as sent: no trimming. Filters are exact matches, and a date
+  or page with stray spaces is reported rather than guessed at.
+- Unknown names are rejected whatever their value, even ``""``: the point is to surface a
+  misspelt filter (SPEC 14), and a client sending ``{"landing_pgae": ""}`` has one.
+- Checks run in a fixed order (unknown names first, then the parameters in SPEC order) so
+  that one request always gets the same error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+from domain.queries import (
+    ConversionDefinition,
+    PagesQuery,
+    SessionFilters,
+    SessionsQuery,
+    TimeWindow,
+    TouchScope,
+)
+from domain.urls import normalize_url
+
+FILTER_PARAMETERS = frozenset({"source", "medium", "campaign", "content", "term", "landing_page"})
+SESSIONS_PARAMETERS = FILTER_PARAMETERS | {"page", "start_date", "end_date"}
+PAGES_PARAMETERS = FILTER_PARAMETERS | {
+    "start_date",
+    "end_date",
+    "conversion_page",
+    "meta_type",
+    "meta_id",
+    "touch_scope",
+}
+
+PAGES_MAX_SPAN = timedelta(days=30)
+
+# Larger page numbers are served as this one (an empty page past the last record): a
+# 10**30 offset would only make stores do silly arithmetic, and no site has 5*10**10
+# sessions.
+MAX_PAGE = 10**9
+
+_END_OF_DAY = time(23, 59, 59, 999_999)
+_MAX_QUOTED = 64
+_DATE_EXPECTED = "expected YYYY-MM-DD or an ISO 8601 date-time"
+_DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+# RFC 3339 profile of ISO 8601, plus what clients commonly send: no seconds, a space
+# separator, a comma before the fraction, more than six fractional digits, an offset
+# without colon or minutes.
+_DATE_TIME = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt ]"
+    r"(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,32}))?)?"
+    r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<off_h>\d{2})(?::?(?P<off_m>\d{2}))?)?",
+    re.ASCII,
+)
+# A '+' sent unencoded in a query string arrives as a space.
+_MANGLED_PLUS = re.compile(r".*[Tt ]\d{2}:\d{2}.* \d{2}(:?\d{2})?", re.ASCII)
+
+_PARAMETER_HINTS = {
+    "page": "the page report is not paginated; narrow it with start_date and end_date",
+}
+
+
+class ParameterError(ValueError):
+    """A request parameter that cannot be used: unknown, of the wrong type or malformed."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
+def merge_parameters(query: Mapping[str, str], body: Mapping[str, object]) -> dict[str, object]:
+    """Query-string and body parameters combined; the body wins per key (SPEC 8).
+
+    A body value that counts as not given (``""`` or ``null``) does not hide a query-string
+    value: clients that send every field in the body, unused ones as ``""``, still get the
+    filter they put in the query string. A name repeated in the query string with different
+    values (``?source=a&source=b``, seen through a multi-dict's ``items()``) is a
+    ``ParameterError`` rather than a silent pick of one.
+    """
+    merged: dict[str, object] = {}
+    for name, value in query.items():
+        if name in merged and merged[name] != value:
+            raise ParameterError(
+                _display_name(name),
+                f"given more than once in the query string with different values "
+                f"({_describe(merged[name])} and {_describe(value)})",
+            )
+        merged[name] = value
+    for name, body_value in body.items():
+        if name in merged and _not_given(body_value):
+            continue
+        merged[name] = body_value
+    return merged
+
+
+def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
+    """SPEC 8: filters, an inclusive window (unbounded where not given) and the page."""
+    _reject_unknown(params, SESSIONS_PARAMETERS)
+    page = _page(params.get("page"))
+    start_text = _optional_string(params, "start_date")
+    end_text = _optional_string(params, "end_date")
+    start = _bound("start_date", start_text, end=False) if start_text is not None else None
+    end = _bound("end_date", end_text, end=True) if end_text is not None else None
+    if start is not None and end is not None and start.instant > end.instant:
+        raise _start_after_end(start_text, _describe(end_text))
+    filters = _filters(params)
+    return SessionsQuery(
+        filters=filters,
+        window=TimeWindow(
+            start=start.instant if start is not None else None,
+            end=end.instant if end is not None else None,
+        ),
+        page=page,
+    )
+
+
+def parse_pages_query(params: Mapping[str, object], *, now: datetime) -> PagesQuery:
+    """SPEC 9: the effective window (defaults and 30-day truncation applied, both bounds
+    set), the conversion definition, session filters and touch scope. ``now`` must be
+    timezone-aware."""
+    _reject_unknown(params, PAGES_PARAMETERS)
+    window = pages_window(
+        _optional_string(params, "start_date"), _optional_string(params, "end_date"), now=now
+    )
+    conversion_page = _optional_url(params, "conversion_page")
+    meta_type = _optional_string(params, "meta_type")
+    meta_id = _optional_string(params, "meta_id")
+    filters = _filters(params)
+    return PagesQuery(
+        filters=filters,
+        window=window,
+        definition=ConversionDefinition(
+            conversion_page=conversion_page, meta_type=meta_type, meta_id=meta_id
+        ),
+        touch_scope=_touch_scope(_optional_string(params, "touch_scope")),
+    )
+
+
+def pages_window(start_date: str | None, end_date: str | None, *, now: datetime) -> TimeWindow:
+    """The /pages window of SPEC 9 from the two bounds as written (None: not given).
+
+    Defaults: end = ``now``, start = end - 30 days. The span is measured from the start to
+    the end's *anchor* (its midnight when date-only, the instant itself otherwise), so
+    2025-07-01 .. 2025-07-31 is exactly 30 days and kept; a longer span starts at
+    anchor - 30 days instead. The end itself stays inclusive (a date-only end is the end of
+    its day).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(UTC)
+    # Callers other than parse_pages_query (GraphQL) may pass "" for an unset argument.
+    start_date = start_date or None
+    end_date = end_date or None
+    if end_date is not None:
+        end = _bound("end_date", end_date, end=True)
+        anchor = end.anchor
+    else:
+        end = _Bound(now, now)
+        anchor = now
+    if start_date is None:
+        return TimeWindow(start=_minus(anchor, PAGES_MAX_SPAN), end=end.instant)
+    start = _bound("start_date", start_date, end=False).instant
+    if start > end.instant:
+        raise _start_after_end(
+            start_date,
+            _describe(end_date) if end_date is not None else f"now ({format_instant(now)})",
+        )
+    if anchor - start > PAGES_MAX_SPAN:
+        start = _minus(anchor, PAGES_MAX_SPAN)
+    return TimeWindow(start=start, end=end.instant)
+
+
+def parse_date_bound(parameter: str, value: str, *, end: bool) -> datetime:
+    """A window bound as a timezone-aware UTC instant (SPEC 8).
+
+    ``YYYY-MM-DD``: a start is that day's 00:00:00Z, an end the last microsecond of that
+    day, so both bounds are inclusive. A date-time (``Z``, an offset, or none meaning UTC;
+    fractional seconds truncated to microseconds) is taken as the instant it names.
+    """
+    return _bound(parameter, value, end=end).instant
+
+
+def format_instant(dt: datetime) -> str:
+    """ISO 8601 UTC with ``Z`` at second precision: ``2025-07-31T23:59:59Z``.
+
+    Sub-second parts are dropped, not rounded, so an inclusive end of day stays on its day.
+    A naive datetime is taken as UTC (what MongoDB drivers return unless told otherwise).
+    """
+    utc = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    instant: datetime
+    # Where the 30-day span of /pages is measured from: midnight of a date-only end.
+    anchor: datetime
+
+
+def _bound(parameter: str, value: str, *, end: bool) -> _Bound:
+    day_match = _DATE_ONLY.fullmatch(value)
+    if day_match is not None:
+        day = _date_or_error(parameter, value, *day_match.groups())
+        midnight = datetime.combine(day, time(), tzinfo=UTC)
+        instant = datetime.combine(day, _END_OF_DAY, tzinfo=UTC) if end else midnight
+        return _Bound(instant, midnight)
+    match = _DATE_TIME.fullmatch(value)
+    if match is None:
+        raise ParameterError(parameter, _date_complaint(value))
+    instant = _instant_or_error(parameter, value, match)
+    return _Bound(instant, instant)
+
+
+def _date_or_error(parameter: str, value: str, year: str, month: str, day: str) -> date:
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        raise ParameterError(parameter, f"{_DATE_EXPECTED}, got {_quote(value)}") from None
+
+
+def _instant_or_error(parameter: str, value: str, match: re.Match[str]) -> datetime:
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+    try:
+        tz = _offset(match)
+        local = datetime(
+            int(match["year"]),
+            int(match["month"]),
+            int(match["day"]),
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"] or 0),
+            int(fraction),
+            tzinfo=tz,
+        )
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):
+        # Out-of-range fields (month 13, 24:00, offset +25:00) or an instant that leaves
+        # the representable years once shifted to UTC.
+        raise ParameterError(parameter, f"{_DATE_EXPECTED}, got {_quote(value)}") from None
+
+
+def _offset(match: re.Match[str]) -> timezone:
+    if match["sign"] is None:
+        return UTC
+    off_m = int(match["off_m"] or 0)
+    if off_m >= 60:
+        raise ValueError("offset minutes out of range")
+    minutes = int(match["off_h"]) * 60 + off_m
+    delta = timedelta(minutes=minutes if match["sign"] == "+" else -minutes)
+    return timezone(delta)  # raises ValueError for offsets of a day or more
+
+
+def _date_complaint(value: str) -> str:
+    complaint = f"{_DATE_EXPECTED}, got {_quote(value)}"
+    if len(value) <= _MAX_QUOTED and _MANGLED_PLUS.fullmatch(value):
+        complaint += " (a '+' in a query string must be sent as %2B)"
+    return complaint
+
+
+def _minus(instant: datetime, span: timedelta) -> datetime:
+    try:
+        return instant - span
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _start_after_end(start_text: str | None, end_described: str) -> ParameterError:
+    return ParameterError(
+        "start_date",
+        f"must not be after end_date (got start_date {_describe(start_text)}, "
+        f"end_date {end_described})",
+    )
+
+
+def _reject_unknown(params: Mapping[str, object], known: frozenset[str]) -> None:
+    unknown = sorted(name for name in params if name not in known)
+    if not unknown:
+        return
+    name = unknown[0]
+    known_list = ", ".join(sorted(known))
+    hint = _PARAMETER_HINTS.get(name)
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    if hint is not None:
+        message = f"unknown parameter ({hint}). Known parameters: {known_list}"
+    elif close:
+        message = f"unknown parameter; did you mean {close[0]!r}? Known parameters: {known_list}"
+    else:
+        message = f"unknown parameter. Known parameters: {known_list}"
+    raise ParameterError(_display_name(name), message)
+
+
+def _filters(params: Mapping[str, object]) -> SessionFilters:
+    return SessionFilters(
+        source=_optional_string(params, "source"),
+        medium=_optional_string(params, "medium"),
+        campaign=_optional_string(params, "campaign"),
+        content=_optional_string(params, "content"),
+        term=_optional_string(params, "term"),
+        landing_page=_optional_url(params, "landing_page"),
+    )
+
+
+def _optional_string(params: Mapping[str, object], name: str) -> str | None:
+    value = params.get(name)
+    if _not_given(value):
+        return None
+    if not isinstance(value, str):
+        raise ParameterError(name, f"expected a string, got {_kind(value)}")
+    return value
+
+
+def _optional_url(params: Mapping[str, object], name: str) -> str | None:
+    value = _optional_string(params, name)
+    if value is None:
+        return None
+    try:
+        return normalize_url(value)
+    except ValueError:
+        raise ParameterError(
+            name, f"expected an absolute http or https URL, got {_quote(value)}"
+        ) from None
+
+
+def _page(value: object) -> int:
+    if _not_given(value):
+        return 1
+    page: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        page = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = value.lstrip("0")
+        # Sidesteps int()'s limit on very long digit strings, which raises.
+        page = MAX_PAGE if len(digits) > len(str(MAX_PAGE)) else int(digits or "0")
+    if page is None or page < 1:
+        raise ParameterError("page", f"expected an integer >= 1, got {_describe(value)}")
+    return min(page, MAX_PAGE)
+
+
+def _touch_scope(value: str | None) -> TouchScope:
+    if value is None:
+        return TouchScope.ANY
+    try:
+        return TouchScope(value)
+    except ValueError:
+        allowed = ", ".join(scope.value for scope in TouchScope)
+        raise ParameterError(
+            "touch_scope", f"expected one of {allowed}, got {_quote(value)}"
+        ) from None
+
+
+def _not_given(value: object) -> bool:
+    return value is None or value == ""
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def _describe(value: object) -> str:
+    """What was got, as the client would recognise it: JSON spelling for scalars."""
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        # str() of an int of thousands of digits raises; such a value needs no echo.
+        return str(value) if abs(value) < 10**18 else "a very large number"
+    if isinstance(value, float):
+        return repr(value)
+    return _kind(value)
+
+
+def _quote(value: str) -> str:
+    if len(value) > _MAX_QUOTED:
+        value = value[:_MAX_QUOTED] + "…"
+    return repr(value)
+
+
+def _display_name(name: str) -> str:
+    """A client-chosen name fit to lead an error message: bare when it is a plain word."""
+    if len(name) <= _MAX_QUOTED and name.isascii() and name.replace("_", "a").isalnum():
+        return name
+    return _quote(name)

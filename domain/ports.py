@@ -1,0 +1,116 @@
+"""Ports: what the core needs from the outside world, as Protocols.
+
+Every store adapter (the embedded SQLite store, MongoDB, the in-memory fake used by unit
+tests) implements ``Store`` and passes the same contract suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from domain.model import Event, Session, Site
+from domain.queries import SessionFilters, TimeWindow
+
+# Given every stored event of one visitor (new ones included), the visitor's sessions.
+Recut = Callable[[Sequence[Event]], Sequence[Session]]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+
+class BotDetector(Protocol):
+    def is_bot(self, user_agent: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    """A session's position in the /sessions order: start descending, then visitor_id
+    and session_id ascending. Keyset pagination resumes strictly after a key."""
+
+    start: datetime
+    visitor_id: str
+    session_id: str
+
+    @classmethod
+    def of(cls, session: Session) -> SessionKey:
+        return cls(session.start, session.visitor_id, session.session_id)
+
+
+class DuplicateSiteError(Exception):
+    """A site with that id (or key hash) exists already."""
+
+
+class Store(Protocol):
+    """Persistence of sites, raw events and materialized sessions."""
+
+    # --- sites -------------------------------------------------------------------
+    async def add_site(self, site: Site) -> None:
+        """Raises ``DuplicateSiteError`` when the id is taken."""
+        ...
+
+    async def get_site(self, site_id: str) -> Site | None: ...
+
+    async def site_by_api_key_hash(self, key_hash: str) -> Site | None: ...
+
+    async def site_by_tracker_token_hash(self, token_hash: str) -> Site | None: ...
+
+    # --- ingestion ---------------------------------------------------------------
+    async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:
+        """Store the events whose ``(site_id, event_id)`` is not stored yet, then for
+        every visitor that received a new event replace that visitor's sessions with
+        ``recut(all of the visitor's stored events)``.
+
+        Idempotent, also under concurrent calls with overlapping events: each event is
+        accepted by exactly one call. Durable on return; on error nothing is written.
+        ``events`` may repeat an ``event_id``: the repeat counts as a duplicate.
+        """
+        ...
+
+    async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
+        """Every stored event of one visitor, in no particular order."""
+        ...
+
+    # --- reads -------------------------------------------------------------------
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int: ...
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: SessionKey | None = None,
+    ) -> list[Session]:
+        """Matching sessions in the /sessions order (start descending, visitor_id then
+        session_id ascending), skipping ``offset`` or resuming strictly after ``after``."""
+        ...
+
+    def stream_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Session]:
+        """Every matching session, in no particular order, without loading them all."""
+        ...
+
+    def stream_visitor_sessions(
+        self, site_id: str, visitor_ids: Collection[str]
+    ) -> AsyncIterator[Session]:
+        """Every session, whole history, of the given visitors, in no particular order."""
+        ...
+
+    async def close(self) -> None: ...

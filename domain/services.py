@@ -1,0 +1,243 @@
+"""Application services: the use cases that REST, GraphQL and the CLI all call.
+
+They hold the orchestration (validate, drop bots, store, re-cut, read, report) and
+depend only on ports, so unit tests run them against the in-memory fake store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from domain.events import EventError, EventParser
+from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
+from domain.page_report import PageReport, PageReportBuilder, VisitorJourney
+from domain.ports import BotDetector, Clock, SessionKey, Store
+from domain.queries import (
+    ConversionDefinition,
+    PagesQuery,
+    SessionFilters,
+    SessionsQuery,
+    TimeWindow,
+    TouchScope,
+)
+from domain.sessionization import sessionize
+
+MAX_BATCH_EVENTS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    accepted: int
+    duplicates: int
+    bots: int
+    rejected: tuple[Rejection, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsPage:
+    sessions: tuple[Session, ...]
+    current_page: int
+    total_pages: int
+    total_records: int
+    now: datetime  # the instant against which open/closed was decided
+
+
+@dataclass(frozen=True, slots=True)
+class NewSite:
+    """A freshly created site with its clear-text credentials, shown only this once."""
+
+    site: Site
+    api_key: str
+    tracker_token: str
+
+
+class BatchTooLargeError(ValueError):
+    pass
+
+
+def hash_secret(secret: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough: there is nothing to
+    # brute-force that a slow KDF would protect.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AttributionService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        bots: BotDetector,
+        *,
+        session_timeout: timedelta = DEFAULT_SESSION_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.bots = bots
+        self.session_timeout = session_timeout
+
+    # --- sites and keys ----------------------------------------------------------
+    async def create_site(self, name: str) -> NewSite:
+        name = name.strip()
+        if not name:
+            raise ValueError("name: expected a non-empty site name")
+        api_key = "ahk_" + secrets.token_urlsafe(32)
+        tracker_token = "aht_" + secrets.token_urlsafe(24)
+        site = Site(
+            site_id="site_" + secrets.token_hex(8),
+            name=name,
+            api_key_hash=hash_secret(api_key),
+            tracker_token_hash=hash_secret(tracker_token),
+            created_at=self.clock.now(),
+        )
+        await self.store.add_site(site)
+        return NewSite(site=site, api_key=api_key, tracker_token=tracker_token)
+
+    async def site_for_api_key(self, api_key: str) -> Site | None:
+        digest = hash_secret(api_key)
+        site = await self.store.site_by_api_key_hash(digest)
+        if site is None or not hmac.compare_digest(site.api_key_hash, digest):
+            return None
+        return site
+
+    async def site_for_tracker_token(self, token: str) -> Site | None:
+        digest = hash_secret(token)
+        site = await self.store.site_by_tracker_token_hash(digest)
+        if site is None or not hmac.compare_digest(site.tracker_token_hash, digest):
+            return None
+        return site
+
+    # --- ingestion ---------------------------------------------------------------
+    async def ingest(
+        self, site_id: str, raw_events: Sequence[object], *, stamp_with_server_time: bool = False
+    ) -> IngestReport:
+        """Validate, drop bots, store and re-cut the affected visitors' sessions.
+
+        Valid events are stored even when others of the batch are rejected; each
+        rejection names its index and field. With ``stamp_with_server_time`` (the
+        browser collector) the server's clock replaces the client's timestamps.
+        """
+        if len(raw_events) > MAX_BATCH_EVENTS:
+            raise BatchTooLargeError(
+                f"events: expected at most {MAX_BATCH_EVENTS} events, got {len(raw_events)}"
+            )
+        now = self.clock.now()
+        parser = EventParser(site_id=site_id, now=now)
+        stamp = now.astimezone(UTC).isoformat()
+        valid: list[Event] = []
+        rejected: list[Rejection] = []
+        bots = 0
+        for index, raw in enumerate(raw_events):
+            if stamp_with_server_time and isinstance(raw, Mapping):
+                raw = {**raw, "timestamp": stamp}
+            try:
+                event = parser.parse(raw)
+            except EventError as err:
+                rejected.append(Rejection(index=index, error=str(err)))
+                continue
+            if event.user_agent is not None and self.bots.is_bot(event.user_agent):
+                bots += 1
+                continue
+            valid.append(event)
+        if valid:
+            stored = await self.store.ingest(
+                site_id, valid, partial(sessionize, timeout=self.session_timeout)
+            )
+            accepted, duplicates = stored.accepted, stored.duplicates
+        else:
+            accepted = duplicates = 0
+        return IngestReport(
+            accepted=accepted, duplicates=duplicates, bots=bots, rejected=tuple(rejected)
+        )
+
+    # --- reads -------------------------------------------------------------------
+    async def list_sessions(self, site_id: str, query: SessionsQuery) -> SessionsPage:
+        total = await self.store.count_sessions(site_id, query.filters, query.window)
+        sessions: list[Session] = []
+        if total and (query.page - 1) * query.page_size < total:
+            sessions = await self.store.list_sessions(
+                site_id,
+                query.filters,
+                query.window,
+                limit=query.page_size,
+                offset=(query.page - 1) * query.page_size,
+            )
+        return SessionsPage(
+            sessions=tuple(sessions),
+            current_page=query.page,
+            total_pages=math.ceil(total / query.page_size),
+            total_records=total,
+            now=self.clock.now(),
+        )
+
+    async def sessions_after(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        after: SessionKey | None,
+        limit: int,
+    ) -> list[Session]:
+        """Keyset pagination: stable while new sessions arrive (they sort before)."""
+        return await self.store.list_sessions(site_id, filters, window, limit=limit, after=after)
+
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int:
+        return await self.store.count_sessions(site_id, filters, window)
+
+    async def page_report(self, site_id: str, query: PagesQuery) -> PageReport | None:
+        """Streams the window's sessions twice at most, holding per-visitor journeys and
+        per-page counters, never the sessions themselves."""
+        now = self.clock.now()
+        journeys: dict[str, VisitorJourney] = {}
+        if query.touch_scope is not TouchScope.ANY:
+            visitors: set[str] = set()
+            async for session in self.store.stream_sessions(site_id, query.filters, query.window):
+                visitors.add(session.visitor_id)
+            journeys = await self._journeys(site_id, visitors, query.definition)
+        builder = PageReportBuilder(query, now)
+        async for session in self.store.stream_sessions(site_id, query.filters, query.window):
+            builder.add(session, journeys.get(session.visitor_id))
+        return builder.result()
+
+    async def _journeys(
+        self, site_id: str, visitors: set[str], definition: ConversionDefinition
+    ) -> dict[str, VisitorJourney]:
+        first: dict[str, tuple[datetime, str]] = {}
+        first_converting: dict[str, tuple[datetime, str]] = {}
+        async for session in self.store.stream_visitor_sessions(site_id, visitors):
+            key = session.order_key
+            visitor = session.visitor_id
+            if visitor not in first or key < first[visitor]:
+                first[visitor] = key
+            if definition.is_converting(session) and (
+                visitor not in first_converting or key < first_converting[visitor]
+            ):
+                first_converting[visitor] = key
+        return {
+            visitor: VisitorJourney(
+                first_session_key=key, first_converting_key=first_converting.get(visitor)
+            )
+            for visitor, key in first.items()
+        }
+
+    async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
+        events = await self.store.visitor_events(site_id, visitor_id)
+        return sessionize(events, timeout=self.session_timeout)
+
+    def now(self) -> datetime:
+        return self.clock.now()

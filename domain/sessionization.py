@@ -1,0 +1,166 @@
+"""Cutting a visitor's events into sessions (SPEC 4) and building the session record
+(SPEC 7).
+
+The cut is a pure function of the *set* of events: they are de-duplicated by
+``event_id`` and sorted before anything else, so the order and the batches in which
+events arrived cannot change the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from domain.attribution import session_attribution, touch_attribution
+from domain.model import (
+    DEFAULT_META_TYPE,
+    DEFAULT_SESSION_TIMEOUT,
+    Attribution,
+    Conversion,
+    Event,
+    EventType,
+    PageVisit,
+    Session,
+)
+
+
+def sessionize(
+    events: Iterable[Event], *, timeout: timedelta = DEFAULT_SESSION_TIMEOUT
+) -> list[Session]:
+    """Sessions of every (site, visitor) found in ``events``, each visitor's in
+    chronological order. Duplicate ``event_id``s count once (the first one seen)."""
+    by_visitor: dict[tuple[str, str], dict[str, Event]] = defaultdict(dict)
+    for event in events:
+        by_visitor[(event.site_id, event.visitor_id)].setdefault(event.event_id, event)
+    sessions: list[Session] = []
+    for key in sorted(by_visitor):
+        ordered = sorted(by_visitor[key].values(), key=lambda e: e.sort_key)
+        sessions.extend(_cut(ordered, timeout))
+    return sessions
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorRecut:
+    """Outcome of adding a batch to one visitor's stored history."""
+
+    sessions: tuple[Session, ...]
+    added: tuple[Event, ...]
+    duplicates: int
+
+
+def recut_visitor(
+    stored: Iterable[Event],
+    new: Iterable[Event],
+    *,
+    timeout: timedelta = DEFAULT_SESSION_TIMEOUT,
+) -> VisitorRecut:
+    """The incremental form: a visitor's stored events plus a batch of new ones (late,
+    duplicated or out of order) give the visitor's sessions, which new events were not
+    yet stored, and how many were duplicates."""
+    known = {e.event_id: e for e in stored}
+    added: dict[str, Event] = {}
+    duplicates = 0
+    for event in new:
+        if event.event_id in known or event.event_id in added:
+            duplicates += 1
+        else:
+            added[event.event_id] = event
+    sessions = sessionize([*known.values(), *added.values()], timeout=timeout)
+    return VisitorRecut(tuple(sessions), tuple(added.values()), duplicates)
+
+
+@dataclass(slots=True)
+class _SessionBuilder:
+    first: Event
+    attribution: Attribution
+    path: list[PageVisit] = field(default_factory=list)
+    conversions: list[Conversion] = field(default_factory=list)
+    last_activity: datetime | None = None
+
+    def add(self, event: Event) -> None:
+        position = self._visit(event)
+        if event.type is EventType.CONVERSION:
+            self.conversions.append(
+                Conversion(
+                    event_id=event.event_id,
+                    timestamp=event.timestamp,
+                    page=event.page,
+                    previous_page=_previous_page(self.path, position),
+                    email=event.email,
+                    meta_type=event.meta_type or DEFAULT_META_TYPE,
+                    meta_id=event.meta_id,
+                )
+            )
+        self.last_activity = event.timestamp
+
+    def _visit(self, event: Event) -> int:
+        # A pageview always adds its page (a reload adds it again); a conversion or exit
+        # is evidence the visitor was on its page, and adds it only when it is new.
+        if event.type is EventType.PAGEVIEW or not self.path or self.path[-1].url != event.page:
+            self.path.append(PageVisit(url=event.page, timestamp=event.timestamp))
+        return len(self.path) - 1
+
+    def build(self, *, is_last: bool, timeout: timedelta) -> Session:
+        assert self.last_activity is not None  # a builder always holds its first event
+        first = self.first
+        return Session(
+            site_id=first.site_id,
+            visitor_id=first.visitor_id,
+            session_id=session_id_for(first),
+            start=first.timestamp,
+            last_activity=self.last_activity,
+            attribution=self.attribution,
+            path=tuple(self.path),
+            conversions=tuple(self.conversions),
+            exit_previous_page=_previous_page(self.path, len(self.path) - 1),
+            is_last=is_last,
+            inactive_after=self.last_activity + timeout,
+        )
+
+
+def _cut(ordered: Sequence[Event], timeout: timedelta) -> list[Session]:
+    builders: list[_SessionBuilder] = []
+    current: _SessionBuilder | None = None
+    for event in ordered:
+        idle_too_long = (
+            current is not None
+            and current.last_activity is not None
+            and event.timestamp - current.last_activity > timeout
+        )
+        if event.type is EventType.EXIT:
+            # Exits never start a session; a late one belongs to a session that has
+            # already ended (its exit is inferred), so it is ignored.
+            if current is not None and not idle_too_long:
+                current.add(event)
+            continue
+        if current is None or idle_too_long or _is_new_campaign_touch(event, current):
+            current = _SessionBuilder(first=event, attribution=session_attribution(event))
+            builders.append(current)
+        current.add(event)
+    last = len(builders) - 1
+    return [b.build(is_last=i == last, timeout=timeout) for i, b in enumerate(builders)]
+
+
+def _is_new_campaign_touch(event: Event, current: _SessionBuilder) -> bool:
+    if event.type is not EventType.PAGEVIEW:
+        return False
+    touch = touch_attribution(event)
+    return touch is not None and touch != current.attribution
+
+
+def _previous_page(path: Sequence[PageVisit], position: int) -> str:
+    """Walking back from ``position``, the first different page; the page itself when
+    there is none (a landing-page conversion, or only reloads before it)."""
+    here = path[position].url
+    for visit in reversed(path[:position]):
+        if visit.url != here:
+            return visit.url
+    return here
+
+
+def session_id_for(first: Event) -> str:
+    material = "\x1f".join((first.site_id, first.visitor_id, first.event_id))
+    return "s-" + hashlib.sha256(material.encode()).hexdigest()[:24]

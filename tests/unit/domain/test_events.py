@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.events import EventError, parse_event
+from domain.model import EventType
+
+NOW = datetime(2025, 7, 15, 12, 0, tzinfo=UTC)
+
+
+def raw(**overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "pageview",
+        "event_id": "e-1",
+        "visitor_id": "v-1",
+        "timestamp": "2025-07-15T10:15:00Z",
+        "url": "https://example.com/pricing/?utm_source=google",
+        "referrer": "https://www.google.com/",
+        "user_agent": "Mozilla/5.0",
+    }
+    event.update(overrides)
+    return {k: v for k, v in event.items() if v is not ...}
+
+
+def parse(**overrides: Any) -> Any:
+    return parse_event(raw(**overrides), site_id="site-a", now=NOW)
+
+
+def error_of(**overrides: Any) -> EventError:
+    with pytest.raises(EventError) as info:
+        parse(**overrides)
+    return info.value
+
+
+def test_a_valid_pageview_keeps_its_fields_and_normalizes_the_page() -> None:
+    event = parse()
+    assert event.type is EventType.PAGEVIEW
+    assert event.site_id == "site-a"
+    assert event.visitor_id == "v-1"
+    assert event.timestamp == datetime(2025, 7, 15, 10, 15, tzinfo=UTC)
+    assert event.url == "https://example.com/pricing/?utm_source=google"
+    assert event.page == "https://example.com/pricing"
+    assert event.referrer == "https://www.google.com/"
+
+
+@pytest.mark.parametrize("field", ["type", "visitor_id", "timestamp", "url"])
+def test_each_missing_required_field_is_named(field: str) -> None:
+    err = error_of(**{field: ...})
+    assert err.field == field
+    assert str(err).startswith(f"{field}: ")
+
+
+def test_unknown_type_lists_the_allowed_types() -> None:
+    err = error_of(type="click")
+    assert err.field == "type"
+    assert "pageview, conversion, exit" in err.message
+
+
+def test_visitor_id_longer_than_200_characters_is_rejected() -> None:
+    assert parse(visitor_id="v" * 200).visitor_id == "v" * 200
+    assert error_of(visitor_id="v" * 201).field == "visitor_id"
+
+
+def test_non_string_visitor_id_is_rejected() -> None:
+    err = error_of(visitor_id=42)
+    assert err.field == "visitor_id"
+    assert "expected a string" in err.message
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2025-13-01T00:00:00Z", "2025-07-15", 1721000000])
+def test_unparseable_timestamps_are_rejected(bad: object) -> None:
+    assert error_of(timestamp=bad).field == "timestamp"
+
+
+def test_timestamp_without_offset_means_utc() -> None:
+    assert parse(timestamp="2025-07-15T10:15:00").timestamp == datetime(
+        2025, 7, 15, 10, 15, tzinfo=UTC
+    )
+
+
+def test_timestamp_offset_is_converted_to_utc() -> None:
+    assert parse(timestamp="2025-07-15T12:15:00+02:00").timestamp == datetime(
+        2025, 7, 15, 10, 15, tzinfo=UTC
+    )
+
+
+def test_timestamp_more_than_ten_minutes_in_the_future_is_rejected() -> None:
+    just_inside = (NOW + timedelta(minutes=10)).isoformat()
+    too_far = (NOW + timedelta(minutes=10, seconds=1)).isoformat()
+    assert parse(timestamp=just_inside).timestamp == NOW + timedelta(minutes=10)
+    err = error_of(timestamp=too_far)
+    assert err.field == "timestamp"
+    assert "future" in err.message
+
+
+@pytest.mark.parametrize("bad", ["/pricing", "mailto:a@b.c", "ftp://example.com/x", 7])
+def test_url_must_be_absolute_http_or_https(bad: object) -> None:
+    assert error_of(url=bad).field == "url"
+
+
+def test_event_must_be_an_object() -> None:
+    with pytest.raises(EventError) as info:
+        parse_event(["pageview"], site_id="s", now=NOW)
+    assert info.value.field == "event"
+
+
+def test_missing_event_id_is_derived_deterministically() -> None:
+    first = parse(event_id=...)
+    again = parse(event_id=...)
+    assert first.event_id == again.event_id
+    assert first.event_id != parse(event_id=..., url="https://example.com/other").event_id
+
+
+def test_derived_event_id_is_the_same_for_z_and_plus_zero_spellings() -> None:
+    zulu = parse(event_id=..., timestamp="2025-07-15T10:15:00Z")
+    offset = parse(event_id=..., timestamp="2025-07-15T10:15:00+00:00")
+    shifted = parse(event_id=..., timestamp="2025-07-15T12:15:00+02:00")
+    assert zulu.event_id == offset.event_id == shifted.event_id
+
+
+def test_derived_event_id_differs_between_sites() -> None:
+    a = parse_event(raw(event_id=...), site_id="site-a", now=NOW)
+    b = parse_event(raw(event_id=...), site_id="site-b", now=NOW)
+    assert a.event_id != b.event_id
+
+
+def test_conversion_meta_type_defaults_to_custom() -> None:
+    event = parse(type="conversion", email="ann@example.org", meta_id="form-7")
+    assert event.meta_type == "custom"
+    assert event.email == "ann@example.org"
+    assert event.meta_id == "form-7"
+
+
+def test_conversion_keeps_a_free_meta_type() -> None:
+    assert parse(type="conversion", meta_type="hubspot_form").meta_type == "hubspot_form"
+
+
+def test_empty_optional_strings_count_as_absent() -> None:
+    event = parse(referrer="", user_agent="")
+    assert event.referrer is None
+    assert event.user_agent is None
+
+
+def test_non_string_optional_field_is_named() -> None:
+    assert error_of(email={"$ne": None}).field == "email"

@@ -1,0 +1,185 @@
+"""The application services against the in-memory fake store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from adapters.clock import FixedClock
+from adapters.memory_store import MemoryStore
+from domain.parameters import parse_pages_query, parse_sessions_query
+from domain.services import MAX_BATCH_EVENTS, AttributionService, BatchTooLargeError
+
+NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
+
+
+class ListBots:
+    """A detector that knows exactly the agents it is given."""
+
+    def __init__(self, *agents: str) -> None:
+        self.agents = set(agents)
+
+    def is_bot(self, user_agent: str) -> bool:
+        return user_agent in self.agents
+
+
+@pytest.fixture
+def service() -> AttributionService:
+    return AttributionService(MemoryStore(), FixedClock(NOW), ListBots("EvilBot/1.0"))
+
+
+def pv(event_id: str, visitor: str, when: str, path: str = "/", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "pageview",
+        "event_id": event_id,
+        "visitor_id": visitor,
+        "timestamp": when,
+        "url": "https://example.com" + path,
+        **extra,
+    }
+
+
+async def test_created_site_keys_authenticate_only_their_site(service: AttributionService) -> None:
+    a = await service.create_site("A")
+    b = await service.create_site("B")
+    assert (await service.site_for_api_key(a.api_key)) == a.site
+    assert (await service.site_for_api_key(b.api_key)) == b.site
+    assert (await service.site_for_tracker_token(a.tracker_token)) == a.site
+    assert await service.site_for_api_key(a.tracker_token) is None
+    assert await service.site_for_api_key("ahk_wrong") is None
+
+
+async def test_keys_are_stored_only_as_hashes(service: AttributionService) -> None:
+    new = await service.create_site("A")
+    assert new.api_key not in (new.site.api_key_hash, new.site.tracker_token_hash)
+    assert new.tracker_token not in (new.site.api_key_hash, new.site.tracker_token_hash)
+    assert len(new.api_key) >= 40
+
+
+async def test_ingest_stores_valid_events_and_reports_each_rejection(
+    service: AttributionService,
+) -> None:
+    report = await service.ingest(
+        "s",
+        [
+            pv("e1", "v1", "2025-07-20T10:00:00Z"),
+            {"type": "pageview", "visitor_id": "v1", "timestamp": "nope", "url": "https://e.com"},
+            pv("e2", "v1", "2025-07-20T10:01:00Z", "/b"),
+            "not an object",
+        ],
+    )
+    assert (report.accepted, report.duplicates, report.bots) == (2, 0, 0)
+    assert [(r.index, r.error.split(":")[0]) for r in report.rejected] == [
+        (1, "timestamp"),
+        (3, "event"),
+    ]
+    page = await service.list_sessions("s", parse_sessions_query({}))
+    assert page.total_records == 1
+    assert len(page.sessions[0].path) == 2
+
+
+async def test_bot_events_are_dropped_and_counted(service: AttributionService) -> None:
+    report = await service.ingest(
+        "s",
+        [
+            pv("e1", "v1", "2025-07-20T10:00:00Z", user_agent="EvilBot/1.0"),
+            pv("e2", "v2", "2025-07-20T10:00:00Z", user_agent="Mozilla/5.0"),
+        ],
+    )
+    assert (report.accepted, report.bots) == (1, 1)
+    assert (await service.list_sessions("s", parse_sessions_query({}))).total_records == 1
+
+
+async def test_same_batch_twice_is_stored_once(service: AttributionService) -> None:
+    batch = [pv("e1", "v1", "2025-07-20T10:00:00Z"), pv("e2", "v1", "2025-07-20T10:05:00Z")]
+    first = await service.ingest("s", batch)
+    second = await service.ingest("s", batch)
+    assert (first.accepted, first.duplicates) == (2, 0)
+    assert (second.accepted, second.duplicates) == (0, 2)
+
+
+async def test_concurrent_overlapping_batches_accept_each_event_once(
+    service: AttributionService,
+) -> None:
+    events = [pv(f"e{i}", f"v{i % 3}", f"2025-07-20T10:{i:02d}:00Z") for i in range(20)]
+    reports = await asyncio.gather(
+        service.ingest("s", events[:15]), service.ingest("s", events[5:])
+    )
+    assert sum(r.accepted for r in reports) == 20
+    assert sum(r.duplicates for r in reports) == 10
+
+
+async def test_collector_stamps_events_with_server_time(service: AttributionService) -> None:
+    await service.ingest("s", [pv("e1", "v1", "1999-01-01T00:00:00Z")], stamp_with_server_time=True)
+    page = await service.list_sessions("s", parse_sessions_query({}))
+    assert page.sessions[0].start == NOW
+
+
+async def test_batch_over_the_limit_is_refused_whole(service: AttributionService) -> None:
+    with pytest.raises(BatchTooLargeError):
+        await service.ingest("s", [{}] * (MAX_BATCH_EVENTS + 1))
+
+
+async def test_sessions_are_paginated_newest_first(service: AttributionService) -> None:
+    start = datetime(2025, 7, 1, tzinfo=UTC)
+    events = [
+        pv(f"e{i}", f"v{i:03d}", (start + timedelta(hours=i)).isoformat()) for i in range(120)
+    ]
+    await service.ingest("s", events)
+    pages = [
+        await service.list_sessions("s", parse_sessions_query({"page": n})) for n in (1, 2, 3, 4)
+    ]
+    assert [len(p.sessions) for p in pages] == [50, 50, 20, 0]
+    assert {(p.total_pages, p.total_records) for p in pages} == {(3, 120)}
+    starts = [s.start for p in pages for s in p.sessions]
+    assert starts == sorted(starts, reverse=True)
+    assert len({s.session_id for p in pages for s in p.sessions}) == 120
+
+
+async def test_page_report_uses_whole_history_for_touch_scopes(
+    service: AttributionService,
+) -> None:
+    # v1: first session in June (outside the window), converts in July.
+    await service.ingest(
+        "s",
+        [
+            pv("a1", "v1", "2025-06-10T10:00:00Z", "/blog"),
+            pv("a2", "v1", "2025-07-10T10:00:00Z", "/pricing?utm_source=news"),
+            {
+                "type": "conversion",
+                "event_id": "a3",
+                "visitor_id": "v1",
+                "timestamp": "2025-07-10T10:02:00Z",
+                "url": "https://example.com/signup",
+            },
+            pv("b1", "v2", "2025-07-11T10:00:00Z", "/pricing"),
+        ],
+    )
+    window = {"start_date": "2025-07-01", "end_date": "2025-07-20"}
+    first = await service.page_report(
+        "s", parse_pages_query({**window, "touch_scope": "first"}, now=NOW)
+    )
+    converting = await service.page_report(
+        "s", parse_pages_query({**window, "touch_scope": "converting"}, now=NOW)
+    )
+    assert first is not None
+    assert converting is not None
+    # Only v2's session is a first session inside the window.
+    assert first.summary.total_users == 1
+    assert [p.url for p in first.drop_off_performance] == ["https://example.com/pricing"]
+    assert converting.summary.total_conversion_events == 1
+    # Ordered by the conversion role first: /signup converted, /pricing only assisted.
+    assert [p.url for p in converting.conversion_performance] == [
+        "https://example.com/signup",
+        "https://example.com/pricing",
+    ]
+
+
+async def test_page_report_with_nothing_in_the_window_is_none(
+    service: AttributionService,
+) -> None:
+    await service.ingest("s", [pv("a1", "v1", "2025-05-10T10:00:00Z")])
+    assert await service.page_report("s", parse_pages_query({}, now=NOW)) is None

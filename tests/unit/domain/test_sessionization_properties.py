@@ -1,0 +1,82 @@
+"""Properties of the cut: the sessions depend on the set of events only."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.model import Event
+from domain.sessionization import recut_visitor, sessionize
+
+from .builders import event
+
+PATHS = [
+    "/",
+    "/a",
+    "/b",
+    "/pricing",
+    "/signup?utm_source=news",
+    "/x?gclid=1",
+    "/c?utm_source=ads&utm_medium=cpc",
+]
+REFERRERS = [None, "https://www.google.com/", "https://example.com/a", "https://t.co/x"]
+
+
+@st.composite
+def event_sets(draw: st.DrawFn) -> list[Event]:
+    count = draw(st.integers(min_value=1, max_value=25))
+    events = []
+    for i in range(count):
+        type_ = draw(st.sampled_from(["pageview", "pageview", "conversion", "exit"]))
+        minute = draw(st.integers(min_value=0, max_value=240))
+        path = draw(st.sampled_from(PATHS))
+        visitor = draw(st.sampled_from(["v1", "v2"]))
+        referrer = draw(st.sampled_from(REFERRERS)) if type_ == "pageview" else None
+        kwargs: dict[str, str] = {"visitor": visitor, "event_id": f"e{i}"}
+        if referrer is not None:
+            kwargs["referrer"] = referrer
+        events.append(event(type_, minute, path, **kwargs))
+    return events
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=event_sets(), data=st.data())
+def test_any_permutation_gives_the_same_sessions(events: list[Event], data: st.DataObject) -> None:
+    shuffled = data.draw(st.permutations(events))
+    assert sessionize(shuffled) == sessionize(events)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=event_sets(), data=st.data())
+def test_any_batching_gives_the_same_sessions_as_one_batch(
+    events: list[Event], data: st.DataObject
+) -> None:
+    shuffled = data.draw(st.permutations(events))
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(shuffled)), max_size=5)))
+    batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
+    # Feed the batches one visitor at a time, as a store would.
+    stored: dict[str, list[Event]] = {}
+    sessions: dict[str, tuple[object, ...]] = {}
+    for batch in batches:
+        for visitor in {e.visitor_id for e in batch}:
+            recut = recut_visitor(
+                stored.get(visitor, []), [e for e in batch if e.visitor_id == visitor]
+            )
+            stored.setdefault(visitor, []).extend(recut.added)
+            sessions[visitor] = recut.sessions
+    incremental = [s for visitor in sorted(sessions) for s in sessions[visitor]]
+    assert incremental == sessionize(events)
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=event_sets(), data=st.data())
+def test_reingesting_duplicates_changes_nothing(events: list[Event], data: st.DataObject) -> None:
+    again = data.draw(st.lists(st.sampled_from(events), max_size=10))
+    assert sessionize([*events, *again]) == sessionize(events)
+    for visitor in {e.visitor_id for e in events}:
+        mine = [e for e in events if e.visitor_id == visitor]
+        repeats = [e for e in again if e.visitor_id == visitor]
+        recut = recut_visitor(mine, repeats)
+        assert recut.added == ()
+        assert recut.duplicates == len(repeats)
+        assert list(recut.sessions) == sessionize(mine)
