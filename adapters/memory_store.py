@@ -40,19 +40,24 @@ class MemoryStore:
     async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:
         async with self._lock:
             stored = self._events[site_id]
-            accepted = 0
-            affected: set[str] = set()
+            new: dict[str, Event] = {}
             for event in events:
-                if event.event_id in stored:
-                    continue
-                stored[event.event_id] = event
-                self._visitor_events[(site_id, event.visitor_id)].append(event)
-                affected.add(event.visitor_id)
-                accepted += 1
-            for visitor in affected:
-                key = (site_id, visitor)
-                self._sessions[key] = list(recut(self._visitor_events[key]))
-            return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
+                if event.event_id not in stored:
+                    new.setdefault(event.event_id, event)
+            by_visitor: dict[str, list[Event]] = defaultdict(list)
+            for event in new.values():
+                by_visitor[event.visitor_id].append(event)
+            # Every re-cut runs before anything is written: if one raises, nothing is.
+            histories = {
+                visitor: [*self._visitor_events.get((site_id, visitor), []), *added]
+                for visitor, added in by_visitor.items()
+            }
+            sessions = {visitor: list(recut(history)) for visitor, history in histories.items()}
+            stored.update(new)
+            for visitor, history in histories.items():
+                self._visitor_events[(site_id, visitor)] = history
+                self._sessions[(site_id, visitor)] = sessions[visitor]
+            return StoredBatch(accepted=len(new), duplicates=len(events) - len(new))
 
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         return list(self._visitor_events.get((site_id, visitor_id), []))

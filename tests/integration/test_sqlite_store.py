@@ -1,0 +1,248 @@
+"""What only the embedded SQLite store promises: a durable file, a versioned schema, WAL,
+index-served reads, and correctness when two processes share one file."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.sqlite_store import MIGRATIONS, MigrationError, SchemaVersionError, SqliteStore
+from domain.model import Site
+from domain.ports import SessionKey
+from domain.queries import SessionFilters, TimeWindow
+from domain.sessionization import sessionize
+from tests.integration.test_store_contract import (
+    ALL_TIME,
+    CATALOGUE,
+    EVERYTHING,
+    HOME,
+    PRICING,
+    RECUT,
+    SITE_A,
+    TIMEOUT,
+    all_sessions,
+    pageview,
+)
+
+JULY = TimeWindow(
+    start=datetime(2025, 7, 1, tzinfo=UTC), end=datetime(2025, 7, 31, 23, 59, 59, tzinfo=UTC)
+)
+# Creating a table fails when run twice, so reopening proves a migration did not re-run.
+MARKER = ("CREATE TABLE marker (n INTEGER NOT NULL)", "INSERT INTO marker VALUES (1)")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "dir" / "attributionhub.db"
+
+
+async def test_opening_creates_the_file_and_its_directory(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    await store.close()
+
+    assert _is_file(db_path)
+
+
+def _is_file(path: Path) -> bool:
+    return path.is_file()
+
+
+async def test_sites_events_and_sessions_survive_close_and_reopen(db_path: Path) -> None:
+    site = Site("s1", "Shop", "api-hash", "tracker-hash", datetime(2025, 7, 1, tzinfo=UTC))
+    store = await SqliteStore.open(db_path)
+    await store.add_site(site)
+    await store.ingest(SITE_A, CATALOGUE, RECUT)
+    before = await all_sessions(store)
+    await store.close()
+
+    reopened = await SqliteStore.open(db_path)
+    try:
+        assert await reopened.get_site("s1") == site
+        assert await all_sessions(reopened) == before
+        assert len(before) == 9
+        assert await reopened.visitor_events(SITE_A, "v6") == CATALOGUE[7:9]
+        again = await reopened.ingest(SITE_A, CATALOGUE, RECUT)
+        assert (again.accepted, again.duplicates) == (0, len(CATALOGUE))
+    finally:
+        await reopened.close()
+
+
+async def test_a_new_file_is_migrated_to_the_latest_version_in_wal_mode(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    try:
+        assert await store.pragma("user_version") == len(MIGRATIONS)
+        assert await store.pragma("journal_mode") == "wal"
+    finally:
+        await store.close()
+
+
+async def test_reopening_applies_only_the_migrations_not_yet_applied(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    await store.ingest(SITE_A, CATALOGUE[:2], RECUT)
+    await store.close()
+
+    upgraded = await SqliteStore.open(db_path, migrations=[*MIGRATIONS, MARKER])
+    assert await upgraded.pragma("user_version") == len(MIGRATIONS) + 1
+    await upgraded.close()
+    # Were any migration re-run, CREATE TABLE would fail here.
+    reopened = await SqliteStore.open(db_path, migrations=[*MIGRATIONS, MARKER])
+    try:
+        assert await reopened.pragma("user_version") == len(MIGRATIONS) + 1
+        assert len(await all_sessions(reopened)) == 2
+    finally:
+        await reopened.close()
+
+
+async def test_a_failing_migration_is_rolled_back_whole(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    await store.close()
+    broken = ("CREATE TABLE marker (n INTEGER NOT NULL)", "THIS IS NOT SQL")
+
+    with pytest.raises(MigrationError, match="migration 2 failed"):
+        await SqliteStore.open(db_path, migrations=[*MIGRATIONS, broken])
+
+    # The marker table of the failed migration was rolled back with it.
+    fixed = await SqliteStore.open(db_path, migrations=[*MIGRATIONS, MARKER])
+    try:
+        assert await fixed.pragma("user_version") == len(MIGRATIONS) + 1
+    finally:
+        await fixed.close()
+
+
+async def test_a_file_from_a_newer_schema_is_refused(db_path: Path) -> None:
+    newer = await SqliteStore.open(db_path, migrations=[*MIGRATIONS, MARKER])
+    await newer.close()
+
+    with pytest.raises(SchemaVersionError):
+        await SqliteStore.open(db_path)
+
+
+def _assert_served_by_an_index(plan: list[str]) -> None:
+    assert plan, "no query plan"
+    assert not any(line.startswith("SCAN sessions") for line in plan), plan
+    assert any(line.startswith("SEARCH sessions USING") for line in plan), plan
+    assert not any("TEMP B-TREE" in line for line in plan), plan
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        SessionFilters(),
+        SessionFilters(source="google"),
+        SessionFilters(medium="cpc"),
+        SessionFilters(campaign="summer"),
+        SessionFilters(content="hero"),
+        SessionFilters(term="shoes"),
+        SessionFilters(landing_page=PRICING),
+        SessionFilters(source="google", medium="cpc", landing_page=PRICING),
+    ],
+    ids=["none", "source", "medium", "campaign", "content", "term", "landing", "combined"],
+)
+async def test_counting_listing_and_streaming_a_window_are_served_by_indexes(
+    db_path: Path, filters: SessionFilters
+) -> None:
+    store = await SqliteStore.open(db_path)
+    try:
+        await store.ingest(SITE_A, CATALOGUE, RECUT)
+        key = SessionKey(datetime(2025, 7, 4, tzinfo=UTC), "v1", "s-1")
+        for window in (JULY, ALL_TIME):
+            _assert_served_by_an_index(await store.explain("count", SITE_A, filters, window))
+            _assert_served_by_an_index(await store.explain("list", SITE_A, filters, window))
+            _assert_served_by_an_index(await store.explain("stream", SITE_A, filters, window))
+            _assert_served_by_an_index(
+                await store.explain("list", SITE_A, filters, window, after=key)
+            )
+    finally:
+        await store.close()
+
+
+async def test_two_stores_on_one_file_never_store_an_event_twice(db_path: Path) -> None:
+    # 400 events of 40 visitors; each store gets 300 of them, 200 in common.
+    events = [
+        pageview(f"e-{i}", f"v{i % 40}", f"2025-07-15T10:{i % 60:02d}:{i % 7:02d}Z", HOME)
+        for i in range(400)
+    ]
+    first = await SqliteStore.open(db_path)
+    second = await SqliteStore.open(db_path)
+    try:
+        results = await asyncio.gather(
+            first.ingest(SITE_A, events[:300], RECUT),
+            second.ingest(SITE_A, events[100:], RECUT),
+            first.ingest(SITE_A, events[150:250], RECUT),
+        )
+
+        assert sum(r.accepted for r in results) == 400
+        assert sum(r.duplicates for r in results) == 300 + 300 + 100 - 400
+        for reader in (first, second):
+            stored = set(await all_sessions(reader))
+            assert stored == set(sessionize(events, timeout=TIMEOUT))
+        v7 = await second.visitor_events(SITE_A, "v7")
+        assert sorted(e.event_id for e in v7) == sorted(f"e-{i}" for i in range(7, 400, 40))
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_stream_reads_one_consistent_state_while_ingestion_goes_on(
+    db_path: Path,
+) -> None:
+    store = await SqliteStore.open(db_path)
+    try:
+        # More sessions than one fetched chunk, so the stream resumes after the write.
+        await store.ingest(
+            SITE_A,
+            [pageview(f"a-{i}", f"v{i}", "2025-07-15T10:00:00Z", HOME) for i in range(2500)],
+            RECUT,
+        )
+        stream = store.stream_sessions(SITE_A, EVERYTHING, ALL_TIME)
+        seen = [await anext(stream)]
+        late = [pageview(f"b-{i}", f"w{i}", "2025-07-15T11:00:00Z", HOME) for i in range(50)]
+        await store.ingest(SITE_A, late, RECUT)
+        seen.extend([s async for s in stream])
+
+        assert len(seen) == 2500
+        assert {s.visitor_id for s in seen} == {f"v{i}" for i in range(2500)}
+        assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 2550
+    finally:
+        await store.close()
+
+
+async def test_a_closed_store_refuses_further_use(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    await store.close()
+    await store.close()  # closing twice is harmless
+
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME)
+
+
+async def test_a_cancelled_stream_leaves_the_store_usable(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    try:
+        await store.ingest(
+            SITE_A,
+            [pageview(f"a-{i}", f"v{i}", "2025-07-15T10:00:00Z", HOME) for i in range(1000)],
+            RECUT,
+        )
+        started = asyncio.Event()
+
+        async def consume() -> None:
+            async for _ in store.stream_sessions(SITE_A, EVERYTHING, ALL_TIME):
+                started.set()
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(consume())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+        more = [pageview(f"b-{i}", f"w{i}", "2025-07-15T11:00:00Z", HOME) for i in range(10)]
+        assert (await store.ingest(SITE_A, more, RECUT)).accepted == 10
+        assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 1010
+        assert len([s async for s in store.stream_sessions(SITE_A, EVERYTHING, ALL_TIME)]) == 1010
+    finally:
+        await store.close()

@@ -1,0 +1,564 @@
+"""The ``Store`` contract, run against every adapter (see ``conftest.STORE_FACTORIES``).
+
+Sessions are identified in expectations by ``(visitor_id, start)`` rather than by their
+session ids, which are a hash the test would otherwise have to recompute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import pytest
+
+from domain.events import parse_event
+from domain.model import Event, Session, Site
+from domain.ports import DuplicateSiteError, SessionKey, Store
+from domain.queries import SessionFilters, TimeWindow
+from domain.sessionization import sessionize
+
+NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
+TIMEOUT = timedelta(minutes=30)
+RECUT = partial(sessionize, timeout=TIMEOUT)
+SITE_A = "site-a"
+SITE_B = "site-b"
+HOME = "https://example.com"
+PRICING = "https://example.com/pricing"
+BLOG = "https://example.com/blog"
+EVERYTHING = SessionFilters()
+ALL_TIME = TimeWindow()
+
+SessionId = tuple[str, str]  # (visitor_id, start as ISO 8601)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def pageview(
+    event_id: str, visitor: str, timestamp: str, url: str, *, site: str = SITE_A, **extra: str
+) -> Event:
+    raw = {
+        "type": "pageview",
+        "event_id": event_id,
+        "visitor_id": visitor,
+        "timestamp": timestamp,
+        "url": url,
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+        **extra,
+    }
+    return parse_event(raw, site_id=site, now=NOW)
+
+
+def conversion(
+    event_id: str, visitor: str, timestamp: str, url: str, *, site: str = SITE_A
+) -> Event:
+    raw = {
+        "type": "conversion",
+        "event_id": event_id,
+        "visitor_id": visitor,
+        "timestamp": timestamp,
+        "url": url,
+        "email": "ann@example.org",
+        "meta_type": "hubspot_form",
+        "meta_id": "form-7",
+    }
+    return parse_event(raw, site_id=site, now=NOW)
+
+
+def exit_(event_id: str, visitor: str, timestamp: str, url: str, *, site: str = SITE_A) -> Event:
+    raw = {
+        "type": "exit",
+        "event_id": event_id,
+        "visitor_id": visitor,
+        "timestamp": timestamp,
+        "url": url,
+    }
+    return parse_event(raw, site_id=site, now=NOW)
+
+
+def ids(sessions: Sequence[Session]) -> list[SessionId]:
+    return [(s.visitor_id, s.start.isoformat()) for s in sessions]
+
+
+def by_identity(sessions: Sequence[Session]) -> set[Session]:
+    return set(sessions)
+
+
+async def all_sessions(store: Store, site_id: str = SITE_A) -> list[Session]:
+    return await store.list_sessions(site_id, EVERYTHING, ALL_TIME, limit=10_000)
+
+
+async def streamed(
+    store: Store, filters: SessionFilters = EVERYTHING, window: TimeWindow = ALL_TIME
+) -> list[Session]:
+    return [s async for s in store.stream_sessions(SITE_A, filters, window)]
+
+
+# --- sites ---------------------------------------------------------------------------
+def site(site_id: str, key: str) -> Site:
+    return Site(
+        site_id=site_id,
+        name=f"Site {site_id}",
+        api_key_hash=f"api-{key}",
+        tracker_token_hash=f"tracker-{key}",
+        created_at=datetime(2025, 7, 1, 8, 30, 15, 123456, tzinfo=UTC),
+    )
+
+
+async def test_an_added_site_is_found_by_id_and_by_both_key_hashes(store: Store) -> None:
+    first, second = site("s1", "one"), site("s2", "two")
+    await store.add_site(first)
+    await store.add_site(second)
+
+    assert await store.get_site("s1") == first
+    assert await store.site_by_api_key_hash("api-two") == second
+    assert await store.site_by_tracker_token_hash("tracker-one") == first
+
+
+async def test_unknown_ids_and_hashes_find_no_site(store: Store) -> None:
+    await store.add_site(site("s1", "one"))
+
+    assert await store.get_site("s9") is None
+    assert await store.site_by_api_key_hash("api-nine") is None
+    # A hash of the other kind must not match either.
+    assert await store.site_by_api_key_hash("tracker-one") is None
+    assert await store.site_by_tracker_token_hash("api-one") is None
+
+
+async def test_adding_a_site_with_a_taken_id_raises_duplicate_site_error(store: Store) -> None:
+    await store.add_site(site("s1", "one"))
+
+    with pytest.raises(DuplicateSiteError):
+        await store.add_site(site("s1", "other"))
+    assert await store.site_by_api_key_hash("api-other") is None
+
+
+# --- ingestion -----------------------------------------------------------------------
+async def test_ingesting_the_same_batch_twice_stores_each_event_once(store: Store) -> None:
+    batch = [
+        pageview("e-1", "v1", "2025-07-15T10:00:00Z", PRICING),
+        conversion("e-2", "v1", "2025-07-15T10:04:00Z", "https://example.com/signup"),
+        exit_("e-3", "v1", "2025-07-15T10:06:00Z", "https://example.com/thank-you"),
+    ]
+
+    first = await store.ingest(SITE_A, batch, RECUT)
+    second = await store.ingest(SITE_A, batch, RECUT)
+
+    assert (first.accepted, first.duplicates) == (3, 0)
+    assert (second.accepted, second.duplicates) == (0, 3)
+    assert sorted(e.event_id for e in await store.visitor_events(SITE_A, "v1")) == [
+        "e-1",
+        "e-2",
+        "e-3",
+    ]
+    assert len(await all_sessions(store)) == 1
+
+
+async def test_a_repeated_event_id_inside_one_batch_is_a_duplicate_and_the_first_is_kept(
+    store: Store,
+) -> None:
+    original = pageview("e-1", "v1", "2025-07-15T10:00:00Z", PRICING)
+    repeat = pageview("e-1", "v1", "2025-07-15T10:05:00Z", BLOG)
+    other = pageview("e-2", "v1", "2025-07-15T10:01:00Z", HOME)
+
+    stored = await store.ingest(SITE_A, [original, other, repeat], RECUT)
+
+    assert (stored.accepted, stored.duplicates) == (2, 1)
+    events = await store.visitor_events(SITE_A, "v1")
+    assert sorted(events, key=lambda e: e.event_id) == [original, other]
+
+
+async def test_concurrent_overlapping_ingests_accept_each_event_exactly_once(
+    store: Store,
+) -> None:
+    # 60 events of 12 visitors; five batches of 30 overlapping windows of them, so most
+    # events are sent two or three times at once.
+    events = [
+        pageview(f"e-{i}", f"v{i % 12}", f"2025-07-15T10:{i % 60:02d}:00Z", PRICING)
+        for i in range(60)
+    ]
+    batches = [events[i * 8 : i * 8 + 30] for i in range(5)]  # 0-30, 8-38, ..., 32-62
+    sent = sum(len(b) for b in batches)  # 30 + 30 + 30 + 30 + 28 = 148
+
+    results = await asyncio.gather(*(store.ingest(SITE_A, b, RECUT) for b in batches))
+
+    assert sum(r.accepted for r in results) == 60
+    assert sum(r.duplicates for r in results) == sent - 60
+    stored = [e for v in range(12) for e in await store.visitor_events(SITE_A, f"v{v}")]
+    assert sorted(e.event_id for e in stored) == sorted(e.event_id for e in events)
+    assert by_identity(await all_sessions(store)) == by_identity(sessionize(events))
+
+
+async def test_visitor_events_returns_every_stored_event_of_that_visitor_only(
+    store: Store,
+) -> None:
+    mine = [
+        pageview("e-1", "v1", "2025-07-15T10:00:00Z", PRICING, referrer="https://www.google.com/"),
+        conversion("e-2", "v1", "2025-07-15T10:04:00Z", "https://example.com/signup"),
+    ]
+    later = [exit_("e-4", "v1", "2025-07-15T10:09:00Z", PRICING)]
+    theirs = [pageview("e-3", "v2", "2025-07-15T10:02:00Z", BLOG)]
+    await store.ingest(SITE_A, mine + theirs, RECUT)
+    await store.ingest(SITE_A, later, RECUT)
+
+    events = await store.visitor_events(SITE_A, "v1")
+
+    # Stored events come back as the same values, every field included.
+    assert sorted(events, key=lambda e: e.event_id) == mine + later
+    assert await store.visitor_events(SITE_A, "v9") == []
+
+
+async def test_sessions_are_materialized_as_the_recut_of_the_visitors_events(
+    store: Store,
+) -> None:
+    events = [
+        pageview("e-1", "v1", "2025-07-15T10:00:00Z", f"{PRICING}?utm_source=google"),
+        pageview("e-2", "v1", "2025-07-15T10:03:00Z", BLOG),
+        conversion("e-3", "v1", "2025-07-15T10:04:00Z", "https://example.com/signup"),
+        exit_("e-4", "v1", "2025-07-15T10:06:00Z", "https://example.com/signup"),
+        pageview("e-5", "v1", "2025-07-15T14:00:00Z", HOME),
+        pageview("e-6", "v2", "2025-07-15T11:00:00Z", HOME, referrer="https://t.co/x"),
+    ]
+
+    await store.ingest(SITE_A, events, RECUT)
+
+    stored = await all_sessions(store)
+    assert by_identity(stored) == by_identity(sessionize(events, timeout=TIMEOUT))
+    # v1: 10:00-10:06 and 14:00 (a 3h54m gap); v2: 11:00.
+    assert ids(stored) == [
+        ("v1", "2025-07-15T14:00:00+00:00"),
+        ("v2", "2025-07-15T11:00:00+00:00"),
+        ("v1", "2025-07-15T10:00:00+00:00"),
+    ]
+    first_visit = stored[2]
+    assert [p.url for p in first_visit.path] == [
+        PRICING,
+        BLOG,
+        "https://example.com/signup",
+    ]
+    assert first_visit.conversion is not None
+    assert first_visit.conversion.previous_page == BLOG
+    assert first_visit.conversion.email == "ann@example.org"
+    assert first_visit.is_last is False
+    assert stored[0].is_last is True
+
+
+async def test_a_late_event_merges_two_sessions_into_one(store: Store) -> None:
+    early = pageview("e-1", "v1", "2025-07-15T10:00:00Z", HOME)
+    late_arrival = pageview("e-3", "v1", "2025-07-15T10:20:00Z", PRICING)
+    later = pageview("e-2", "v1", "2025-07-15T10:40:00Z", BLOG)
+    await store.ingest(SITE_A, [early, later], RECUT)
+    assert len(await all_sessions(store)) == 2  # 40 minutes apart
+
+    await store.ingest(SITE_A, [late_arrival], RECUT)
+
+    # Gaps are now 20 and 20 minutes: one session from 10:00, the two old ones gone.
+    merged = await all_sessions(store)
+    assert ids(merged) == [("v1", "2025-07-15T10:00:00+00:00")]
+    assert [p.url for p in merged[0].path] == [HOME, PRICING, BLOG]
+    assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 1
+
+
+async def test_a_late_campaign_touch_splits_a_session(store: Store) -> None:
+    first = pageview("e-1", "v1", "2025-07-15T10:00:00Z", HOME)
+    second = pageview("e-2", "v1", "2025-07-15T10:20:00Z", PRICING)
+    await store.ingest(SITE_A, [first, second], RECUT)
+    assert len(await all_sessions(store)) == 1
+
+    touch = pageview(
+        "e-3", "v1", "2025-07-15T10:10:00Z", f"{BLOG}?utm_source=newsletter&utm_medium=email"
+    )
+    await store.ingest(SITE_A, [touch], RECUT)
+
+    # The touch at 10:10 starts a session that the internal pageview at 10:20 continues.
+    split = await all_sessions(store)
+    assert ids(split) == [
+        ("v1", "2025-07-15T10:10:00+00:00"),
+        ("v1", "2025-07-15T10:00:00+00:00"),
+    ]
+    assert split[0].attribution.source == "newsletter"
+    assert [p.url for p in split[0].path] == [BLOG, PRICING]
+    assert by_identity(split) == by_identity(sessionize([first, second, touch], timeout=TIMEOUT))
+
+
+async def test_a_failing_recut_leaves_nothing_written(store: Store) -> None:
+    await store.ingest(SITE_A, [pageview("e-1", "v1", "2025-07-15T10:00:00Z", HOME)], RECUT)
+    before = await all_sessions(store)
+
+    def failing_recut(events: Sequence[Event]) -> list[Session]:
+        raise RuntimeError("recut failed")
+
+    batch = [
+        pageview("e-2", "v1", "2025-07-15T10:10:00Z", PRICING),
+        pageview("e-3", "v2", "2025-07-15T10:10:00Z", PRICING),
+    ]
+    with pytest.raises(RuntimeError, match="recut failed"):
+        await store.ingest(SITE_A, batch, failing_recut)
+
+    assert [e.event_id for e in await store.visitor_events(SITE_A, "v1")] == ["e-1"]
+    assert await store.visitor_events(SITE_A, "v2") == []
+    assert await all_sessions(store) == before
+    # Nothing was half-stored: the same batch is accepted in full afterwards.
+    retried = await store.ingest(SITE_A, batch, RECUT)
+    assert (retried.accepted, retried.duplicates) == (2, 0)
+
+
+# --- sites are isolated --------------------------------------------------------------
+async def test_the_same_event_id_on_two_sites_is_two_events(store: Store) -> None:
+    on_a = pageview("e-1", "v1", "2025-07-15T10:00:00Z", HOME, site=SITE_A)
+    on_b = pageview("e-1", "v1", "2025-07-15T11:00:00Z", PRICING, site=SITE_B)
+
+    stored_a = await store.ingest(SITE_A, [on_a], RECUT)
+    stored_b = await store.ingest(SITE_B, [on_b], RECUT)
+
+    assert (stored_a.accepted, stored_b.accepted) == (1, 1)
+    assert await store.visitor_events(SITE_A, "v1") == [on_a]
+    assert await store.visitor_events(SITE_B, "v1") == [on_b]
+
+
+async def test_reads_never_cross_sites(store: Store) -> None:
+    await store.ingest(
+        SITE_A, [pageview("a-1", "v1", "2025-07-15T10:00:00Z", HOME, site=SITE_A)], RECUT
+    )
+    b_events = [
+        pageview("b-1", "v1", "2025-07-15T12:00:00Z", PRICING, site=SITE_B),
+        pageview("b-2", "v2", "2025-07-15T13:00:00Z", PRICING, site=SITE_B),
+    ]
+    await store.ingest(SITE_B, b_events, RECUT)
+
+    assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 1
+    assert ids(await all_sessions(store, SITE_A)) == [("v1", "2025-07-15T10:00:00+00:00")]
+    assert {s.site_id for s in await streamed(store)} == {SITE_A}
+    history = [s async for s in store.stream_visitor_sessions(SITE_A, ["v1", "v2"])]
+    assert ids(history) == [("v1", "2025-07-15T10:00:00+00:00")]
+    assert await store.count_sessions("site-c", EVERYTHING, ALL_TIME) == 0
+    assert await store.visitor_events(SITE_A, "v2") == []
+
+
+# --- reads: filters, windows, ordering, pagination -------------------------------------
+V5_LATE = ("v5", "2025-07-05T23:59:59+00:00")
+V5_EARLY = ("v5", "2025-07-03T12:00:00+00:00")
+V4 = ("v4", "2025-07-03T00:00:00+00:00")
+V0 = ("v0", "2025-07-02T09:00:00+00:00")
+V1 = ("v1", "2025-07-01T09:00:00+00:00")
+V2 = ("v2", "2025-07-02T09:00:00+00:00")
+V3 = ("v3", "2025-07-02T09:00:00+00:00")
+V6 = ("v6", "2025-07-04T08:00:00+00:00")  # two sessions with this start
+
+CATALOGUE = [
+    pageview(
+        "c-1",
+        "v1",
+        "2025-07-01T09:00:00Z",
+        f"{PRICING}?utm_source=google&utm_medium=cpc&utm_campaign=summer",
+    ),
+    pageview(
+        "c-2",
+        "v2",
+        "2025-07-02T09:00:00Z",
+        f"{HOME}/?utm_source=newsletter&utm_medium=email&utm_campaign=summer"
+        "&utm_content=hero&utm_term=shoes",
+    ),
+    # Same start as v2 and v0: the order falls back on visitor_id.
+    pageview("c-3", "v3", "2025-07-02T09:00:00Z", f"{PRICING}/?utm_source=Google&utm_medium=cpc"),
+    pageview("c-0", "v0", "2025-07-02T09:00:00Z", PRICING),
+    pageview("c-4", "v4", "2025-07-03T00:00:00Z", BLOG),
+    pageview("c-5", "v5", "2025-07-03T12:00:00Z", BLOG),
+    pageview(
+        "c-6",
+        "v5",
+        "2025-07-05T23:59:59Z",
+        f"{PRICING}?utm_source=google&utm_medium=cpc&utm_campaign=winter",
+    ),
+    # Two touches of one visitor at one instant: two sessions with the same start.
+    pageview("c-7", "v6", "2025-07-04T08:00:00Z", f"{HOME}?utm_source=alpha&utm_medium=display"),
+    pageview("c-8", "v6", "2025-07-04T08:00:00Z", f"{HOME}?utm_source=beta&utm_medium=display"),
+]
+
+
+@pytest.fixture
+async def catalogue(store: Store) -> Store:
+    await store.ingest(SITE_A, CATALOGUE[:4], RECUT)
+    await store.ingest(SITE_A, CATALOGUE[4:], RECUT)
+    # Noise on another site that matches every filter below.
+    await store.ingest(
+        SITE_B,
+        [
+            pageview(e.event_id, e.visitor_id, e.timestamp.isoformat(), e.url, site=SITE_B)
+            for e in CATALOGUE
+        ],
+        RECUT,
+    )
+    return store
+
+
+async def test_sessions_are_listed_newest_first_then_by_visitor_then_by_session_id(
+    catalogue: Store,
+) -> None:
+    listed = await all_sessions(catalogue)
+
+    assert ids(listed) == [V5_LATE, V6, V6, V5_EARLY, V4, V0, V2, V3, V1]
+    v6_sessions = [s.session_id for s in listed[1:3]]
+    assert v6_sessions == sorted(v6_sessions)
+    assert v6_sessions[0] != v6_sessions[1]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        pytest.param(SessionFilters(source="google"), [V5_LATE, V1], id="source"),
+        # "Google" (v3) differs in case: exact matches only.
+        pytest.param(SessionFilters(source="Google"), [V3], id="source-case"),
+        pytest.param(SessionFilters(medium="cpc"), [V5_LATE, V3, V1], id="medium"),
+        pytest.param(SessionFilters(medium="none"), [V5_EARLY, V4, V0], id="medium-none"),
+        pytest.param(SessionFilters(campaign="summer"), [V2, V1], id="campaign"),
+        pytest.param(SessionFilters(content="hero"), [V2], id="content"),
+        pytest.param(SessionFilters(term="shoes"), [V2], id="term"),
+        pytest.param(SessionFilters(landing_page=PRICING), [V5_LATE, V0, V3, V1], id="landing"),
+        pytest.param(SessionFilters(landing_page=HOME), [V6, V6, V2], id="landing-root"),
+        pytest.param(
+            SessionFilters(source="google", medium="cpc", campaign="summer"), [V1], id="combined"
+        ),
+        pytest.param(
+            SessionFilters(source="google", landing_page=PRICING, campaign="winter"),
+            [V5_LATE],
+            id="combined-landing",
+        ),
+        pytest.param(SessionFilters(source="google", medium="email"), [], id="contradiction"),
+        pytest.param(SessionFilters(campaign="nope"), [], id="no-match"),
+    ],
+)
+async def test_each_filter_alone_and_combined_selects_exact_matches(
+    catalogue: Store, filters: SessionFilters, expected: list[SessionId]
+) -> None:
+    assert await catalogue.count_sessions(SITE_A, filters, ALL_TIME) == len(expected)
+    assert ids(await catalogue.list_sessions(SITE_A, filters, ALL_TIME, limit=100)) == expected
+    assert sorted(ids(await streamed(catalogue, filters))) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        pytest.param(
+            TimeWindow(at("2025-07-03T00:00:00"), at("2025-07-05T23:59:59")),
+            [V5_LATE, V6, V6, V5_EARLY, V4],
+            id="both-bounds-inclusive",
+        ),
+        pytest.param(
+            TimeWindow(at("2025-07-03T00:00:00.000001"), at("2025-07-05T23:59:58.999999")),
+            [V6, V6, V5_EARLY],
+            id="one-microsecond-inside",
+        ),
+        pytest.param(TimeWindow(start=at("2025-07-04T00:00:00")), [V5_LATE, V6, V6], id="start"),
+        pytest.param(TimeWindow(end=at("2025-07-02T09:00:00")), [V0, V2, V3, V1], id="end"),
+        pytest.param(
+            TimeWindow(at("2025-08-01T00:00:00"), at("2025-08-31T00:00:00")), [], id="empty"
+        ),
+    ],
+)
+async def test_a_window_selects_sessions_by_start_inclusive_at_both_ends(
+    catalogue: Store, window: TimeWindow, expected: list[SessionId]
+) -> None:
+    assert await catalogue.count_sessions(SITE_A, EVERYTHING, window) == len(expected)
+    assert ids(await catalogue.list_sessions(SITE_A, EVERYTHING, window, limit=100)) == expected
+    assert sorted(ids(await streamed(catalogue, window=window))) == sorted(expected)
+
+
+async def test_a_filter_and_a_window_combine(catalogue: Store) -> None:
+    window = TimeWindow(at("2025-07-02T00:00:00"), at("2025-07-31T00:00:00"))
+    filters = SessionFilters(landing_page=PRICING)
+
+    assert await catalogue.count_sessions(SITE_A, filters, window) == 3
+    listed = await catalogue.list_sessions(SITE_A, filters, window, limit=100)
+    assert ids(listed) == [V5_LATE, V0, V3]
+
+
+async def test_offset_pages_neither_lose_nor_repeat_a_session(catalogue: Store) -> None:
+    everything = await all_sessions(catalogue)
+    pages: list[list[Session]] = []
+    offset = 0
+    while page := await catalogue.list_sessions(
+        SITE_A, EVERYTHING, ALL_TIME, limit=2, offset=offset
+    ):
+        pages.append(page)
+        offset += 2
+
+    assert [len(p) for p in pages] == [2, 2, 2, 2, 1]
+    assert [s for p in pages for s in p] == everything
+    assert await catalogue.list_sessions(SITE_A, EVERYTHING, ALL_TIME, limit=2, offset=9) == []
+
+
+async def test_keyset_pages_resume_strictly_after_the_key(catalogue: Store) -> None:
+    everything = await all_sessions(catalogue)
+    collected: list[Session] = []
+    after: SessionKey | None = None
+    # Pages of 2 cut between the two v6 sessions (same start and visitor) and between
+    # v0 and v2 (same start), so both tie-breaks are exercised.
+    while page := await catalogue.list_sessions(SITE_A, EVERYTHING, ALL_TIME, limit=2, after=after):
+        collected.extend(page)
+        after = SessionKey.of(page[-1])
+
+    assert collected == everything
+    v4_key = SessionKey.of(everything[4])
+    resumed = await catalogue.list_sessions(SITE_A, EVERYTHING, ALL_TIME, limit=100, after=v4_key)
+    assert ids(resumed) == [V0, V2, V3, V1]
+
+
+async def test_keyset_pagination_respects_filters_and_windows(catalogue: Store) -> None:
+    filters = SessionFilters(landing_page=PRICING)
+    window = TimeWindow(end=at("2025-07-04T00:00:00"))
+    first = await catalogue.list_sessions(SITE_A, filters, window, limit=1)
+    rest = await catalogue.list_sessions(
+        SITE_A, filters, window, limit=10, after=SessionKey.of(first[0])
+    )
+
+    assert ids(first) == [V0]
+    assert ids(rest) == [V3, V1]
+
+
+async def test_a_limit_caps_the_listing(catalogue: Store) -> None:
+    listed = await catalogue.list_sessions(SITE_A, EVERYTHING, ALL_TIME, limit=3, offset=1)
+
+    assert ids(listed) == [V6, V6, V5_EARLY]
+
+
+async def test_stream_sessions_yields_exactly_the_matching_set(catalogue: Store) -> None:
+    window = TimeWindow(at("2025-07-02T09:00:00"), at("2025-07-04T08:00:00"))
+    streamed_sessions = await streamed(catalogue, SessionFilters(medium="none"), window)
+
+    assert sorted(ids(streamed_sessions)) == sorted([V5_EARLY, V4, V0])
+    listed = await catalogue.list_sessions(SITE_A, SessionFilters(medium="none"), window, limit=100)
+    assert by_identity(streamed_sessions) == by_identity(listed)
+    assert len(streamed_sessions) == len(set(streamed_sessions))
+
+
+async def test_stream_visitor_sessions_yields_whole_histories_of_the_named_visitors_only(
+    catalogue: Store,
+) -> None:
+    history = [s async for s in catalogue.stream_visitor_sessions(SITE_A, {"v5", "v6", "v-none"})]
+
+    assert sorted(ids(history)) == sorted([V5_LATE, V5_EARLY, V6, V6])
+    assert {s.site_id for s in history} == {SITE_A}
+    assert [s async for s in catalogue.stream_visitor_sessions(SITE_A, [])] == []
+
+
+async def test_stream_visitor_sessions_handles_many_visitor_ids(catalogue: Store) -> None:
+    # Far more ids than a query can bind one by one.
+    names = [f"unknown-{i}" for i in range(12_000)] + ["v1", "v4"]
+
+    history = [s async for s in catalogue.stream_visitor_sessions(SITE_A, names)]
+
+    assert sorted(ids(history)) == sorted([V1, V4])
+
+
+async def test_a_stream_can_be_abandoned_and_the_store_still_serves(catalogue: Store) -> None:
+    stream = catalogue.stream_sessions(SITE_A, EVERYTHING, ALL_TIME)
+    assert isinstance(stream, AsyncGenerator)
+    first = await anext(stream)
+    await stream.aclose()
+
+    assert first.site_id == SITE_A
+    assert await catalogue.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 9
