@@ -1,0 +1,312 @@
+"""What the MongoDB adapter promises beyond the shared store contract: start-up, layout,
+and convergence when ingests really interleave (mongomock-motor, see ``mongo_shim``)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import pytest
+from pymongo.errors import AutoReconnect
+
+from adapters.mongo_store import (
+    MongoStore,
+    MongoUnavailableError,
+    database_from_url,
+    redact,
+)
+from domain.events import parse_event
+from domain.model import Event, Site
+from domain.queries import SessionFilters, TimeWindow
+from domain.sessionization import sessionize
+from tests.integration.mongo_shim import InterleavingClient, mongomock_client
+
+NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
+RECUT = partial(sessionize, timeout=timedelta(minutes=30))
+SITE = "site-a"
+HOME = "https://example.com"
+
+
+def pageview(event_id: str, visitor: str, timestamp: str, url: str = HOME) -> Event:
+    raw = {
+        "type": "pageview",
+        "event_id": event_id,
+        "visitor_id": visitor,
+        "timestamp": timestamp,
+        "url": url,
+    }
+    return parse_event(raw, site_id=SITE, now=NOW)
+
+
+async def open_on(client: Any, url: str = "mongodb://mongomock.invalid/", **options: Any) -> Any:
+    return await MongoStore.open(url, client=client, **options)
+
+
+# --- start-up -----------------------------------------------------------------------
+async def test_the_database_is_the_one_named_in_the_url_path() -> None:
+    client = mongomock_client()
+    store = await open_on(client, "mongodb://a:1,b:2/analytics?replicaSet=rs0")
+    await store.add_site(Site("s1", "One", "api-1", "tracker-1", datetime(2025, 7, 1, tzinfo=UTC)))
+
+    assert store.database_name == "analytics"
+    assert await client["analytics"]["sites"].count_documents({}) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("mongodb://localhost:27017", None, id="no-path"),
+        pytest.param("mongodb://localhost/", None, id="empty-path"),
+        pytest.param("mongodb://u:p@h1:1,h2:2/prod_db?authSource=admin", "prod_db", id="full"),
+        pytest.param("mongodb+srv://cluster.example.net/ah%2Dtest", "ah-test", id="srv-quoted"),
+    ],
+)
+def test_the_database_name_is_read_from_the_url_path(url: str, expected: str | None) -> None:
+    assert database_from_url(url) == expected
+
+
+async def test_without_a_database_in_the_url_the_store_uses_attributionhub() -> None:
+    store = await open_on(mongomock_client(), "mongodb://localhost:27017")
+
+    assert store.database_name == "attributionhub"
+
+
+async def test_an_explicit_database_overrides_the_url() -> None:
+    store = await open_on(mongomock_client(), "mongodb://localhost/analytics", database="other")
+
+    assert store.database_name == "other"
+
+
+async def test_an_unreachable_server_fails_fast_naming_the_url_without_its_password() -> None:
+    started = time.monotonic()
+
+    with pytest.raises(MongoUnavailableError) as raised:
+        # Port 1 on loopback: connection refused, so only the selection timeout waits.
+        await MongoStore.open(
+            "mongodb://ann:s3cret@127.0.0.1:1/analytics", server_selection_timeout=0.3
+        )
+
+    assert time.monotonic() - started < 5
+    message = str(raised.value)
+    assert "mongodb://***@127.0.0.1:1/analytics" in message
+    assert "within 0.3 s" in message
+    assert "s3cret" not in message
+
+
+async def test_a_malformed_url_is_reported_as_unavailable() -> None:
+    with pytest.raises(MongoUnavailableError, match="invalid MongoDB URL"):
+        await MongoStore.open("mongodb://localhost/db?novalue", server_selection_timeout=0.3)
+
+
+def test_redact_hides_user_and_password_only() -> None:
+    assert redact("mongodb://u:p@h:1/db?w=1") == "mongodb://***@h:1/db?w=1"
+    assert redact("mongodb://h:1/db") == "mongodb://h:1/db"
+
+
+async def test_the_write_concern_is_majority_unless_configured() -> None:
+    default = await open_on(mongomock_client())
+    two = await open_on(mongomock_client(), write_concern="2")
+
+    assert default.write_concern == "majority"
+    assert two.write_concern == 2
+
+
+async def test_an_unacknowledged_write_concern_is_refused() -> None:
+    # With w=0 the server reports no duplicate keys, so ingestion could not be idempotent.
+    with pytest.raises(ValueError, match="write_concern"):
+        await open_on(mongomock_client(), write_concern="0")
+
+
+async def test_opening_creates_the_identity_and_listing_indexes() -> None:
+    client = mongomock_client()
+    await open_on(client)
+    db = client["attributionhub"]
+
+    events = await db["events"].index_information()
+    sessions = await db["sessions"].index_information()
+    sites = await db["sites"].index_information()
+
+    assert events["event_identity"]["unique"] is True
+    assert list(events["event_identity"]["key"]) == [("site_id", 1), ("event_id", 1)]
+    assert list(sessions["by_start"]["key"]) == [
+        ("site_id", 1),
+        ("start_us", -1),
+        ("visitor_id", 1),
+        ("session_id", 1),
+    ]
+    assert list(sessions["by_campaign"]["key"])[:3] == [
+        ("site_id", 1),
+        ("campaign", 1),
+        ("start_us", -1),
+    ]
+    assert {"by_source", "by_medium", "by_landing_page", "session_identity"} <= sessions.keys()
+    assert sites["by_api_key"]["unique"] is True
+    assert sites["by_token"]["unique"] is True
+
+
+async def test_reopening_an_existing_database_keeps_its_data() -> None:
+    client = mongomock_client()
+    first = await open_on(client)
+    await first.ingest(SITE, [pageview("e-1", "v1", "2025-07-15T10:00:00Z")], RECUT)
+
+    again = await open_on(client)
+
+    assert [e.event_id for e in await again.visitor_events(SITE, "v1")] == ["e-1"]
+
+
+async def test_instants_are_bson_dates_with_their_exact_microseconds_beside_them() -> None:
+    client = mongomock_client()
+    store = await open_on(client)
+    event = pageview("e-1", "v1", "2025-07-15T10:00:00.123456Z")
+    await store.ingest(SITE, [event], RECUT)
+
+    raw = await client["attributionhub"]["sessions"].find_one({"visitor_id": "v1"})
+
+    # BSON keeps milliseconds: 123456 µs reads back as 123000 µs, the _us field is exact.
+    assert raw["start"] == datetime(2025, 7, 15, 10, 0, 0, 123000, tzinfo=UTC)
+    assert raw["start_us"] == 1_752_573_600_123_456
+    (session,) = await store.list_sessions(SITE, *_everything(), limit=10)
+    assert session.start == event.timestamp
+
+
+# --- concurrency ----------------------------------------------------------------------
+def _everything() -> tuple[SessionFilters, TimeWindow]:
+    return SessionFilters(), TimeWindow()
+
+
+def journeys(seed: int) -> list[Event]:
+    """Six visitors, each with pageviews whose sessions only come out right when every
+    batch's events are seen together: gaps of 20 minutes chain into one session, and one
+    gap of 40 minutes splits it."""
+    rng = random.Random(seed)
+    events: list[Event] = []
+    for v in range(6):
+        minute = 0
+        for i in range(8):
+            minute += 40 if i == 5 else 20
+            hour, rest = divmod(minute, 60)
+            events.append(
+                pageview(f"e-{v}-{i}", f"v{v}", f"2025-07-15T{10 + hour:02d}:{rest:02d}:00Z")
+            )
+    rng.shuffle(events)
+    return events
+
+
+@pytest.mark.parametrize("seed", range(16))
+async def test_interleaved_overlapping_ingests_accept_each_event_once_and_converge(
+    seed: int,
+) -> None:
+    client = InterleavingClient(seed=seed)
+    store = await open_on(client)
+    events = journeys(seed)
+    # Five overlapping windows of 20 over 48 events: most events go in two batches.
+    batches = [events[i * 7 : i * 7 + 20] for i in range(5)]
+    sent = sum(len(b) for b in batches)
+
+    results = await asyncio.gather(*(store.ingest(SITE, b, RECUT) for b in batches))
+
+    assert sum(r.accepted for r in results) == len({e.event_id for b in batches for e in b})
+    assert sum(r.accepted + r.duplicates for r in results) == sent
+    stored = [e for v in range(6) for e in await store.visitor_events(SITE, f"v{v}")]
+    expected = sessionize([e for e in events if e in stored], timeout=timedelta(minutes=30))
+    # Each visitor: 20-minute gaps but one of 40 -> two sessions per complete visitor.
+    listed = await store.list_sessions(SITE, *_everything(), limit=1000)
+    assert set(listed) == set(expected)
+    assert len(listed) == len(expected)
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_the_same_event_id_for_two_visitors_is_stored_once(seed: int) -> None:
+    store = await open_on(InterleavingClient(seed=seed))
+    for_v1 = pageview("shared", "v1", "2025-07-15T10:00:00Z")
+    for_v2 = pageview("shared", "v2", "2025-07-15T11:00:00Z")
+
+    results = await asyncio.gather(
+        store.ingest(SITE, [for_v1], RECUT), store.ingest(SITE, [for_v2], RECUT)
+    )
+
+    assert sorted((r.accepted, r.duplicates) for r in results) == [(0, 1), (1, 0)]
+    v1, v2 = await store.visitor_events(SITE, "v1"), await store.visitor_events(SITE, "v2")
+    assert len(v1 + v2) == 1
+    # Only the visitor that really got the event has a session: no phantom one.
+    listed = await store.list_sessions(SITE, *_everything(), limit=10)
+    assert [s.visitor_id for s in listed] == [e.visitor_id for e in v1 + v2]
+
+
+# --- failures -------------------------------------------------------------------------
+async def test_a_retry_after_a_failed_session_write_repairs_the_visitors_sessions() -> None:
+    client = InterleavingClient(seed=1)
+    store = await open_on(client)
+    batch = [
+        pageview("e-1", "v1", "2025-07-15T10:00:00Z"),
+        pageview("e-2", "v1", "2025-07-15T10:10:00Z"),
+    ]
+    client.fail_next("bulk_write")
+
+    with pytest.raises(AutoReconnect):
+        await store.ingest(SITE, batch, RECUT)
+
+    # The events got in before the failure; without transactions they stay.
+    assert len(await store.visitor_events(SITE, "v1")) == 2
+    assert await store.count_sessions(SITE, *_everything()) == 0
+
+    retried = await store.ingest(SITE, batch, RECUT)
+
+    # All duplicates now, yet the visitor flagged pending was re-cut.
+    assert (retried.accepted, retried.duplicates) == (0, 2)
+    assert await store.list_sessions(SITE, *_everything(), limit=10) == sessionize(batch)
+
+
+async def test_a_lock_left_by_a_crashed_ingest_is_taken_over_once_its_lease_ran_out() -> None:
+    client = mongomock_client()
+    store = await open_on(client, lock_lease=timedelta(seconds=5))
+    first = pageview("e-1", "v1", "2025-07-15T10:00:00Z")
+    await store.ingest(SITE, [first], RECUT)
+    await client["attributionhub"]["visitors"].update_one(
+        {"site_id": SITE, "visitor_id": "v1"},
+        {"$set": {"lock": "crashed", "lock_expires": datetime.now(UTC) - timedelta(seconds=1)}},
+    )
+    second = pageview("e-2", "v1", "2025-07-15T10:05:00Z")
+
+    stored = await asyncio.wait_for(store.ingest(SITE, [second], RECUT), timeout=2)
+
+    assert stored.accepted == 1
+    assert await store.list_sessions(SITE, *_everything(), limit=10) == sessionize([first, second])
+
+
+async def test_an_ingest_waits_for_a_live_lock_to_be_released() -> None:
+    client = mongomock_client()
+    store = await open_on(client)
+    await store.ingest(SITE, [pageview("e-1", "v1", "2025-07-15T10:00:00Z")], RECUT)
+    visitors = client["attributionhub"]["visitors"]
+    holder = {"site_id": SITE, "visitor_id": "v1"}
+    await visitors.update_one(
+        holder,
+        {"$set": {"lock": "other", "lock_expires": datetime.now(UTC) + timedelta(minutes=1)}},
+    )
+    waiting = asyncio.create_task(
+        store.ingest(SITE, [pageview("e-2", "v1", "2025-07-15T10:05:00Z")], RECUT)
+    )
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+
+    await visitors.update_one(holder, {"$set": {"lock": None, "lock_expires": None}})
+    stored = await asyncio.wait_for(waiting, timeout=2)
+
+    assert stored.accepted == 1
+    assert await store.count_sessions(SITE, *_everything()) == 1
+
+
+async def test_a_closed_store_refuses_to_serve_also_on_an_injected_client() -> None:
+    client = mongomock_client()
+    store = await open_on(client)
+    await store.close()
+
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.count_sessions(SITE, *_everything())
+    # The injected client is the caller's: still usable.
+    assert await client["attributionhub"]["sites"].count_documents({}) == 0
