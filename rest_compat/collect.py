@@ -1,0 +1,79 @@
+"""The browser side of ingestion (SPEC 11): ``GET /tracker.js`` and ``POST /collect``.
+
+``/collect`` is called cross-origin from customers' pages, with the public tracker token
+(write-only) in the query string because ``navigator.sendBeacon`` cannot set headers. The
+server's clock stamps the events: a browser's clock is not to be trusted.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from aiohttp import hdrs, web
+
+from rest_compat.app_keys import SERVICE
+from rest_compat.auth import admit
+from rest_compat.errors import ApiError
+from rest_compat.json_body import json_kind, read_json_object
+from rest_compat.responses import json_response
+from rest_compat.serializers import ingest_report
+
+# A browser sends one event, or the few a page queued; anything larger is not a tracker.
+MAX_COLLECT_EVENTS = 50
+MAX_COLLECT_BYTES = 64 * 1024
+_MAX_TOKEN_LENGTH = 512
+
+CORS_HEADERS: dict[str, str] = {
+    hdrs.ACCESS_CONTROL_ALLOW_ORIGIN: "*",
+    hdrs.ACCESS_CONTROL_ALLOW_METHODS: "POST, OPTIONS",
+    hdrs.ACCESS_CONTROL_ALLOW_HEADERS: "Content-Type, X-Tracker-Token",
+    hdrs.ACCESS_CONTROL_MAX_AGE: "86400",
+}
+UNKNOWN_TOKEN = "unauthorized: send a valid tracker token as ?token=<tracker token>"
+
+
+@cache
+def tracker_script() -> bytes:
+    return resources.files("rest_compat").joinpath("static/tracker.js").read_bytes()
+
+
+async def tracker_handler(request: web.Request) -> web.Response:
+    return web.Response(
+        body=tracker_script(),
+        content_type="application/javascript",
+        charset="utf-8",
+        headers={hdrs.CACHE_CONTROL: "public, max-age=3600", **CORS_HEADERS},
+    )
+
+
+async def collect_preflight_handler(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers=CORS_HEADERS)
+
+
+async def collect_handler(request: web.Request) -> web.Response:
+    try:
+        return await _collect(request)
+    except ApiError as err:
+        # Without CORS headers the page could not even read why it failed.
+        raise ApiError(err.status, err.message, headers={**err.headers, **CORS_HEADERS}) from None
+
+
+async def _collect(request: web.Request) -> web.Response:
+    token = request.query.get("token") or request.headers.get("X-Tracker-Token")
+    site = None
+    if token and len(token) <= _MAX_TOKEN_LENGTH:
+        site = await request.app[SERVICE].site_for_tracker_token(token)
+    if site is None:
+        raise ApiError(401, UNKNOWN_TOKEN)
+    await admit(request, site, credential="tracker token")
+    body = await read_json_object(request, max_bytes=MAX_COLLECT_BYTES)
+    events = body.get("events", [body])
+    if not isinstance(events, list):
+        raise ApiError(400, f"events: expected an array of event objects, got {json_kind(events)}")
+    if len(events) > MAX_COLLECT_EVENTS:
+        raise ApiError(
+            413, f"events: expected at most {MAX_COLLECT_EVENTS} events, got {len(events)}"
+        )
+    report = await request.app[SERVICE].ingest(site.site_id, events, stamp_with_server_time=True)
+    return json_response(ingest_report(report), headers=CORS_HEADERS)

@@ -1,0 +1,45 @@
+"""POST /api/v1/events (SPEC 11): server-side ingestion with the API key.
+
+The response is sent only after ``AttributionService.ingest`` returned, which is after
+the store committed: a 2xx means every accepted event is durable. Per-event failures are
+results, not request errors, so a batch with rejections is still a 200.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from domain.services import MAX_BATCH_EVENTS, BatchTooLargeError
+from rest_compat.app_keys import SERVICE, SETTINGS
+from rest_compat.auth import authenticated_site
+from rest_compat.errors import ApiError
+from rest_compat.json_body import json_kind, read_json_object
+from rest_compat.responses import json_response
+from rest_compat.serializers import ingest_report
+
+_ALLOWED_KEYS = frozenset({"events"})
+_SHAPE = '{"events": [...]}'
+_MAX_QUOTED = 64
+
+
+async def events_handler(request: web.Request) -> web.Response:
+    site = await authenticated_site(request)
+    body = await read_json_object(request, max_bytes=request.app[SETTINGS].max_body_bytes)
+    unknown = sorted(set(body) - _ALLOWED_KEYS)
+    if unknown:
+        name = unknown[0] if len(unknown[0]) <= _MAX_QUOTED else unknown[0][:_MAX_QUOTED] + "…"
+        raise ApiError(400, f"{name!r}: unknown key; expected a body {_SHAPE}")
+    if "events" not in body:
+        raise ApiError(400, f"events: missing; expected a body {_SHAPE}")
+    events = body["events"]
+    if not isinstance(events, list):
+        raise ApiError(400, f"events: expected an array of event objects, got {json_kind(events)}")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise ApiError(
+            413, f"events: expected at most {MAX_BATCH_EVENTS} events, got {len(events)}"
+        )
+    try:
+        report = await request.app[SERVICE].ingest(site.site_id, events)
+    except BatchTooLargeError as err:
+        raise ApiError(413, str(err)) from None
+    return json_response(ingest_report(report))

@@ -1,0 +1,104 @@
+"""The structured access log: one JSON line per request, never the key."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from attributionhub.config import Settings
+from tests.e2e.conftest import Running
+from tests.e2e.rest_support import post_json
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(access_log=True)
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [
+        json.loads(record.getMessage())
+        for record in caplog.records
+        if record.name == "attributionhub.access"
+    ]
+
+
+async def test_each_request_logs_method_path_status_duration_and_site(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = await running.new_site()
+    caplog.set_level(logging.INFO, logger="attributionhub.access")
+    await post_json(running.client, "/api/v1/sessions", new.api_key, {}, params={"page": "1"})
+    (line,) = access_lines(caplog)
+    assert list(line) == ["method", "path", "status", "duration_ms", "site_id"]
+    assert line["method"] == "POST"
+    assert line["path"] == "/api/v1/sessions"  # no query string
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float)
+    assert line["duration_ms"] >= 0
+    assert line["site_id"] == new.site.site_id
+
+
+async def test_the_key_never_reaches_the_log(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = await running.new_site()
+    caplog.set_level(logging.DEBUG)
+    await post_json(running.client, "/api/v1/pages", new.api_key, {})
+    await post_json(running.client, "/api/v1/sessions", new.api_key + "x", {})
+    assert caplog.records
+    assert all(new.api_key not in record.getMessage() for record in caplog.records)
+    assert all(new.api_key not in repr(record.__dict__) for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "key", "status"),
+    [
+        ("POST", "/api/v1/sessions", "wrong", 401),
+        ("POST", "/api/v1/nothing", None, 404),
+        ("GET", "/api/v1/pages", None, 405),
+        ("GET", "/healthz", None, 200),
+    ],
+)
+async def test_failed_and_anonymous_requests_are_logged_without_a_site(
+    running: Running,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    key: str | None,
+    status: int,
+) -> None:
+    caplog.set_level(logging.INFO, logger="attributionhub.access")
+    headers = {"Authentication": key} if key else {}
+    response = await running.client.request(method, path, headers=headers)
+    assert response.status == status
+    (line,) = access_lines(caplog)
+    assert (line["method"], line["path"], line["status"], line["site_id"]) == (
+        method,
+        path,
+        status,
+        None,
+    )
+
+
+async def test_an_unexpected_failure_is_a_generic_json_500_logged_with_details(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = await running.new_site()
+    caplog.set_level(logging.INFO)
+    # A store that fails under the service: nothing the client sent can explain it.
+    await running.service.store.close()
+    status, reply = await post_json(running.client, "/api/v1/sessions", new.api_key, {})
+    assert status == 500
+    assert reply == {
+        "error": "internal error: the request could not be processed; it has been logged"
+    }
+    (failure,) = [r for r in caplog.records if r.name == "attributionhub.rest"]
+    assert failure.levelno == logging.ERROR
+    assert failure.exc_info is not None
+    (line,) = access_lines(caplog)
+    assert line["status"] == 500
+    assert line["site_id"] is None  # the failure came before authentication finished
