@@ -1,0 +1,213 @@
+"""The GraphQL schema: the two reads of the REST API and ingestion, over the same
+application service (SPEC 12)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from domain.parameters import ParameterError, parse_pages_query, parse_sessions_query
+from domain.ports import SessionKey
+from domain.services import BatchTooLargeError
+from graphql_api.context import GraphQLContext
+from graphql_api.cursor import decode_cursor, encode_cursor
+from graphql_api.errors import MASKED_MESSAGE, bad_user_input, is_unexpected, strip_suggestion
+from graphql_api.fields import field as described
+from graphql_api.fields import mutation
+from graphql_api.inputs import EventInput, PageFilter, SessionFilter
+from graphql_api.scalars import SCALARS
+from graphql_api.settings import GraphQLSettings
+from graphql_api.types import (
+    EventRejection,
+    IngestResult,
+    PageInfo,
+    PageReportResult,
+    Pagination,
+    SessionRecord,
+    SessionsResult,
+    SiteInfo,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+Info = strawberry.Info[GraphQLContext, None]
+
+
+def _page_size(value: int | None) -> int:
+    if value is None:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise ParameterError(
+            "pageSize", f"expected an integer from 1 to {MAX_PAGE_SIZE}, got {value}"
+        )
+    return value
+
+
+@strawberry.type
+class Query:
+    @described("The site the API key belongs to.")
+    def site(self, info: Info) -> SiteInfo:
+        site = info.context.site
+        return SiteInfo(id=strawberry.ID(site.site_id), name=site.name)
+
+    @described(
+        "Sessions newest first (start descending, then visitor id), as "
+        "`POST /api/v1/sessions` returns them. Page by number (`page`, `pageSize`) or "
+        "by cursor (`after` = a previous `pageInfo.endCursor`); a cursor stays "
+        "stable while new sessions arrive. Nothing matching: empty `records`, "
+        "`totalRecords` 0."
+    )
+    async def sessions(
+        self,
+        info: Info,
+        filter: SessionFilter | None = None,
+        page: int | None = 1,
+        page_size: int | None = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> SessionsResult:
+        service, site = info.context.service, info.context.site
+        try:
+            params = filter.to_parameters() if filter is not None else {}
+            query = parse_sessions_query({**params, "page": page})
+            size = _page_size(page_size)
+            key = decode_cursor(after) if after is not None else None
+            if key is not None and query.page != 1:
+                raise ParameterError(
+                    "page", "cannot be combined with after: page by one or the other"
+                )
+        except ParameterError as err:
+            raise bad_user_input(err) from None
+
+        if key is None:
+            listed = await service.list_sessions(site.site_id, replace(query, page_size=size))
+            records = [SessionRecord(record=s, now=listed.now) for s in listed.sessions]
+            return SessionsResult(
+                records=records,
+                pagination=Pagination(
+                    current_page=listed.current_page,
+                    total_pages=listed.total_pages,
+                    total_records=listed.total_records,
+                    page_size=size,
+                ),
+                page_info=PageInfo(
+                    end_cursor=encode_cursor(SessionKey.of(records[-1].record))
+                    if records
+                    else None,
+                    has_next_page=listed.current_page < listed.total_pages,
+                ),
+            )
+
+        now = service.now()
+        # One more than asked tells whether another page follows without a count.
+        found = await service.sessions_after(
+            site.site_id, query.filters, query.window, after=key, limit=size + 1
+        )
+        total = await service.count_sessions(site.site_id, query.filters, query.window)
+        records = [SessionRecord(record=s, now=now) for s in found[:size]]
+        return SessionsResult(
+            records=records,
+            pagination=Pagination(
+                current_page=None,
+                total_pages=-(-total // size),
+                total_records=total,
+                page_size=size,
+            ),
+            page_info=PageInfo(
+                end_cursor=encode_cursor(SessionKey.of(records[-1].record)) if records else None,
+                has_next_page=len(found) > size,
+            ),
+        )
+
+    @described(
+        "The page report of `POST /api/v1/pages`; null when no session matches "
+        '(where REST answers "No page data found for the given parameters.").'
+    )
+    async def pages(self, info: Info, filter: PageFilter | None = None) -> PageReportResult | None:
+        service, site = info.context.service, info.context.site
+        try:
+            params = filter.to_parameters() if filter is not None else {}
+            query = parse_pages_query(params, now=service.now())
+        except ParameterError as err:
+            raise bad_user_input(err) from None
+        found = await service.page_report(site.site_id, query)
+        return PageReportResult(report=found) if found is not None else None
+
+
+@strawberry.type
+class Mutation:
+    @mutation(
+        "Store events as `POST /api/v1/events` does: idempotent by event id, bots "
+        "dropped, invalid events rejected one by one while valid ones are stored. "
+        "At most 10,000 events; send them as a variable (inline literals count "
+        "against the query token limit)."
+    )
+    async def ingest_events(self, info: Info, events: list[EventInput]) -> IngestResult:
+        service, site = info.context.service, info.context.site
+        try:
+            ingested = await service.ingest(site.site_id, [e.to_raw() for e in events])
+        except BatchTooLargeError as err:
+            raise bad_user_input(ParameterError("events", str(err).partition(": ")[2])) from None
+        return IngestResult(
+            accepted=ingested.accepted,
+            duplicates=ingested.duplicates,
+            bots=ingested.bots,
+            rejected=[EventRejection(index=r.index, error=r.error) for r in ingested.rejected],
+        )
+
+
+class AttributionSchema(strawberry.Schema):
+    """Cuts "Did you mean" suggestions from every error (strawberry's own switch only
+    covers unknown fields, not arguments, input fields or enum values) and logs in full
+    only the errors that will be masked."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            error.message = strip_suggestion(error.message)
+            if is_unexpected(error):
+                logger.error(
+                    "GraphQL resolver failed at %s",
+                    error.path,
+                    exc_info=error.original_error,
+                )
+
+
+def extensions(settings: GraphQLSettings) -> list[Callable[[], SchemaExtension]]:
+    """Classes and factories, so each request gets fresh extension instances."""
+    chosen: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(QueryDepthLimiter, max_depth=settings.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(MaskErrors, should_mask_error=is_unexpected, error_message=MASKED_MESSAGE),
+    ]
+    if not settings.introspection:
+        chosen.append(DisableIntrospection)
+    return chosen
+
+
+def build_schema(settings: GraphQLSettings | None = None) -> AttributionSchema:
+    return AttributionSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions(settings or GraphQLSettings()),
+        config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALARS),
+    )

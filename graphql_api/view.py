@@ -1,0 +1,67 @@
+"""The aiohttp endpoint: authentication and HTTP-level refusals in front of strawberry.
+
+Authentication happens before anything of the request body is looked at: a missing or
+wrong key gets HTTP 401 with one fixed JSON error, the same for every kind of failure
+(SPEC 10), shaped as a GraphQL response (``errors[0].extensions.code`` =
+``UNAUTHENTICATED``) so that GraphQL clients can read it. Queries come only by POST; GET
+serves the GraphiQL page when it is enabled and nothing else.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from cross_web import HTTPException
+from strawberry.aiohttp.views import GraphQLView
+
+from domain.credentials import api_key_from_headers
+from graphql_api.context import SERVICE, GraphQLContext
+from graphql_api.errors import UNAUTHENTICATED
+from graphql_api.schema import AttributionSchema
+
+# Longer than any key the service issues; saves hashing megabytes of header.
+_MAX_KEY_LENGTH = 512
+UNAUTHENTICATED_MESSAGE = (
+    "missing or invalid API key: send it as 'Authentication: <API key>' "
+    "or 'Authorization: Bearer <API key>'"
+)
+
+
+class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
+    def __init__(self, schema: AttributionSchema, *, ide: bool) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if ide else None,
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=False,
+        )
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            if self.graphql_ide and "text/html" in request.headers.get("Accept", ""):
+                return await self.render_graphql_ide(request)
+            return _error_response(
+                405,
+                "GraphQL requests must be sent with POST",
+                headers={"Allow": "POST"},
+            )
+        service = request.app[SERVICE]
+        key = api_key_from_headers(request.headers)
+        site = None
+        if key is not None and len(key) <= _MAX_KEY_LENGTH:
+            site = await service.site_for_api_key(key)
+        if site is None:
+            return _error_response(401, UNAUTHENTICATED_MESSAGE, code=UNAUTHENTICATED)
+        try:
+            return await self.run(request, context=GraphQLContext(service=service, site=site))
+        except HTTPException as err:
+            # Malformed requests (no query, body not JSON, a batch): JSON like the rest.
+            return _error_response(err.status_code, err.reason)
+
+
+def _error_response(
+    status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    error: dict[str, object] = {"message": message}
+    if code is not None:
+        error["extensions"] = {"code": code}
+    return web.json_response({"errors": [error]}, status=status, headers=headers)
