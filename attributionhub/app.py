@@ -1,0 +1,73 @@
+"""The aiohttp application factory: the composition root of the running service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+import graphql_api
+import rest_compat
+from adapters.bots import CrawlerDetectBots
+from adapters.clock import SystemClock
+from attributionhub.config import Settings
+from attributionhub.stores import open_store
+from domain.ports import BotDetector, Clock, Store
+from domain.services import AttributionService
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+SERVICE: web.AppKey[AttributionService] = web.AppKey("service", AttributionService)
+
+
+def init(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    bots: BotDetector | None = None,
+) -> web.Application:
+    """Build the application. ``store``, ``clock`` and ``bots`` replace the configured
+    adapters (tests pass fakes); a given store is not closed by the app."""
+    settings = settings or Settings.from_env()
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+
+    async def service_ctx(app: web.Application) -> AsyncIterator[None]:
+        opened = store if store is not None else await open_store(settings)
+        service = AttributionService(
+            opened,
+            clock or SystemClock(),
+            bots or CrawlerDetectBots(),
+            session_timeout=settings.session_timeout,
+        )
+        app[SERVICE] = service
+        app[rest_compat.SERVICE] = service
+        app[graphql_api.SERVICE] = service
+        try:
+            yield
+        finally:
+            if store is None:
+                await opened.close()
+
+    app.cleanup_ctx.append(service_ctx)
+    app.router.add_get("/healthz", _healthz)
+    rest_compat.setup(
+        app,
+        rest_compat.RestSettings(
+            rate_limit=settings.rate_limit,
+            max_body_bytes=settings.max_body_bytes,
+            access_log=settings.access_log,
+        ),
+    )
+    graphql_api.setup(
+        app,
+        graphql_api.GraphQLSettings(
+            ide=settings.graphql_ide, introspection=settings.graphql_introspection
+        ),
+    )
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    # Reached only once cleanup_ctx has opened the store, so "ok" means it can serve.
+    return web.json_response({"status": "ok"})

@@ -1,0 +1,59 @@
+"""Settings, read from the command line and the environment (``ATTRIBUTIONHUB_*``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+DEFAULT_STORE = str(Path("attributionhub-data") / "attributionhub.db")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # A file path selects the embedded SQLite store; a mongodb:// URL selects MongoDB.
+    store: str = DEFAULT_STORE
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    session_timeout: timedelta = timedelta(minutes=30)
+    # e.g. "600/minute" (the ``limits`` notation); None turns rate limiting off.
+    rate_limit: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    graphql_ide: bool = False
+    graphql_introspection: bool = False
+    mongo_write_concern: str = "majority"
+    access_log: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls()
+        if value := env.get("ATTRIBUTIONHUB_STORE"):
+            settings = replace(settings, store=value)
+        if value := env.get("ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES"):
+            settings = replace(settings, session_timeout=timedelta(minutes=int(value)))
+        if value := env.get("ATTRIBUTIONHUB_RATE_LIMIT"):
+            settings = replace(settings, rate_limit=None if value == "off" else value)
+        if value := env.get("ATTRIBUTIONHUB_GRAPHQL_IDE"):
+            settings = replace(settings, graphql_ide=_flag(value))
+        if value := env.get("ATTRIBUTIONHUB_GRAPHQL_INTROSPECTION"):
+            settings = replace(settings, graphql_introspection=_flag(value))
+        if value := env.get("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN"):
+            settings = replace(settings, mongo_write_concern=value)
+        return settings
+
+    @property
+    def uses_mongodb(self) -> bool:
+        return is_mongodb_url(self.store)
+
+
+def is_mongodb_url(store: str) -> bool:
+    return store.startswith(("mongodb://", "mongodb+srv://"))
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
