@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
@@ -10,6 +11,7 @@ import graphql_api
 import rest_compat
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import SystemClock
+from adapters.rate_limiter import RateLimiter
 from attributionhub.config import Settings
 from attributionhub.stores import open_store
 from domain.ports import BotDetector, Clock, Store
@@ -51,21 +53,30 @@ def init(
 
     app.cleanup_ctx.append(service_ctx)
     app.router.add_get("/healthz", _healthz)
+    # One limiter for both APIs: switching API must not double a site's budget.
+    limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
+    if limiter is not None:
+        app.cleanup_ctx.append(partial(_closing, limiter))
     rest_compat.setup(
         app,
         rest_compat.RestSettings(
-            rate_limit=settings.rate_limit,
-            max_body_bytes=settings.max_body_bytes,
-            access_log=settings.access_log,
+            max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
         ),
+        rate_limit=limiter,
     )
     graphql_api.setup(
         app,
         graphql_api.GraphQLSettings(
             ide=settings.graphql_ide, introspection=settings.graphql_introspection
         ),
+        rate_limit=limiter,
     )
     return app
+
+
+async def _closing(limiter: RateLimiter, app: web.Application) -> AsyncIterator[None]:
+    yield
+    await limiter.close()
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -28,6 +28,12 @@ class BotDetector(Protocol):
     def is_bot(self, user_agent: str) -> bool: ...
 
 
+class RateLimit(Protocol):
+    async def retry_after(self, site_id: str) -> int | None:
+        """Count one request of the site; None when allowed, else whole seconds to wait."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class StoredBatch:
     accepted: int

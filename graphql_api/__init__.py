@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from domain.ports import RateLimit
 from graphql_api.context import SERVICE, GraphQLContext
 from graphql_api.schema import build_schema
 from graphql_api.settings import GraphQLSettings
@@ -19,10 +20,13 @@ __all__ = ["SERVICE", "GraphQLContext", "GraphQLSettings", "build_schema", "setu
 PATH = "/graphql"
 
 
-def setup(app: web.Application, settings: GraphQLSettings) -> None:
+def setup(
+    app: web.Application, settings: GraphQLSettings, *, rate_limit: RateLimit | None = None
+) -> None:
     """Route ``POST /graphql``; ``GET /graphql`` exists only to serve GraphiQL when
-    ``settings.ide`` is on (elsewhere aiohttp answers 405)."""
-    endpoint = GraphQLEndpoint(build_schema(settings), ide=settings.ide)
+    ``settings.ide`` is on (elsewhere aiohttp answers 405). ``rate_limit`` is the one the
+    REST layer counts against too."""
+    endpoint = GraphQLEndpoint(build_schema(settings), ide=settings.ide, rate_limit=rate_limit)
     app.router.add_post(PATH, endpoint)
     if settings.ide:
         app.router.add_get(PATH, endpoint, allow_head=False)

@@ -14,8 +14,9 @@ from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
 
 from domain.credentials import api_key_from_headers
+from domain.ports import RateLimit
 from graphql_api.context import SERVICE, GraphQLContext
-from graphql_api.errors import UNAUTHENTICATED
+from graphql_api.errors import RATE_LIMITED, UNAUTHENTICATED
 from graphql_api.schema import AttributionSchema
 
 # Longer than any key the service issues; saves hashing megabytes of header.
@@ -27,13 +28,16 @@ UNAUTHENTICATED_MESSAGE = (
 
 
 class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
-    def __init__(self, schema: AttributionSchema, *, ide: bool) -> None:
+    def __init__(
+        self, schema: AttributionSchema, *, ide: bool, rate_limit: RateLimit | None = None
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if ide else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
         )
+        self._rate_limit = rate_limit
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if request.method != "POST":
@@ -51,6 +55,15 @@ class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
             site = await service.site_for_api_key(key)
         if site is None:
             return _error_response(401, UNAUTHENTICATED_MESSAGE, code=UNAUTHENTICATED)
+        if self._rate_limit is not None:
+            wait = await self._rate_limit.retry_after(site.site_id)
+            if wait is not None:
+                return _error_response(
+                    429,
+                    f"rate limit exceeded for this API key: retry in {wait} seconds",
+                    code=RATE_LIMITED,
+                    headers={"Retry-After": str(wait)},
+                )
         try:
             return await self.run(request, context=GraphQLContext(service=service, site=site))
         except HTTPException as err:

@@ -7,10 +7,9 @@ and serialize; no business rule lives here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
+from domain.ports import RateLimit
 from rest_compat.access_log import access_log_middleware
 from rest_compat.app_keys import RATE_LIMITER, SERVICE, SETTINGS, SITE_ID
 from rest_compat.collect import collect_handler, collect_preflight_handler, tracker_handler
@@ -18,7 +17,6 @@ from rest_compat.errors import error_middleware
 from rest_compat.events import events_handler
 from rest_compat.openapi import openapi_document, openapi_handler
 from rest_compat.pages import pages_handler
-from rest_compat.ratelimit import RateLimiter
 from rest_compat.sessions import sessions_handler
 from rest_compat.settings import RestSettings
 
@@ -33,25 +31,21 @@ __all__ = [
 ]
 
 
-def setup(app: web.Application, settings: RestSettings) -> None:
+def setup(
+    app: web.Application, settings: RestSettings, *, rate_limit: RateLimit | None = None
+) -> None:
     """Add the REST routes and the app-wide middlewares (access log outermost, so it
     records the status the JSON error middleware settled on).
 
     ``app[SERVICE]`` must be set before the app serves (the composition root does it in
-    a cleanup context)."""
+    a cleanup context). ``rate_limit``, when given, is counted per site on every
+    authenticated request."""
     app[SETTINGS] = settings
     if settings.access_log:
         app.middlewares.append(access_log_middleware)
     app.middlewares.append(error_middleware)
-    if settings.rate_limit is not None:
-        limiter = RateLimiter(settings.rate_limit)
-        app[RATE_LIMITER] = limiter
-
-        async def close_limiter(app: web.Application) -> AsyncIterator[None]:
-            yield
-            await limiter.close()
-
-        app.cleanup_ctx.append(close_limiter)
+    if rate_limit is not None:
+        app[RATE_LIMITER] = rate_limit
     app.router.add_post("/api/v1/sessions", sessions_handler)
     # The docs' first /sessions example posts to /conversions; clients copied it.
     app.router.add_post("/api/v1/conversions", sessions_handler)

@@ -57,10 +57,24 @@ async def test_requests_without_a_valid_key_are_refused_before_counting(
 
 
 def test_a_malformed_limit_is_refused_at_start_up() -> None:
-    from rest_compat.ratelimit import RateLimiter
+    from adapters.rate_limiter import RateLimiter
 
     with pytest.raises(
         ValueError,
         match=r"rate_limit: expected a limit such as '600/minute', got '3 per fortnight'",
     ):
         RateLimiter("3 per fortnight")
+
+
+async def test_graphql_requests_count_against_the_same_budget(running: Running) -> None:
+    key = (await running.new_site()).api_key
+    for _ in range(3):
+        status, _ = await post_json(running.client, "/api/v1/sessions", key, {})
+        assert status == 200
+    response = await running.client.post(
+        "/graphql", headers=key_header(key), json={"query": "{ site { id } }"}
+    )
+    assert response.status == 429
+    assert 1 <= int(response.headers[hdrs.RETRY_AFTER]) <= 60
+    reply = await response.json()
+    assert reply["errors"][0]["extensions"]["code"] == "RATE_LIMITED"

@@ -1,7 +1,8 @@
-"""Rate limiting per API key, with the ``limits`` library (moving window, in memory).
+"""Rate limiting per site, with the ``limits`` library (moving window, in memory).
 
-Keyed by site id rather than the key itself, so no secret is held in memory longer
-than the request; a site has one API key, so it is the same thing.
+One limiter serves REST and GraphQL alike, so a site cannot double its budget by
+switching API. Keyed by site id rather than the key itself, so no secret is held in
+memory longer than the request; a site has one API key, so it is the same thing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class RateLimiter:
         self._storage: MemoryStorage | None = None
         self._strategy: MovingWindowRateLimiter | None = None
 
-    async def retry_after(self, site_id: str) -> int | None:
+    async def retry_after(self, site_id: str) -> int | None:  # RateLimit port
         """Count one request; None when allowed, else whole seconds until one would be."""
         strategy = self._strategy_in_loop()
         waits: list[float] = []
