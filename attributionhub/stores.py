@@ -17,9 +17,7 @@ async def open_store(settings: Settings) -> Store:
         from adapters.mongo_store import MongoStore, MongoUnavailableError
 
         try:
-            return await MongoStore.open(
-                settings.store, write_concern=settings.mongo_write_concern
-            )
+            return await MongoStore.open(settings.store, write_concern=settings.mongo_write_concern)
         except (MongoUnavailableError, ValueError) as exc:
             raise StoreUnavailableError(str(exc)) from exc
     try:
