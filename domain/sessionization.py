@@ -72,6 +72,28 @@ def recut_visitor(
     return VisitorRecut(tuple(sessions), tuple(added.values()), duplicates)
 
 
+def resume_point(sessions: Sequence[Session], earliest_new: datetime) -> datetime | None:
+    """Where re-cutting a visitor can start when events no earlier than ``earliest_new``
+    join the stored history whose sessions are ``sessions``.
+
+    The cut is a left fold: whether an event starts a session depends only on the events
+    before it. So the sessions that start before a clean boundary (a session whose start
+    is strictly before ``earliest_new`` and strictly after the previous session's last
+    activity, so no earlier event shares its instant) stay as they are, and cutting the
+    events at or after that boundary on their own gives the rest. Returns the start of the
+    latest such session, or None when everything must be re-cut. Stores use it to re-read
+    and rewrite only a visitor's tail; the result equals a full re-cut.
+    """
+    ordered = sorted(sessions, key=lambda s: s.order_key)
+    for index in range(len(ordered) - 1, -1, -1):
+        start = ordered[index].start
+        if start >= earliest_new:
+            continue
+        if index == 0 or ordered[index - 1].last_activity < start:
+            return start
+    return None
+
+
 @dataclass(slots=True)
 class _SessionBuilder:
     first: Event

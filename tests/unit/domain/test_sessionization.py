@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.model import Attribution
-from domain.sessionization import recut_visitor, sessionize
+from domain.sessionization import recut_visitor, resume_point, sessionize
 
 from .builders import SITE, at, conversion, exit_, pageview
 
@@ -243,3 +243,40 @@ def test_recut_counts_duplicates_of_stored_and_batch_events() -> None:
     assert recut.duplicates == 2
     assert [e.event_id for e in recut.added] == ["e2"]
     assert paths(list(recut.sessions)) == [["/a", "/b"]]
+
+
+# --- resume point ------------------------------------------------------------------------
+
+
+def test_resume_point_is_the_start_of_the_session_holding_the_new_event() -> None:
+    stored = [pageview(0, "/a"), pageview(60, "/b"), pageview(120, "/c")]
+    assert resume_point(sessionize(stored), at(65)) == at(60)
+
+
+def test_resume_point_is_none_when_the_new_event_precedes_every_session() -> None:
+    stored = [pageview(10, "/a")]
+    assert resume_point(sessionize(stored), at(5)) is None
+
+
+def test_resume_point_skips_a_session_starting_at_the_new_events_instant() -> None:
+    # A touch at minute 5 starts session 2; a new plain pageview at that same instant
+    # may sort before it and join session 1, so session 2 is no clean boundary.
+    stored = [pageview(0, "/a"), pageview(5, "/b?utm_source=x", event_id="e9")]
+    sessions = sessionize(stored)
+    assert len(sessions) == 2
+    assert resume_point(sessions, at(5)) == at(0)
+    late = pageview(5, "/c", event_id="e1")
+    assert paths(sessionize([*stored, late])) == [["/a", "/c"], ["/b"]]
+
+
+def test_resume_point_skips_a_session_sharing_an_instant_with_the_one_before() -> None:
+    # Session 1 ends at minute 5 with a plain pageview sorted before the touch that starts
+    # session 2 at the same instant: cutting from minute 5 would misplace that pageview.
+    stored = [
+        pageview(0, "/a"),
+        pageview(5, "/b", event_id="e1"),
+        pageview(5, "/c?utm_source=x", event_id="e2"),
+    ]
+    sessions = sessionize(stored)
+    assert paths(sessions) == [["/a", "/b"], ["/c"]]
+    assert resume_point(sessions, at(9)) == at(0)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.model import Event
-from domain.sessionization import recut_visitor, sessionize
+from domain.sessionization import recut_visitor, resume_point, sessionize
 
 from .builders import event
 
@@ -23,12 +23,12 @@ REFERRERS = [None, "https://www.google.com/", "https://example.com/a", "https://
 
 
 @st.composite
-def event_sets(draw: st.DrawFn) -> list[Event]:
+def event_sets(draw: st.DrawFn, max_minute: int = 240) -> list[Event]:
     count = draw(st.integers(min_value=1, max_value=25))
     events = []
     for i in range(count):
         type_ = draw(st.sampled_from(["pageview", "pageview", "conversion", "exit"]))
-        minute = draw(st.integers(min_value=0, max_value=240))
+        minute = draw(st.integers(min_value=0, max_value=max_minute))
         path = draw(st.sampled_from(PATHS))
         visitor = draw(st.sampled_from(["v1", "v2"]))
         referrer = draw(st.sampled_from(REFERRERS)) if type_ == "pageview" else None
@@ -80,3 +80,26 @@ def test_reingesting_duplicates_changes_nothing(events: list[Event], data: st.Da
         assert recut.added == ()
         assert recut.duplicates == len(repeats)
         assert list(recut.sessions) == sessionize(mine)
+
+
+# A narrow time range makes events share instants, where clean boundaries matter.
+@settings(max_examples=300, deadline=None)
+@given(events=st.one_of(event_sets(), event_sets(max_minute=8)), data=st.data())
+def test_recutting_from_the_resume_point_equals_a_full_recut(
+    events: list[Event], data: st.DataObject
+) -> None:
+    stored_ids = data.draw(st.sets(st.sampled_from([e.event_id for e in events])))
+    stored = [e for e in events if e.event_id in stored_ids]
+    new = [e for e in events if e.event_id not in stored_ids]
+    for visitor in {e.visitor_id for e in new}:
+        mine_stored = [e for e in stored if e.visitor_id == visitor]
+        mine_new = [e for e in new if e.visitor_id == visitor]
+        before = sessionize(mine_stored)
+        point = resume_point(before, min(e.timestamp for e in mine_new))
+        everything = [*mine_stored, *mine_new]
+        if point is None:
+            resumed = sessionize(everything)
+        else:
+            kept = [s for s in before if s.start < point]
+            resumed = kept + sessionize([e for e in everything if e.timestamp >= point])
+        assert resumed == sessionize(everything)
