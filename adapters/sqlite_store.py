@@ -20,6 +20,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import AsyncGenerator, Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
@@ -29,6 +30,7 @@ import orjson
 from domain.model import Attribution, Conversion, Event, EventType, PageVisit, Session, Site
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
+from domain.sessionization import resume_point
 
 # A migration is a sequence of statements applied in one transaction. Append only: the
 # position in this list is the schema version recorded in ``PRAGMA user_version``.
@@ -95,6 +97,15 @@ MIGRATIONS: Final[Sequence[Migration]] = (
         """CREATE INDEX sessions_by_landing_page
             ON sessions (site_id, landing_page, start DESC, visitor_id, session_id)""",
         "CREATE INDEX sessions_by_visitor ON sessions (site_id, visitor_id)",
+    ),
+    # Re-cutting reads only a visitor's tail (``domain.sessionization.resume_point``):
+    # session bounds and events by time, within the visitor.
+    (
+        "DROP INDEX sessions_by_visitor",
+        """CREATE INDEX sessions_by_visitor
+            ON sessions (site_id, visitor_id, start, last_activity)""",
+        "DROP INDEX events_by_visitor",
+        "CREATE INDEX events_by_visitor ON events (site_id, visitor_id, ts)",
     ),
 )
 
@@ -432,7 +443,8 @@ def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
             conn.execute(f"PRAGMA user_version = {current + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
 
@@ -469,7 +481,9 @@ def _ingest(
             _recut_sessions(conn, site_id, events, last_rowid, recut)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # A failed COMMIT may already have rolled back on its own.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
 
@@ -484,33 +498,72 @@ def _recut_sessions(
     by_id: dict[str, Event] = {}
     for event in events:
         by_id.setdefault(event.event_id, event)
-    history: dict[str, list[Event]] = defaultdict(list)
+    added: dict[str, list[Event]] = defaultdict(list)
     # The in-memory events stand for the rows just inserted: same values, no decoding.
     for (event_id,) in conn.execute("SELECT event_id FROM events WHERE rowid > ?", (last_rowid,)):
         event = by_id[event_id]
-        history[event.visitor_id].append(event)
-    visitors = list(history)
-    older = (
-        f"SELECT {_EVENT_COLUMNS} FROM events "
-        f"WHERE site_id = ? AND visitor_id {_IN_KEYS} AND rowid <= ?"
-    )
-    for chunk in _chunks(visitors):
-        for row in conn.execute(older, (site_id, orjson.dumps(chunk), last_rowid)):
+        added[event.visitor_id].append(event)
+    resume_us = _resume_points(conn, site_id, added)
+    # Only each visitor's tail is re-read, re-cut and rewritten; a visitor with no clean
+    # boundary before its new events is re-cut whole (a resume point of -1).
+    history: dict[str, list[Event]] = {visitor: list(new) for visitor, new in added.items()}
+    pairs = [[visitor, resume_us.get(visitor, -1)] for visitor in added]
+    for chunk in _chunks(pairs):
+        for row in conn.execute(_OLDER_EVENTS, (orjson.dumps(chunk), site_id, last_rowid)):
             history[row[3]].append(_event(row))
     rows = [
         _session_row(site_id, session)
         for visitor_events in history.values()
         for session in recut(visitor_events)
     ]
-    for chunk in _chunks(visitors):
-        conn.execute(
-            f"DELETE FROM sessions WHERE site_id = ? AND visitor_id {_IN_KEYS}",
-            (site_id, orjson.dumps(chunk)),
-        )
+    conn.executemany(
+        "DELETE FROM sessions WHERE site_id = ? AND visitor_id = ? AND start >= ?",
+        [(site_id, visitor, point) for visitor, point in pairs],
+    )
     conn.executemany(_INSERT_SESSION, rows)
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
+def _resume_points(
+    conn: sqlite3.Connection, site_id: str, added: dict[str, list[Event]]
+) -> dict[str, int]:
+    """Per visitor with stored sessions, the resume point in microseconds."""
+    bounds: dict[str, list[_Bounds]] = defaultdict(list)
+    for chunk in _chunks(list(added)):
+        for visitor, start, last in conn.execute(_SESSION_BOUNDS, (site_id, orjson.dumps(chunk))):
+            bounds[visitor].append(_Bounds(_from_us(start), _from_us(last)))
+    points: dict[str, int] = {}
+    for visitor, stored in bounds.items():
+        earliest = min(e.timestamp for e in added[visitor])
+        point = resume_point(stored, earliest)
+        if point is not None:
+            points[visitor] = _to_us(point)
+    return points
+
+
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    """What ``resume_point`` reads of a stored session."""
+
+    start: datetime
+    last_activity: datetime
+
+
+_SESSION_BOUNDS: Final = (
+    "SELECT visitor_id, start, last_activity FROM sessions "
+    f"WHERE site_id = ? AND visitor_id {_IN_KEYS}"
+)
+# Per [visitor, resume point] pair, the visitor's stored events from that point on that
+# this batch did not insert (those are in memory already).
+_OLDER_EVENTS: Final = (
+    f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))} "
+    # CROSS JOIN fixes the order: one index probe per pair, never a scan of the site.
+    "FROM json_each(?) AS j CROSS JOIN events AS e "
+    "ON e.site_id = ? AND e.visitor_id = j.value ->> 0 AND e.ts >= j.value ->> 1 "
+    "WHERE e.rowid <= ?"
+)
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
     for i in range(0, len(items), _KEYS_PER_QUERY):
         yield items[i : i + _KEYS_PER_QUERY]
 

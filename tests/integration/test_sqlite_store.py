@@ -96,12 +96,29 @@ async def test_reopening_applies_only_the_migrations_not_yet_applied(db_path: Pa
         await reopened.close()
 
 
+async def test_a_file_of_the_first_schema_is_upgraded_keeping_its_data(db_path: Path) -> None:
+    old = await SqliteStore.open(db_path, migrations=MIGRATIONS[:1])
+    await old.ingest(SITE_A, CATALOGUE[:4], RECUT)
+    before = await all_sessions(old)
+    await old.close()
+
+    upgraded = await SqliteStore.open(db_path)
+    try:
+        assert await upgraded.pragma("user_version") == len(MIGRATIONS)
+        assert await all_sessions(upgraded) == before
+        # Re-cutting after the upgrade reads the tails through the new indexes.
+        await upgraded.ingest(SITE_A, CATALOGUE, RECUT)
+        assert set(await all_sessions(upgraded)) == set(sessionize(CATALOGUE, timeout=TIMEOUT))
+    finally:
+        await upgraded.close()
+
+
 async def test_a_failing_migration_is_rolled_back_whole(db_path: Path) -> None:
     store = await SqliteStore.open(db_path)
     await store.close()
     broken = ("CREATE TABLE marker (n INTEGER NOT NULL)", "THIS IS NOT SQL")
 
-    with pytest.raises(MigrationError, match="migration 2 failed"):
+    with pytest.raises(MigrationError, match=f"migration {len(MIGRATIONS) + 1} failed"):
         await SqliteStore.open(db_path, migrations=[*MIGRATIONS, broken])
 
     # The marker table of the failed migration was rolled back with it.
