@@ -10,7 +10,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Sequence
 
-from domain.model import Event, Session, Site
+from domain.model import Event, Session, SessionOutline, Site
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
 
@@ -91,18 +91,18 @@ class MemoryStore:
             ordered = [s for s in ordered if _listing_order(s) > _key_order(after)]
         return ordered[offset : offset + limit]
 
-    async def stream_sessions(
+    async def stream_outlines(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> AsyncIterator[Session]:
+    ) -> AsyncIterator[SessionOutline]:
         for session in self._matching(site_id, filters, window):
-            yield session
+            yield session.outline
 
-    async def stream_visitor_sessions(
+    async def stream_visitor_outlines(
         self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncIterator[Session]:
+    ) -> AsyncIterator[SessionOutline]:
         for visitor in sorted(visitor_ids):
             for session in self._sessions.get((site_id, visitor), []):
-                yield session
+                yield session.outline
 
     async def close(self) -> None:
         return None

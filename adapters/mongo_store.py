@@ -59,7 +59,16 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from domain.model import Attribution, Conversion, Event, EventType, PageVisit, Session, Site
+from domain.model import (
+    Attribution,
+    Conversion,
+    Event,
+    EventType,
+    PageVisit,
+    Session,
+    SessionOutline,
+    Site,
+)
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
 
@@ -514,26 +523,32 @@ class MongoStore:
         )
         return [_session(doc) async for doc in cursor]
 
-    async def stream_sessions(
+    async def stream_outlines(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> AsyncIterator[Session]:
-        cursor = self._sessions.find(_selection(site_id, filters, window), batch_size=_CURSOR_BATCH)
+    ) -> AsyncIterator[SessionOutline]:
+        cursor = self._sessions.find(
+            _selection(site_id, filters, window),
+            projection=_WITHOUT_PATH,
+            batch_size=_CURSOR_BATCH,
+        )
         try:
             async for doc in cursor:
-                yield _session(doc)
+                yield _outline(doc)
         finally:
             await cursor.close()
 
-    async def stream_visitor_sessions(
+    async def stream_visitor_outlines(
         self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncIterator[Session]:
+    ) -> AsyncIterator[SessionOutline]:
         for chunk in _chunks(sorted(visitor_ids)):
             cursor = self._sessions.find(
-                {"site_id": site_id, "visitor_id": {"$in": chunk}}, batch_size=_CURSOR_BATCH
+                {"site_id": site_id, "visitor_id": {"$in": chunk}},
+                projection=_WITHOUT_PATH,
+                batch_size=_CURSOR_BATCH,
             )
             try:
                 async for doc in cursor:
-                    yield _session(doc)
+                    yield _outline(doc)
             finally:
                 await cursor.close()
 
@@ -701,6 +716,35 @@ def _session_document(session: Session) -> Document:
     }
 
 
+# The page report reads outlines: the path, most of a session document, stays on the server.
+_WITHOUT_PATH: Final = {"path": False}
+
+
+def _attribution(doc: Mapping[str, Any]) -> Attribution:
+    return Attribution(
+        source=doc["source"],
+        medium=doc["medium"],
+        campaign=doc.get("campaign"),
+        content=doc.get("content"),
+        term=doc.get("term"),
+    )
+
+
+def _conversions(doc: Mapping[str, Any]) -> tuple[Conversion, ...]:
+    return tuple(
+        Conversion(
+            event_id=c["event_id"],
+            timestamp=_from_us(c["at_us"]),
+            page=c["page"],
+            previous_page=c["previous_page"],
+            email=c.get("email"),
+            meta_type=c["meta_type"],
+            meta_id=c.get("meta_id"),
+        )
+        for c in doc["conversions"]
+    )
+
+
 def _session(doc: Mapping[str, Any]) -> Session:
     return Session(
         site_id=doc["site_id"],
@@ -708,26 +752,26 @@ def _session(doc: Mapping[str, Any]) -> Session:
         session_id=doc["session_id"],
         start=_from_us(doc["start_us"]),
         last_activity=_from_us(doc["last_activity_us"]),
-        attribution=Attribution(
-            source=doc["source"],
-            medium=doc["medium"],
-            campaign=doc.get("campaign"),
-            content=doc.get("content"),
-            term=doc.get("term"),
-        ),
+        attribution=_attribution(doc),
         path=tuple(PageVisit(url=p["url"], timestamp=_from_us(p["at_us"])) for p in doc["path"]),
-        conversions=tuple(
-            Conversion(
-                event_id=c["event_id"],
-                timestamp=_from_us(c["at_us"]),
-                page=c["page"],
-                previous_page=c["previous_page"],
-                email=c.get("email"),
-                meta_type=c["meta_type"],
-                meta_id=c.get("meta_id"),
-            )
-            for c in doc["conversions"]
-        ),
+        conversions=_conversions(doc),
+        exit_previous_page=doc["exit_previous_page"],
+        is_last=doc["is_last"],
+        inactive_after=_from_us(doc["inactive_after_us"]),
+    )
+
+
+def _outline(doc: Mapping[str, Any]) -> SessionOutline:
+    return SessionOutline(
+        site_id=doc["site_id"],
+        visitor_id=doc["visitor_id"],
+        session_id=doc["session_id"],
+        start=_from_us(doc["start_us"]),
+        last_activity=_from_us(doc["last_activity_us"]),
+        attribution=_attribution(doc),
+        landing_page=doc["landing_page"],
+        exit_page=doc["exit_page"],
+        conversions=_conversions(doc),
         exit_previous_page=doc["exit_previous_page"],
         is_last=doc["is_last"],
         inactive_after=_from_us(doc["inactive_after_us"]),

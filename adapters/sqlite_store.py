@@ -27,7 +27,16 @@ from typing import Any, Final, Literal, TypeVar
 
 import orjson
 
-from domain.model import Attribution, Conversion, Event, EventType, PageVisit, Session, Site
+from domain.model import (
+    Attribution,
+    Conversion,
+    Event,
+    EventType,
+    PageVisit,
+    Session,
+    SessionOutline,
+    Site,
+)
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
 from domain.sessionization import resume_point
@@ -141,6 +150,8 @@ _SESSION_COLUMNS: Final = (
     "source, medium, campaign, content, term, landing_page, exit_page, exit_previous_page, "
     "path, conversions"
 )
+# Everything but the path: the page report needs only its two ends, stored apart.
+_OUTLINE_COLUMNS: Final = _SESSION_COLUMNS.replace("path, ", "")
 _INSERT_SESSION: Final = (
     f"INSERT INTO sessions ({_SESSION_COLUMNS}) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -231,9 +242,11 @@ class SqliteStore:
         if self._closed:
             raise RuntimeError("the SQLite store is closed")
 
-    async def _stream(self, queries: Iterator[tuple[str, Row]]) -> AsyncGenerator[Session, None]:
-        """Sessions of every query, fetched in chunks inside one read transaction, so a
-        stream sees one consistent state even while ingestion goes on."""
+    async def _stream(
+        self, queries: Iterator[tuple[str, Row]]
+    ) -> AsyncGenerator[SessionOutline, None]:
+        """Outlines of every query (``_OUTLINE_COLUMNS``), fetched in chunks inside one read
+        transaction, so a stream sees one consistent state even while ingestion goes on."""
         self._check_open()
         conn = await self._acquire_reader()
         cursor = conn.cursor()
@@ -242,7 +255,7 @@ class SqliteStore:
             await self._on_reader(conn, _begin_read, conn)
             for sql, params in queries:
                 await self._on_reader(conn, cursor.execute, sql, params)
-                while chunk := await self._on_reader(conn, _fetch_sessions, cursor, attributions):
+                while chunk := await self._on_reader(conn, _fetch_outlines, cursor, attributions):
                     for session in chunk:
                         yield session
         finally:
@@ -334,17 +347,17 @@ class SqliteStore:
         sql, params = _listing(site_id, filters, window, after, limit, max(offset, 0))
         return await self._read(lambda c: [_session(r) for r in c.execute(sql, params)])
 
-    def stream_sessions(
+    def stream_outlines(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> AsyncGenerator[Session, None]:
+    ) -> AsyncGenerator[SessionOutline, None]:
         where, params = _where(site_id, filters, window, None)
-        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE {where}"
+        sql = f"SELECT {_OUTLINE_COLUMNS} FROM sessions WHERE {where}"
         return self._stream(iter([(sql, params)]))
 
-    def stream_visitor_sessions(
+    def stream_visitor_outlines(
         self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncGenerator[Session, None]:
-        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE site_id = ? AND visitor_id {_IN_KEYS}"
+    ) -> AsyncGenerator[SessionOutline, None]:
+        sql = f"SELECT {_OUTLINE_COLUMNS} FROM sessions WHERE site_id = ? AND visitor_id {_IN_KEYS}"
         chunks = _chunks(list(visitor_ids))
         return self._stream((sql, (site_id, orjson.dumps(chunk))) for chunk in chunks)
 
@@ -363,7 +376,7 @@ class SqliteStore:
             sql, params = _listing(site_id, filters, window, after, 50, 0)
         else:
             where, params = _where(site_id, filters, window, None)
-            columns = "count(*)" if operation == "count" else _SESSION_COLUMNS
+            columns = "count(*)" if operation == "count" else _OUTLINE_COLUMNS
             sql = f"SELECT {columns} FROM sessions WHERE {where}"
         rows = await self._read(lambda c: c.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
         return [str(row[3]) for row in rows]
@@ -686,37 +699,56 @@ def _session_row(site_id: str, s: Session) -> Row:
     )
 
 
-def _session(row: Row, attributions: dict[Row, Attribution] | None = None) -> Session:
+def _session(row: Row) -> Session:
     iso = datetime.fromisoformat
-    key = row[7:12]
-    if attributions is None:
-        attribution = Attribution(*key)
-    else:
-        # Sessions share few distinct attributions: one value each saves time and memory.
-        attribution = attributions.get(key) or attributions.setdefault(key, Attribution(*key))
     return Session(
         row[0],
         row[2],
         row[1],
         _EPOCH + timedelta(0, 0, row[3]),
         _EPOCH + timedelta(0, 0, row[4]),
-        attribution,
+        Attribution(*row[7:12]),
         tuple([PageVisit(url, iso(at)) for url, at in orjson.loads(row[15])]),
-        ()
-        if row[16] is None
-        else tuple(
-            [
-                Conversion(c[0], iso(c[1]), c[2], c[3], c[4], c[5], c[6])
-                for c in orjson.loads(row[16])
-            ]
-        ),
+        _conversions(row[16]),
         row[14],
         bool(row[6]),
         _EPOCH + timedelta(0, 0, row[5]),
     )
 
 
-def _fetch_sessions(cursor: sqlite3.Cursor, attributions: dict[Row, Attribution]) -> list[Session]:
+def _conversions(blob: bytes | None) -> tuple[Conversion, ...]:
+    if blob is None:
+        return ()
+    iso = datetime.fromisoformat
+    return tuple(
+        [Conversion(c[0], iso(c[1]), c[2], c[3], c[4], c[5], c[6]) for c in orjson.loads(blob)]
+    )
+
+
+def _outline(row: Row, attributions: dict[Row, Attribution]) -> SessionOutline:
+    # Columns as in _OUTLINE_COLUMNS: the session columns without the path.
+    key = row[7:12]
+    # Sessions share few distinct attributions: one value each saves time and memory.
+    attribution = attributions.get(key) or attributions.setdefault(key, Attribution(*key))
+    return SessionOutline(
+        row[0],
+        row[2],
+        row[1],
+        _EPOCH + timedelta(0, 0, row[3]),
+        _EPOCH + timedelta(0, 0, row[4]),
+        attribution,
+        row[12],
+        row[13],
+        _conversions(row[15]),
+        row[14],
+        bool(row[6]),
+        _EPOCH + timedelta(0, 0, row[5]),
+    )
+
+
+def _fetch_outlines(
+    cursor: sqlite3.Cursor, attributions: dict[Row, Attribution]
+) -> list[SessionOutline]:
     if len(attributions) > 10_000:
         attributions.clear()
-    return [_session(row, attributions) for row in cursor.fetchmany(_FETCH_CHUNK)]
+    return [_outline(row, attributions) for row in cursor.fetchmany(_FETCH_CHUNK)]

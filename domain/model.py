@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 DEFAULT_SESSION_TIMEOUT = timedelta(minutes=30)
 
@@ -86,33 +87,26 @@ class Exit:
     timestamp: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
-    """A visitor's run of activity, derived from events by ``domain.sessionization``.
+class _SessionLifecycle:
+    """What a session and its outline both answer: chronology, closedness, exit.
 
-    Whether a session is closed depends on the moment it is looked at, so the session keeps
+    Whether a session is closed depends on the moment it is looked at, so sessions keep
     what is needed to decide (``is_last``, ``inactive_after``) rather than a verdict.
     """
 
-    site_id: str
-    visitor_id: str
+    __slots__ = ()
     session_id: str
     start: datetime
     last_activity: datetime
-    attribution: Attribution
-    path: tuple[PageVisit, ...]
     conversions: tuple[Conversion, ...]
     exit_previous_page: str
     is_last: bool
     inactive_after: datetime
-
-    @property
-    def landing_page(self) -> str:
-        return self.path[0].url
-
-    @property
-    def exit_page(self) -> str:
-        return self.path[-1].url
+    if TYPE_CHECKING:
+        # A field of the outline, derived from the path on a full session; declared for
+        # the type checker only, so that it does not become a dataclass default.
+        @property
+        def exit_page(self) -> str: ...
 
     @property
     def conversion(self) -> Conversion | None:
@@ -141,6 +135,74 @@ class Session:
         if not self.is_closed(now):
             return None
         return int((self.last_activity - self.start).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class Session(_SessionLifecycle):
+    """A visitor's run of activity, derived from events by ``domain.sessionization``."""
+
+    site_id: str
+    visitor_id: str
+    session_id: str
+    start: datetime
+    last_activity: datetime
+    attribution: Attribution
+    path: tuple[PageVisit, ...]
+    conversions: tuple[Conversion, ...]
+    exit_previous_page: str
+    is_last: bool
+    inactive_after: datetime
+
+    @property
+    def landing_page(self) -> str:
+        return self.path[0].url
+
+    @property
+    def exit_page(self) -> str:
+        return self.path[-1].url
+
+    @property
+    def outline(self) -> SessionOutline:
+        return SessionOutline(
+            site_id=self.site_id,
+            visitor_id=self.visitor_id,
+            session_id=self.session_id,
+            start=self.start,
+            last_activity=self.last_activity,
+            attribution=self.attribution,
+            landing_page=self.landing_page,
+            exit_page=self.exit_page,
+            conversions=self.conversions,
+            exit_previous_page=self.exit_previous_page,
+            is_last=self.is_last,
+            inactive_after=self.inactive_after,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOutline(_SessionLifecycle):
+    """A session without its page path: all the page report and visitor journeys read.
+
+    Stores stream outlines for the report because decoding every page of every session in
+    a 30-day window is most of the report's cost, and it uses only the path's two ends.
+    """
+
+    site_id: str
+    visitor_id: str
+    session_id: str
+    start: datetime
+    last_activity: datetime
+    attribution: Attribution
+    landing_page: str
+    exit_page: str
+    conversions: tuple[Conversion, ...]
+    exit_previous_page: str
+    is_last: bool
+    inactive_after: datetime
+
+
+# Anything the page report, the filters and the conversion definition can read.
+AnySession = Session | SessionOutline
 
 
 @dataclass(frozen=True, slots=True)

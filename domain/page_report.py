@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.model import Session
+from domain.model import AnySession
 from domain.queries import ConversionDefinition, PagesQuery, TimeWindow, TouchScope
 
 OrderKey = tuple[datetime, str]
@@ -69,7 +69,7 @@ class VisitorJourney:
 
 
 def visitor_journey(
-    sessions: Iterable[Session], definition: ConversionDefinition
+    sessions: Iterable[AnySession], definition: ConversionDefinition
 ) -> VisitorJourney:
     """Landmarks of one visitor's history; ``sessions`` must be all of it, in any order."""
     first: OrderKey | None = None
@@ -93,7 +93,7 @@ def visitor_journey(
 
 
 def in_touch_scope(
-    session: Session,
+    session: AnySession,
     journey: VisitorJourney,
     scope: TouchScope,
     definition: ConversionDefinition,
@@ -175,7 +175,7 @@ class PageReportBuilder:
         self._conversions = _Section()
         self._drop_offs = _Section()
 
-    def add(self, session: Session, journey: VisitorJourney | None) -> None:
+    def add(self, session: AnySession, journey: VisitorJourney | None) -> None:
         """Feed one session; those outside the window, filters or touch scope are ignored.
 
         ``journey`` is the session's visitor's; it may be None only for ``TouchScope.ANY``.
@@ -249,7 +249,7 @@ class PageReportBuilder:
 
 
 def build_page_report(
-    sessions: Iterable[Session],
+    sessions: Iterable[AnySession],
     journeys: Mapping[str, VisitorJourney],
     query: PagesQuery,
     now: datetime,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.model import Event, Session, Site
+from domain.model import Event, Session, SessionOutline, Site
 from domain.queries import SessionFilters, TimeWindow
 
 # Given every stored event of one visitor (new ones included), the visitor's sessions.
@@ -107,16 +107,18 @@ class Store(Protocol):
         session_id ascending), skipping ``offset`` or resuming strictly after ``after``."""
         ...
 
-    def stream_sessions(
+    def stream_outlines(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> AsyncIterator[Session]:
-        """Every matching session, in no particular order, without loading them all."""
+    ) -> AsyncIterator[SessionOutline]:
+        """The outline of every matching session, in no particular order, without
+        loading them all (the page report's input)."""
         ...
 
-    def stream_visitor_sessions(
+    def stream_visitor_outlines(
         self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncIterator[Session]:
-        """Every session, whole history, of the given visitors, in no particular order."""
+    ) -> AsyncIterator[SessionOutline]:
+        """The outline of every session, whole history, of the given visitors, in no
+        particular order (the visitor journeys of the touch scopes)."""
         ...
 
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.model import Conversion, Session
+from domain.model import AnySession, Conversion
 
 SESSIONS_PAGE_SIZE = 50
 
@@ -35,7 +35,7 @@ class SessionFilters:
     term: str | None = None
     landing_page: str | None = None
 
-    def matches(self, session: Session) -> bool:
+    def matches(self, session: AnySession) -> bool:
         a = session.attribution
         return (
             (self.source is None or a.source == self.source)
@@ -76,10 +76,10 @@ class ConversionDefinition:
             and (self.meta_id is None or conversion.meta_id == self.meta_id)
         )
 
-    def counting(self, session: Session) -> tuple[Conversion, ...]:
+    def counting(self, session: AnySession) -> tuple[Conversion, ...]:
         return tuple(c for c in session.conversions if self.counts(c))
 
-    def is_converting(self, session: Session) -> bool:
+    def is_converting(self, session: AnySession) -> bool:
         return any(self.counts(c) for c in session.conversions)
 
 

@@ -206,11 +206,11 @@ class AttributionService:
         journeys: dict[str, VisitorJourney] = {}
         if query.touch_scope is not TouchScope.ANY:
             visitors: set[str] = set()
-            async for session in self.store.stream_sessions(site_id, query.filters, query.window):
+            async for session in self.store.stream_outlines(site_id, query.filters, query.window):
                 visitors.add(session.visitor_id)
             journeys = await self._journeys(site_id, visitors, query.definition)
         builder = PageReportBuilder(query, now)
-        async for session in self.store.stream_sessions(site_id, query.filters, query.window):
+        async for session in self.store.stream_outlines(site_id, query.filters, query.window):
             builder.add(session, journeys.get(session.visitor_id))
         return builder.result()
 
@@ -219,7 +219,7 @@ class AttributionService:
     ) -> dict[str, VisitorJourney]:
         first: dict[str, tuple[datetime, str]] = {}
         first_converting: dict[str, tuple[datetime, str]] = {}
-        async for session in self.store.stream_visitor_sessions(site_id, visitors):
+        async for session in self.store.stream_visitor_outlines(site_id, visitors):
             key = session.order_key
             visitor = session.visitor_id
             if visitor not in first or key < first[visitor]:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from domain.attribution import session_attribution, touch_attribution
 from domain.model import (
@@ -72,7 +73,17 @@ def recut_visitor(
     return VisitorRecut(tuple(sessions), tuple(added.values()), duplicates)
 
 
-def resume_point(sessions: Sequence[Session], earliest_new: datetime) -> datetime | None:
+class SessionBounds(Protocol):
+    """What ``resume_point`` needs of a stored session (a ``Session`` has it)."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def last_activity(self) -> datetime: ...
+
+
+def resume_point(sessions: Iterable[SessionBounds], earliest_new: datetime) -> datetime | None:
     """Where re-cutting a visitor can start when events no earlier than ``earliest_new``
     join the stored history whose sessions are ``sessions``.
 
@@ -84,7 +95,8 @@ def resume_point(sessions: Sequence[Session], earliest_new: datetime) -> datetim
     latest such session, or None when everything must be re-cut. Stores use it to re-read
     and rewrite only a visitor's tail; the result equals a full re-cut.
     """
-    ordered = sorted(sessions, key=lambda s: s.order_key)
+    # Two sessions may start at one instant; the one ending first came first.
+    ordered = sorted(sessions, key=lambda s: (s.start, s.last_activity))
     for index in range(len(ordered) - 1, -1, -1):
         start = ordered[index].start
         if start >= earliest_new:

@@ -73,7 +73,7 @@ def all_sessions(store_path: Path, site_id: str) -> list[Session]:
         store = await SqliteStore.open(store_path)
         try:
             window = TimeWindow()
-            return [s async for s in store.stream_sessions(site_id, SessionFilters(), window)]
+            return [s async for s in store.stream_outlines(site_id, SessionFilters(), window)]
         finally:
             await store.close()
 

@@ -78,9 +78,9 @@ async def test_streams_span_several_cursor_batches_and_can_be_abandoned(real: Mo
     ]
     await real.ingest(SITE, events, RECUT)
 
-    streamed = [s async for s in real.stream_sessions(SITE, EVERYTHING, ALL_TIME)]
-    history = [s async for s in real.stream_visitor_sessions(SITE, [e.visitor_id for e in events])]
-    abandoned = real.stream_sessions(SITE, EVERYTHING, ALL_TIME)
+    streamed = [s async for s in real.stream_outlines(SITE, EVERYTHING, ALL_TIME)]
+    history = [s async for s in real.stream_visitor_outlines(SITE, [e.visitor_id for e in events])]
+    abandoned = real.stream_outlines(SITE, EVERYTHING, ALL_TIME)
     assert isinstance(abandoned, AsyncGenerator)
     await anext(abandoned)
     await abandoned.aclose()

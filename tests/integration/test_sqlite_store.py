@@ -214,7 +214,7 @@ async def test_a_stream_reads_one_consistent_state_while_ingestion_goes_on(
             [pageview(f"a-{i}", f"v{i}", "2025-07-15T10:00:00Z", HOME) for i in range(2500)],
             RECUT,
         )
-        stream = store.stream_sessions(SITE_A, EVERYTHING, ALL_TIME)
+        stream = store.stream_outlines(SITE_A, EVERYTHING, ALL_TIME)
         seen = [await anext(stream)]
         late = [pageview(f"b-{i}", f"w{i}", "2025-07-15T11:00:00Z", HOME) for i in range(50)]
         await store.ingest(SITE_A, late, RECUT)
@@ -247,7 +247,7 @@ async def test_a_cancelled_stream_leaves_the_store_usable(db_path: Path) -> None
         started = asyncio.Event()
 
         async def consume() -> None:
-            async for _ in store.stream_sessions(SITE_A, EVERYTHING, ALL_TIME):
+            async for _ in store.stream_outlines(SITE_A, EVERYTHING, ALL_TIME):
                 started.set()
                 await asyncio.sleep(0)
 
@@ -260,6 +260,6 @@ async def test_a_cancelled_stream_leaves_the_store_usable(db_path: Path) -> None
         more = [pageview(f"b-{i}", f"w{i}", "2025-07-15T11:00:00Z", HOME) for i in range(10)]
         assert (await store.ingest(SITE_A, more, RECUT)).accepted == 10
         assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 1010
-        assert len([s async for s in store.stream_sessions(SITE_A, EVERYTHING, ALL_TIME)]) == 1010
+        assert len([s async for s in store.stream_outlines(SITE_A, EVERYTHING, ALL_TIME)]) == 1010
     finally:
         await store.close()

@@ -48,17 +48,17 @@ class CountingStore(MemoryStore):
             site_id, filters, window, limit=limit, offset=offset, after=after
         )
 
-    def stream_sessions(
+    def stream_outlines(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Session]:
         self.reads += 1
-        return super().stream_sessions(site_id, filters, window)
+        return super().stream_outlines(site_id, filters, window)
 
-    def stream_visitor_sessions(
+    def stream_visitor_outlines(
         self, site_id: str, visitor_ids: Collection[str]
     ) -> AsyncIterator[Session]:
         self.reads += 1
-        return super().stream_visitor_sessions(site_id, visitor_ids)
+        return super().stream_visitor_outlines(site_id, visitor_ids)
 
 
 class BrokenStore(MemoryStore):
