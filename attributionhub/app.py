@@ -14,6 +14,7 @@ from adapters.clock import SystemClock
 from adapters.rate_limiter import RateLimiter
 from attributionhub.config import Settings
 from attributionhub.stores import open_store
+from domain.model import Site
 from domain.ports import BotDetector, Clock, Store
 from domain.services import AttributionService
 
@@ -70,8 +71,15 @@ def init(
             ide=settings.graphql_ide, introspection=settings.graphql_introspection
         ),
         rate_limit=limiter,
+        on_authenticated=_record_site,
     )
     return app
+
+
+def _record_site(request: web.Request, site: Site) -> None:
+    # The access log is installed app-wide by the REST layer; GraphQL requests name their
+    # site in it too.
+    request[rest_compat.SITE_ID] = site.site_id
 
 
 async def _closing(limiter: RateLimiter, app: web.Application) -> AsyncIterator[None]:

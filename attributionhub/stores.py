@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.sqlite_store import SqliteStore
+import sqlite3
+
+from adapters.sqlite_store import MigrationError, SchemaVersionError, SqliteStore
 from attributionhub.config import Settings, is_mongodb_url
 from domain.ports import Store
 
@@ -22,7 +24,7 @@ async def open_store(settings: Settings) -> Store:
             raise StoreUnavailableError(str(exc)) from exc
     try:
         return await SqliteStore.open(settings.store)
-    except OSError as exc:
+    except (OSError, sqlite3.Error, SchemaVersionError, MigrationError) as exc:
         raise StoreUnavailableError(
             f"cannot open the embedded store {settings.store!r}: {exc}"
         ) from exc

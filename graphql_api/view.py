@@ -9,15 +9,22 @@ serves the GraphiQL page when it is enabled and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
 
 from domain.credentials import api_key_from_headers
+from domain.model import Site
 from domain.ports import RateLimit
 from graphql_api.context import SERVICE, GraphQLContext
 from graphql_api.errors import RATE_LIMITED, UNAUTHENTICATED
 from graphql_api.schema import AttributionSchema
+
+# Told which site a request authenticated as (the composition root records it for the
+# app-wide access log, which this layer knows nothing of).
+OnAuthenticated = Callable[[web.Request, Site], None]
 
 # Longer than any key the service issues; saves hashing megabytes of header.
 _MAX_KEY_LENGTH = 512
@@ -29,7 +36,12 @@ UNAUTHENTICATED_MESSAGE = (
 
 class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
     def __init__(
-        self, schema: AttributionSchema, *, ide: bool, rate_limit: RateLimit | None = None
+        self,
+        schema: AttributionSchema,
+        *,
+        ide: bool,
+        rate_limit: RateLimit | None = None,
+        on_authenticated: OnAuthenticated | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -38,6 +50,7 @@ class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
             multipart_uploads_enabled=False,
         )
         self._rate_limit = rate_limit
+        self._on_authenticated = on_authenticated
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if request.method != "POST":
@@ -55,6 +68,8 @@ class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
             site = await service.site_for_api_key(key)
         if site is None:
             return _error_response(401, UNAUTHENTICATED_MESSAGE, code=UNAUTHENTICATED)
+        if self._on_authenticated is not None:
+            self._on_authenticated(request, site)
         if self._rate_limit is not None:
             wait = await self._rate_limit.retry_after(site.site_id)
             if wait is not None:

@@ -102,3 +102,30 @@ async def test_an_unexpected_failure_is_a_generic_json_500_logged_with_details(
     (line,) = access_lines(caplog)
     assert line["status"] == 500
     assert line["site_id"] is None  # the failure came before authentication finished
+
+
+async def test_graphql_requests_name_their_site_in_the_access_log(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = await running.new_site()
+    caplog.set_level(logging.INFO, logger="attributionhub.access")
+    response = await running.client.post(
+        "/graphql", headers={"Authentication": new.api_key}, json={"query": "{ site { id } }"}
+    )
+    assert response.status == 200
+    (line,) = access_lines(caplog)
+    assert (line["path"], line["status"]) == ("/graphql", 200)
+    assert line["site_id"] == new.site.site_id
+
+
+async def test_a_collected_event_names_its_site_in_the_access_log(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = await running.new_site()
+    caplog.set_level(logging.INFO, logger="attributionhub.access")
+    event = {"type": "pageview", "visitor_id": "v1", "url": "https://example.com/"}
+    await running.client.post(f"/collect?token={new.tracker_token}", json=event)
+    (line,) = access_lines(caplog)
+    assert line["path"] == "/collect"  # the token in the query string is not logged
+    assert line["site_id"] == new.site.site_id
+    assert new.tracker_token not in json.dumps(line)

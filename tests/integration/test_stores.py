@@ -1,0 +1,39 @@
+"""Store selection: every failure to open the configured store is one clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.sqlite_store import SqliteStore
+from attributionhub.config import Settings
+from attributionhub.stores import StoreUnavailableError, open_store
+
+
+async def test_a_file_path_opens_the_embedded_store(tmp_path: Path) -> None:
+    store = await open_store(Settings(store=str(tmp_path / "sub" / "a.db")))
+    try:
+        assert isinstance(store, SqliteStore)
+        assert (tmp_path / "sub" / "a.db").exists()
+    finally:
+        await store.close()
+
+
+async def test_a_directory_in_the_way_is_a_store_unavailable_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailableError, match="cannot open the embedded store"):
+        await open_store(Settings(store=str(tmp_path)))
+
+
+async def test_a_file_that_is_no_database_is_a_store_unavailable_error(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("this is not a database\n" * 200)
+    with pytest.raises(StoreUnavailableError, match="notes.txt"):
+        await open_store(Settings(store=str(junk)))
+
+
+async def test_an_unreachable_mongodb_fails_fast_with_a_clear_error() -> None:
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    settings = Settings(store="mongodb://127.0.0.1:9/attributionhub?serverSelectionTimeoutMS=500")
+    with pytest.raises(StoreUnavailableError, match="MongoDB"):
+        await open_store(settings)
