@@ -28,7 +28,7 @@ async def test_a_directory_in_the_way_is_a_store_unavailable_error(tmp_path: Pat
 async def test_a_file_that_is_no_database_is_a_store_unavailable_error(tmp_path: Path) -> None:
     junk = tmp_path / "notes.txt"
     junk.write_text("this is not a database\n" * 200)
-    with pytest.raises(StoreUnavailableError, match="notes.txt"):
+    with pytest.raises(StoreUnavailableError, match=r"notes\.txt"):
         await open_store(Settings(store=str(junk)))
 
 
