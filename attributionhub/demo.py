@@ -386,6 +386,16 @@ class _Emitter:
     # The three methods repeat themselves on purpose: they run once per event, and
     # shared helpers cost a measurable share of the generator's throughput.
     def pageview(self, t: int, url: str, referrer: str | None) -> None:
+        self._emit(t, "pageview", url, {"referrer": referrer} if referrer else {})
+
+    def conversion(self, t: int, url: str, meta_type: str, meta_id: str) -> None:
+        extra = {"email": self.visitor.email, "meta_type": meta_type, "meta_id": meta_id}
+        self._emit(t, "conversion", url, extra)
+
+    def exit(self, t: int, url: str) -> None:
+        self._emit(t, "exit", url, {})
+
+    def _emit(self, t: int, type_: str, url: str, extra: RawEvent) -> None:
         if t > self.end:
             return  # never beyond the requested end (a session cut short by "now")
         gen = self.gen
@@ -393,51 +403,13 @@ class _Emitter:
         visitor.counter += 1
         gen.sequence += 1
         event: RawEvent = {
-            "type": "pageview",
+            "type": type_,
             "event_id": f"{self.visitor_id}-{visitor.counter}",
             "visitor_id": self.visitor_id,
             "timestamp": gen.stamp(t),
             "url": url,
             "user_agent": self.user_agent,
-        }
-        if referrer:
-            event["referrer"] = referrer
-        self.events[t << _SEQUENCE_BITS | gen.sequence] = event
-
-    def conversion(self, t: int, url: str, meta_type: str, meta_id: str) -> None:
-        if t > self.end:
-            return
-        gen = self.gen
-        visitor = self.visitor
-        visitor.counter += 1
-        gen.sequence += 1
-        event: RawEvent = {
-            "type": "conversion",
-            "event_id": f"{self.visitor_id}-{visitor.counter}",
-            "visitor_id": self.visitor_id,
-            "timestamp": gen.stamp(t),
-            "url": url,
-            "user_agent": self.user_agent,
-            "email": visitor.email,
-            "meta_type": meta_type,
-            "meta_id": meta_id,
-        }
-        self.events[t << _SEQUENCE_BITS | gen.sequence] = event
-
-    def exit(self, t: int, url: str) -> None:
-        if t > self.end:
-            return
-        gen = self.gen
-        visitor = self.visitor
-        visitor.counter += 1
-        gen.sequence += 1
-        event: RawEvent = {
-            "type": "exit",
-            "event_id": f"{self.visitor_id}-{visitor.counter}",
-            "visitor_id": self.visitor_id,
-            "timestamp": gen.stamp(t),
-            "url": url,
-            "user_agent": self.user_agent,
+            **extra,
         }
         self.events[t << _SEQUENCE_BITS | gen.sequence] = event
 
