@@ -21,7 +21,7 @@ import functools
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, TypeVar
@@ -395,7 +395,7 @@ class _Emitter:
     def exit(self, t: int, url: str) -> None:
         self._emit(t, "exit", url, {})
 
-    def _emit(self, t: int, type_: str, url: str, extra: RawEvent) -> None:
+    def _emit(self, t: int, type_: str, url: str, extra: Mapping[str, object]) -> None:
         if t > self.end:
             return  # never beyond the requested end (a session cut short by "now")
         gen = self.gen
