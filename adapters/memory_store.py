@@ -11,8 +11,9 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Sequence
 
 from domain.model import Event, Session, SessionOutline, Site
+from domain.page_report import JourneyFold, VisitorJourney
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
-from domain.queries import SessionFilters, TimeWindow
+from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
 
 
 class MemoryStore:
@@ -103,6 +104,19 @@ class MemoryStore:
         for visitor in sorted(visitor_ids):
             for session in self._sessions.get((site_id, visitor), []):
                 yield session.outline
+
+    async def window_journeys(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        definition: ConversionDefinition,
+    ) -> dict[str, VisitorJourney]:
+        fold = JourneyFold(definition)
+        for visitor in {s.visitor_id for s in self._matching(site_id, filters, window)}:
+            for session in self._sessions.get((site_id, visitor), []):
+                fold.add(visitor, session.order_key, session.conversions)
+        return fold.journeys()
 
     async def close(self) -> None:
         return None

@@ -69,8 +69,9 @@ from domain.model import (
     SessionOutline,
     Site,
 )
+from domain.page_report import JourneyFold, VisitorJourney
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
-from domain.queries import SessionFilters, TimeWindow
+from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
 
 DEFAULT_DATABASE: Final = "attributionhub"
 SERVER_SELECTION_TIMEOUT: Final = 5.0  # seconds: start-up fails fast, not after 30 s
@@ -552,6 +553,29 @@ class MongoStore:
             finally:
                 await cursor.close()
 
+    async def window_journeys(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        definition: ConversionDefinition,
+    ) -> dict[str, VisitorJourney]:
+        visitors = await self._sessions.distinct("visitor_id", _selection(site_id, filters, window))
+        fold = JourneyFold(definition)
+        for chunk in _chunks(sorted(visitors)):
+            cursor = self._sessions.find(
+                {"site_id": site_id, "visitor_id": {"$in": chunk}},
+                projection=_JOURNEY_FIELDS,
+                batch_size=_CURSOR_BATCH,
+            )
+            try:
+                async for doc in cursor:
+                    key = (_from_us(doc["start_us"]), doc["session_id"])
+                    fold.add(doc["visitor_id"], key, _conversions(doc))
+            finally:
+                await cursor.close()
+        return fold.journeys()
+
 
 # --- connection helpers ----------------------------------------------------------------
 def database_from_url(url: str) -> str | None:
@@ -718,6 +742,14 @@ def _session_document(session: Session) -> Document:
 
 # The page report reads outlines: the path, most of a session document, stays on the server.
 _WITHOUT_PATH: Final = {"path": False}
+# What a visitor journey reads of a session.
+_JOURNEY_FIELDS: Final = {
+    "_id": False,
+    "visitor_id": True,
+    "session_id": True,
+    "start_us": True,
+    "conversions": True,
+}
 
 
 def _attribution(doc: Mapping[str, Any]) -> Attribution:

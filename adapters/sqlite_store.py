@@ -37,8 +37,9 @@ from domain.model import (
     SessionOutline,
     Site,
 )
+from domain.page_report import JourneyFold, VisitorJourney
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
-from domain.queries import SessionFilters, TimeWindow
+from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
 from domain.sessionization import resume_point
 
 # A migration is a sequence of statements applied in one transaction. Append only: the
@@ -115,6 +116,14 @@ MIGRATIONS: Final[Sequence[Migration]] = (
             ON sessions (site_id, visitor_id, start, last_activity)""",
         "DROP INDEX events_by_visitor",
         "CREATE INDEX events_by_visitor ON events (site_id, visitor_id, ts)",
+    ),
+    # Visitor journeys read each window visitor's whole history; holding what they read
+    # (session_id, and the conversions, NULL for most sessions) in the visitor index
+    # spares one random table read per session.
+    (
+        "DROP INDEX sessions_by_visitor",
+        """CREATE INDEX sessions_by_visitor
+            ON sessions (site_id, visitor_id, start, last_activity, session_id, conversions)""",
     ),
 )
 
@@ -360,6 +369,22 @@ class SqliteStore:
         sql = f"SELECT {_OUTLINE_COLUMNS} FROM sessions WHERE site_id = ? AND visitor_id {_IN_KEYS}"
         chunks = _chunks(list(visitor_ids))
         return self._stream((sql, (site_id, orjson.dumps(chunk))) for chunk in chunks)
+
+    async def window_journeys(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        definition: ConversionDefinition,
+    ) -> dict[str, VisitorJourney]:
+        where, params = _where(site_id, filters, window, None)
+        # Both searches read indexes only: the window's visitors from the start (or a
+        # filter) index, their histories from the visitor index.
+        sql = (
+            "SELECT visitor_id, start, session_id, conversions FROM sessions "
+            f"WHERE site_id = ? AND visitor_id IN (SELECT visitor_id FROM sessions WHERE {where})"
+        )
+        return await self._read(lambda c: _fold_journeys(c, sql, (site_id, *params), definition))
 
     # --- diagnostics -------------------------------------------------------------
     async def explain(
@@ -744,6 +769,18 @@ def _outline(row: Row, attributions: dict[Row, Attribution]) -> SessionOutline:
         bool(row[6]),
         _EPOCH + timedelta(0, 0, row[5]),
     )
+
+
+def _fold_journeys(
+    conn: sqlite3.Connection, sql: str, params: Row, definition: ConversionDefinition
+) -> dict[str, VisitorJourney]:
+    fold = JourneyFold(definition)
+    add = fold.add
+    no_conversions: tuple[Conversion, ...] = ()
+    for visitor, start, session_id, blob in conn.execute(sql, params):
+        key = (_EPOCH + timedelta(0, 0, start), session_id)
+        add(visitor, key, no_conversions if blob is None else _conversions(blob))
+    return fold.journeys()
 
 
 def _fetch_outlines(

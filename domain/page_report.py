@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.model import AnySession
+from domain.model import AnySession, Conversion
 from domain.queries import ConversionDefinition, PagesQuery, TimeWindow, TouchScope
 
 OrderKey = tuple[datetime, str]
@@ -90,6 +90,38 @@ def visitor_journey(
     if first is None:
         raise ValueError("a visitor journey needs at least one session")
     return VisitorJourney(first_session_key=first, first_converting_key=first_converting)
+
+
+class JourneyFold:
+    """Visitor journeys accumulated one session at a time, from only what journeys read
+    of a session, so that a store can fold whole histories without building sessions."""
+
+    __slots__ = ("_definition", "_first", "_first_converting")
+
+    def __init__(self, definition: ConversionDefinition) -> None:
+        self._definition = definition
+        self._first: dict[str, OrderKey] = {}
+        self._first_converting: dict[str, OrderKey] = {}
+
+    def add(self, visitor_id: str, key: OrderKey, conversions: tuple[Conversion, ...]) -> None:
+        """Feed one session of the visitor's history: its ``order_key`` and conversions."""
+        first = self._first.get(visitor_id)
+        if first is None or key < first:
+            self._first[visitor_id] = key
+        if conversions:
+            converting = self._first_converting.get(visitor_id)
+            if (converting is None or key < converting) and any(
+                self._definition.counts(c) for c in conversions
+            ):
+                self._first_converting[visitor_id] = key
+
+    def journeys(self) -> dict[str, VisitorJourney]:
+        """Per visitor fed, the journey of the sessions fed (their whole history, if so)."""
+        converting = self._first_converting
+        return {
+            visitor: VisitorJourney(first, converting.get(visitor))
+            for visitor, first in self._first.items()
+        }
 
 
 def in_touch_scope(

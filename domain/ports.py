@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.model import Event, Session, SessionOutline, Site
-from domain.queries import SessionFilters, TimeWindow
+from domain.page_report import VisitorJourney
+from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
 
 # Given every stored event of one visitor (new ones included), the visitor's sessions.
 Recut = Callable[[Sequence[Event]], Sequence[Session]]
@@ -119,6 +120,19 @@ class Store(Protocol):
     ) -> AsyncIterator[SessionOutline]:
         """The outline of every session, whole history, of the given visitors, in no
         particular order (the visitor journeys of the touch scopes)."""
+        ...
+
+    async def window_journeys(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        definition: ConversionDefinition,
+    ) -> dict[str, VisitorJourney]:
+        """The journey of every visitor with at least one matching session, measured over
+        that visitor's whole history (every session, matching or not), as
+        ``domain.page_report.JourneyFold`` computes it: the touch scopes' input, read
+        without a first pass over the window to learn who its visitors are."""
         ...
 
     async def close(self) -> None: ...

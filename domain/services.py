@@ -20,7 +20,6 @@ from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
 from domain.page_report import PageReport, PageReportBuilder, VisitorJourney
 from domain.ports import BotDetector, Clock, SessionKey, Store
 from domain.queries import (
-    ConversionDefinition,
     PagesQuery,
     SessionFilters,
     SessionsQuery,
@@ -200,40 +199,18 @@ class AttributionService:
         return await self.store.count_sessions(site_id, filters, window)
 
     async def page_report(self, site_id: str, query: PagesQuery) -> PageReport | None:
-        """Streams the window's sessions twice at most, holding per-visitor journeys and
-        per-page counters, never the sessions themselves."""
+        """Streams the window's sessions once, holding per-visitor journeys and per-page
+        counters, never the sessions themselves."""
         now = self.clock.now()
         journeys: dict[str, VisitorJourney] = {}
         if query.touch_scope is not TouchScope.ANY:
-            visitors: set[str] = set()
-            async for session in self.store.stream_outlines(site_id, query.filters, query.window):
-                visitors.add(session.visitor_id)
-            journeys = await self._journeys(site_id, visitors, query.definition)
+            journeys = await self.store.window_journeys(
+                site_id, query.filters, query.window, query.definition
+            )
         builder = PageReportBuilder(query, now)
         async for session in self.store.stream_outlines(site_id, query.filters, query.window):
             builder.add(session, journeys.get(session.visitor_id))
         return builder.result()
-
-    async def _journeys(
-        self, site_id: str, visitors: set[str], definition: ConversionDefinition
-    ) -> dict[str, VisitorJourney]:
-        first: dict[str, tuple[datetime, str]] = {}
-        first_converting: dict[str, tuple[datetime, str]] = {}
-        async for session in self.store.stream_visitor_outlines(site_id, visitors):
-            key = session.order_key
-            visitor = session.visitor_id
-            if visitor not in first or key < first[visitor]:
-                first[visitor] = key
-            if definition.is_converting(session) and (
-                visitor not in first_converting or key < first_converting[visitor]
-            ):
-                first_converting[visitor] = key
-        return {
-            visitor: VisitorJourney(
-                first_session_key=key, first_converting_key=first_converting.get(visitor)
-            )
-            for visitor, key in first.items()
-        }
 
     async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
         events = await self.store.visitor_events(site_id, visitor_id)

@@ -16,8 +16,9 @@ import pytest
 
 from domain.events import parse_event
 from domain.model import Event, Session, SessionOutline, Site
+from domain.page_report import VisitorJourney
 from domain.ports import DuplicateSiteError, SessionKey, Store
-from domain.queries import SessionFilters, TimeWindow
+from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
 from domain.sessionization import sessionize
 
 NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
@@ -586,3 +587,66 @@ async def test_shuffled_random_batches_of_real_traffic_give_the_sessions_of_one_
         await store.ingest(SITE_A, shuffled[position : position + size], RECUT)
         position += size
     assert by_identity(await all_sessions(store)) == by_identity(RECUT(events))
+
+
+async def journey_history(store: Store) -> None:
+    await store.ingest(
+        SITE_A,
+        [
+            pageview("j-1", "v1", "2025-07-01T10:00:00Z", HOME),
+            pageview("j-2", "v1", "2025-07-10T10:00:00Z", PRICING),
+            conversion("j-3", "v1", "2025-07-10T10:05:00Z", f"{HOME}/signup"),
+            pageview("j-4", "v1", "2025-07-20T10:00:00Z", BLOG),
+            # In the window, but not from email: its visitor has no journey there.
+            pageview("j-5", "v2", "2025-07-10T11:00:00Z", f"{HOME}?utm_source=x&utm_medium=cpc"),
+            # Before the window only.
+            pageview("j-6", "v3", "2025-07-02T10:00:00Z", HOME),
+        ],
+        RECUT,
+    )
+    # The same visitor on another site, earlier than any of its sessions on site A.
+    await store.ingest(
+        SITE_B, [conversion("j-1", "v1", "2025-06-01T10:00:00Z", HOME, site=SITE_B)], RECUT
+    )
+
+
+async def test_window_journeys_span_the_whole_history_of_the_windows_visitors_only(
+    store: Store,
+) -> None:
+    await journey_history(store)
+    window = TimeWindow(at("2025-07-09T00:00:00"), at("2025-07-11T00:00:00"))
+    counting = ConversionDefinition(meta_type="hubspot_form")
+
+    journeys = await store.window_journeys(SITE_A, SessionFilters(medium="none"), window, counting)
+
+    # v1's sessions start 07-01 10:00, 07-10 10:00 (converting) and 07-20 10:00; v2's
+    # only session is cpc, and v3 has none in the window.
+    assert set(journeys) == {"v1"}
+    listed = sorted(
+        (s for s in await all_sessions(store) if s.visitor_id == "v1"), key=lambda s: s.start
+    )
+    assert [s.start for s in listed] == [
+        at("2025-07-01T10:00:00"),
+        at("2025-07-10T10:00:00"),
+        at("2025-07-20T10:00:00"),
+    ]
+    assert journeys["v1"] == VisitorJourney(listed[0].order_key, listed[1].order_key)
+
+
+async def test_window_journeys_apply_the_conversion_definition(store: Store) -> None:
+    await journey_history(store)
+    window = TimeWindow(at("2025-07-09T00:00:00"), at("2025-07-11T00:00:00"))
+    other = ConversionDefinition(meta_type="calendly")
+
+    journeys = await store.window_journeys(SITE_A, EVERYTHING, window, other)
+
+    assert set(journeys) == {"v1", "v2"}
+    assert journeys["v1"].first_converting_key is None
+    assert journeys["v1"].first_session_key[0] == at("2025-07-01T10:00:00")
+    assert journeys["v2"].first_session_key[0] == at("2025-07-10T11:00:00")
+    assert (
+        await store.window_journeys(
+            SITE_A, EVERYTHING, TimeWindow(end=at("2025-06-30T00:00:00")), other
+        )
+        == {}
+    )

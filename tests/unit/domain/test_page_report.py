@@ -13,6 +13,7 @@ from domain.model import Attribution, Conversion, PageVisit, Session
 from domain.page_report import (
     ConversionPageStats,
     DropOffPageStats,
+    JourneyFold,
     PageReport,
     PageReportBuilder,
     RoleCount,
@@ -310,6 +311,28 @@ def test_visitor_journey_of_a_visitor_who_never_converted_has_no_converting_key(
 def test_visitor_journey_rejects_sessions_of_several_visitors() -> None:
     with pytest.raises(ValueError, match="single visitor"):
         visitor_journey([S1A, S2B], ConversionDefinition())
+
+
+def test_journey_fold_keeps_each_visitors_landmarks_apart_in_any_order() -> None:
+    fold = JourneyFold(ConversionDefinition())
+    for session in [S1C, S4B, S1B, S2B, S4A, S1A]:
+        fold.add(session.visitor_id, session.order_key, session.conversions)
+
+    assert fold.journeys() == {
+        "v1": VisitorJourney(first_session_key=S1A.order_key, first_converting_key=S1B.order_key),
+        "v2": VisitorJourney(first_session_key=S2B.order_key, first_converting_key=None),
+        "v4": VisitorJourney(first_session_key=S4A.order_key, first_converting_key=None),
+    }
+
+
+def test_journey_fold_counts_only_conversions_of_the_definition() -> None:
+    # S1B's only conversion is on SIGNUP, so a definition naming another page leaves v1
+    # without a converting session.
+    fold = JourneyFold(ConversionDefinition(conversion_page=PRICING))
+    for session in [S1A, S1B, S1C]:
+        fold.add(session.visitor_id, session.order_key, session.conversions)
+
+    assert fold.journeys() == {"v1": VisitorJourney(S1A.order_key, None)}
 
 
 def test_in_touch_scope_judges_each_scope_per_session() -> None:
