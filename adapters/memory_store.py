@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from domain.model import Event, Session, SessionOutline, Site
 from domain.page_report import JourneyFold, VisitorJourney
@@ -97,13 +97,6 @@ class MemoryStore:
     ) -> AsyncIterator[SessionOutline]:
         for session in self._matching(site_id, filters, window):
             yield session.outline
-
-    async def stream_visitor_outlines(
-        self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncIterator[SessionOutline]:
-        for visitor in sorted(visitor_ids):
-            for session in self._sessions.get((site_id, visitor), []):
-                yield session.outline
 
     async def window_journeys(
         self,

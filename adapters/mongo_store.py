@@ -43,7 +43,7 @@ import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
@@ -537,21 +537,6 @@ class MongoStore:
                 yield _outline(doc)
         finally:
             await cursor.close()
-
-    async def stream_visitor_outlines(
-        self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncIterator[SessionOutline]:
-        for chunk in _chunks(sorted(visitor_ids)):
-            cursor = self._sessions.find(
-                {"site_id": site_id, "visitor_id": {"$in": chunk}},
-                projection=_WITHOUT_PATH,
-                batch_size=_CURSOR_BATCH,
-            )
-            try:
-                async for doc in cursor:
-                    yield _outline(doc)
-            finally:
-                await cursor.close()
 
     async def window_journeys(
         self,

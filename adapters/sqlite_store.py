@@ -18,7 +18,7 @@ import asyncio
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import AsyncGenerator, Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -362,13 +362,6 @@ class SqliteStore:
         where, params = _where(site_id, filters, window, None)
         sql = f"SELECT {_OUTLINE_COLUMNS} FROM sessions WHERE {where}"
         return self._stream(iter([(sql, params)]))
-
-    def stream_visitor_outlines(
-        self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncGenerator[SessionOutline, None]:
-        sql = f"SELECT {_OUTLINE_COLUMNS} FROM sessions WHERE site_id = ? AND visitor_id {_IN_KEYS}"
-        chunks = _chunks(list(visitor_ids))
-        return self._stream((sql, (site_id, orjson.dumps(chunk))) for chunk in chunks)
 
     async def window_journeys(
         self,

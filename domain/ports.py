@@ -6,7 +6,7 @@ tests) implements ``Store`` and passes the same contract suite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -113,13 +113,6 @@ class Store(Protocol):
     ) -> AsyncIterator[SessionOutline]:
         """The outline of every matching session, in no particular order, without
         loading them all (the page report's input)."""
-        ...
-
-    def stream_visitor_outlines(
-        self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncIterator[SessionOutline]:
-        """The outline of every session, whole history, of the given visitors, in no
-        particular order (the visitor journeys of the touch scopes)."""
         ...
 
     async def window_journeys(

@@ -18,7 +18,7 @@ import pytest
 from adapters.mongo_store import MongoStore
 from domain.model import Site
 from domain.ports import DuplicateSiteError
-from domain.queries import SessionFilters, TimeWindow
+from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
 from domain.sessionization import sessionize
 from tests.integration.mongo_shim import REAL_TESTS_SKIP_REASON, real_mongodb_url, real_store
 from tests.integration.test_mongo_store import SITE, journeys, pageview
@@ -79,12 +79,12 @@ async def test_streams_span_several_cursor_batches_and_can_be_abandoned(real: Mo
     await real.ingest(SITE, events, RECUT)
 
     streamed = [s async for s in real.stream_outlines(SITE, EVERYTHING, ALL_TIME)]
-    history = [s async for s in real.stream_visitor_outlines(SITE, [e.visitor_id for e in events])]
+    journeys = await real.window_journeys(SITE, EVERYTHING, ALL_TIME, ConversionDefinition())
     abandoned = real.stream_outlines(SITE, EVERYTHING, ALL_TIME)
     assert isinstance(abandoned, AsyncGenerator)
     await anext(abandoned)
     await abandoned.aclose()
 
     assert len(streamed) == len({s.visitor_id for s in streamed}) == 1200
-    assert set(history) == set(streamed)
+    assert set(journeys) == {s.visitor_id for s in streamed}
     assert await real.count_sessions(SITE, EVERYTHING, ALL_TIME) == 1200

@@ -334,8 +334,8 @@ async def test_reads_never_cross_sites(store: Store) -> None:
     assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 1
     assert ids(await all_sessions(store, SITE_A)) == [("v1", "2025-07-15T10:00:00+00:00")]
     assert {s.site_id for s in await streamed(store)} == {SITE_A}
-    history = [s async for s in store.stream_visitor_outlines(SITE_A, ["v1", "v2"])]
-    assert ids(history) == [("v1", "2025-07-15T10:00:00+00:00")]
+    journeys = await store.window_journeys(SITE_A, EVERYTHING, ALL_TIME, ConversionDefinition())
+    assert set(journeys) == {"v1"}
     assert await store.count_sessions("site-c", EVERYTHING, ALL_TIME) == 0
     assert await store.visitor_events(SITE_A, "v2") == []
 
@@ -535,27 +535,6 @@ async def test_stream_outlines_yields_exactly_the_matching_set(catalogue: Store)
     listed = await catalogue.list_sessions(SITE_A, SessionFilters(medium="none"), window, limit=100)
     assert set(streamed_sessions) == {session.outline for session in listed}
     assert len(streamed_sessions) == len(set(streamed_sessions))
-
-
-async def test_stream_visitor_outlines_yields_whole_histories_of_the_named_visitors_only(
-    catalogue: Store,
-) -> None:
-    history = [s async for s in catalogue.stream_visitor_outlines(SITE_A, {"v5", "v6", "v-none"})]
-
-    assert sorted(ids(history)) == sorted([V5_LATE, V5_EARLY, V6, V6])
-    listed = await all_sessions(catalogue)
-    assert set(history) == {s.outline for s in listed if s.visitor_id in {"v5", "v6"}}
-    assert {s.site_id for s in history} == {SITE_A}
-    assert [s async for s in catalogue.stream_visitor_outlines(SITE_A, [])] == []
-
-
-async def test_stream_visitor_outlines_handles_many_visitor_ids(catalogue: Store) -> None:
-    # Far more ids than a query can bind one by one.
-    names = [f"unknown-{i}" for i in range(12_000)] + ["v1", "v4"]
-
-    history = [s async for s in catalogue.stream_visitor_outlines(SITE_A, names)]
-
-    assert sorted(ids(history)) == sorted([V1, V4])
 
 
 async def test_a_stream_can_be_abandoned_and_the_store_still_serves(catalogue: Store) -> None:

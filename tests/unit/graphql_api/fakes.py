@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from adapters.clock import FixedClock
 from adapters.memory_store import MemoryStore
 from domain.model import Session
+from domain.page_report import VisitorJourney
 from domain.ports import SessionKey
-from domain.queries import SessionFilters, TimeWindow
+from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
 from domain.services import AttributionService
 from graphql_api import GraphQLContext
 
@@ -54,11 +55,15 @@ class CountingStore(MemoryStore):
         self.reads += 1
         return super().stream_outlines(site_id, filters, window)
 
-    def stream_visitor_outlines(
-        self, site_id: str, visitor_ids: Collection[str]
-    ) -> AsyncIterator[Session]:
+    async def window_journeys(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        definition: ConversionDefinition,
+    ) -> dict[str, VisitorJourney]:
         self.reads += 1
-        return super().stream_visitor_outlines(site_id, visitor_ids)
+        return await super().window_journeys(site_id, filters, window, definition)
 
 
 class BrokenStore(MemoryStore):
