@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from domain.model import Event, Session, SessionOutline, Site
 from domain.page_report import JourneyFold, VisitorJourney
@@ -37,6 +38,19 @@ class MemoryStore:
 
     async def site_by_tracker_token_hash(self, token_hash: str) -> Site | None:
         return next((s for s in self._sites.values() if s.tracker_token_hash == token_hash), None)
+
+    async def list_sites(self) -> list[Site]:
+        return sorted(self._sites.values(), key=lambda s: (s.created_at, s.site_id))
+
+    async def replace_site_keys(
+        self, site_id: str, api_key_hash: str, tracker_token_hash: str
+    ) -> Site | None:
+        site = self._sites.get(site_id)
+        if site is None:
+            return None
+        updated = replace(site, api_key_hash=api_key_hash, tracker_token_hash=tracker_token_hash)
+        self._sites[site_id] = updated
+        return updated
 
     async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:
         async with self._lock:

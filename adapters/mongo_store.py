@@ -49,7 +49,15 @@ from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from motor.motor_asyncio import AsyncIOMotorClient
-from pymongo import ASCENDING, DESCENDING, DeleteMany, IndexModel, ReplaceOne, WriteConcern
+from pymongo import (
+    ASCENDING,
+    DESCENDING,
+    DeleteMany,
+    IndexModel,
+    ReplaceOne,
+    ReturnDocument,
+    WriteConcern,
+)
 from pymongo.errors import (
     BulkWriteError,
     ConfigurationError,
@@ -290,6 +298,23 @@ class MongoStore:
 
     async def site_by_tracker_token_hash(self, token_hash: str) -> Site | None:
         return _site(await self._sites.find_one({"tracker_token_hash": token_hash}))
+
+    async def list_sites(self) -> list[Site]:
+        cursor = self._sites.find({}).sort([("created_at_us", 1), ("_id", 1)])
+        return [site async for doc in cursor if (site := _site(doc)) is not None]
+
+    async def replace_site_keys(
+        self, site_id: str, api_key_hash: str, tracker_token_hash: str
+    ) -> Site | None:
+        try:
+            doc = await self._sites.find_one_and_update(
+                {"_id": site_id},
+                {"$set": {"api_key_hash": api_key_hash, "tracker_token_hash": tracker_token_hash}},
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError as exc:
+            raise DuplicateSiteError(site_id) from exc
+        return _site(doc)
 
     # --- ingestion ---------------------------------------------------------------
     async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:

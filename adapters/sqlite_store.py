@@ -321,6 +321,31 @@ class SqliteStore:
             return None
         return Site(row[0], row[1], row[2], row[3], _from_us(row[4]))
 
+    async def list_sites(self) -> list[Site]:
+        sql = (
+            "SELECT site_id, name, api_key_hash, tracker_token_hash, created_at "
+            "FROM sites ORDER BY created_at, site_id"
+        )
+        rows = await self._read(lambda c: c.execute(sql).fetchall())
+        return [Site(r[0], r[1], r[2], r[3], _from_us(r[4])) for r in rows]
+
+    async def replace_site_keys(
+        self, site_id: str, api_key_hash: str, tracker_token_hash: str
+    ) -> Site | None:
+        def update(conn: sqlite3.Connection) -> int:
+            try:
+                cursor = conn.execute(
+                    "UPDATE sites SET api_key_hash = ?, tracker_token_hash = ? WHERE site_id = ?",
+                    (api_key_hash, tracker_token_hash, site_id),
+                )
+            except sqlite3.IntegrityError as err:
+                raise DuplicateSiteError(site_id) from err
+            return cursor.rowcount
+
+        if not await self._write(update):
+            return None
+        return await self.get_site(site_id)
+
     # --- ingestion ---------------------------------------------------------------
     async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:
         if not events:
@@ -439,6 +464,7 @@ def _open_writer(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connect
         # A commit returns only once the WAL is on disk: a 2xx means durable.
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA wal_autocheckpoint = 10000")
         _migrate(conn, migrations)
     except BaseException:
         conn.close()

@@ -42,7 +42,9 @@ from adapters.clock import SystemClock
 from attributionhub.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, Settings
 from attributionhub.demo import DEFAULT_DEMO_DAYS, DEFAULT_DEMO_EVENTS, fill_demo
 from attributionhub.stores import open_store
-from domain.services import MAX_BATCH_EVENTS, AttributionService, IngestReport, NewSite
+from domain.model import Site
+from domain.parameters import format_instant
+from domain.services import AttributionService, IngestReport, NewSite
 
 T = TypeVar("T")
 
@@ -51,7 +53,11 @@ T = TypeVar("T")
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
 
-DEFAULT_BATCH_SIZE: Final = 5_000
+# A bulk import is local and trusted: larger transactions than the HTTP API's batches
+# mean fewer commits (each one writes the touched index pages and syncs), measured ~17%
+# faster at 25,000 events than at 5,000.
+DEFAULT_BATCH_SIZE: Final = 20_000
+MAX_IMPORT_BATCH_EVENTS: Final = 50_000
 # Rejections kept for the summary; a file of nothing but garbage must not fill memory.
 MAX_KEPT_REJECTIONS: Final = 10_000
 SHUTDOWN_TIMEOUT_SECONDS: Final = 10.0
@@ -184,6 +190,59 @@ def sites_create(ctx: click.Context, name: str, as_json: bool) -> None:
     )
 
 
+@sites.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array, for scripts.")
+@click.pass_context
+def sites_list(ctx: click.Context, as_json: bool) -> None:
+    """List the sites of the store, oldest first (keys are never shown: only hashes are
+    kept)."""
+    settings = _settings(ctx)
+
+    async def listed() -> list[Site]:
+        async with _service(settings) as service:
+            return await service.sites()
+
+    found = _run(listed())
+    if as_json:
+        rows = [
+            {"site_id": s.site_id, "name": s.name, "created_at": format_instant(s.created_at)}
+            for s in found
+        ]
+        click.echo(orjson.dumps(rows).decode())
+        return
+    if not found:
+        click.echo("No sites yet: create one with `attributionhub sites create NAME`.")
+    for s in found:
+        click.echo(f"{s.site_id}  {format_instant(s.created_at)}  {s.name}")
+
+
+@sites.command("rotate-keys")
+@click.argument("site_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
+@click.pass_context
+def sites_rotate_keys(ctx: click.Context, site_id: str, as_json: bool) -> None:
+    """Give SITE_ID a new API key and tracker token; the old ones stop working at once.
+
+    For a lost or leaked key. Pages carrying the old tracker token must be updated.
+    """
+    settings = _settings(ctx)
+
+    async def rotate() -> NewSite | None:
+        async with _service(settings) as service:
+            return await service.rotate_keys(site_id)
+
+    rotated = _run(rotate())
+    if rotated is None:
+        raise CliUsageError(f"no site with id {site_id!r} in this store")
+    if as_json:
+        click.echo(orjson.dumps(_site_json(rotated)).decode())
+        return
+    click.echo(f"New keys for site {rotated.site.name!r} ({rotated.site.site_id}):")
+    click.echo(f"  API key:        {rotated.api_key}")
+    click.echo(f"  tracker token:  {rotated.tracker_token}")
+    click.echo("The previous key and token no longer work. Keep the API key now: it is shown once.")
+
+
 def _site_json(created: NewSite) -> dict[str, str]:
     return {
         "site_id": created.site.site_id,
@@ -249,8 +308,8 @@ async def import_ndjson(
     and batches are stored strictly in file order, so the outcome is that of a plain
     sequential import.
     """
-    if not 1 <= batch_size <= MAX_BATCH_EVENTS:
-        raise ValueError(f"batch_size: expected 1..{MAX_BATCH_EVENTS}, got {batch_size}")
+    if not 1 <= batch_size <= MAX_IMPORT_BATCH_EVENTS:
+        raise ValueError(f"batch_size: expected 1..{MAX_IMPORT_BATCH_EVENTS}, got {batch_size}")
     summary = ImportSummary()
     started = time.perf_counter()
     in_flight: tuple[asyncio.Task[IngestReport], list[int]] | None = None
@@ -265,7 +324,12 @@ async def import_ndjson(
     async def submit(batch: list[object], numbers: list[int]) -> None:
         nonlocal in_flight
         await settle()
-        in_flight = (asyncio.ensure_future(service.ingest(site_id, batch)), numbers)
+        in_flight = (
+            asyncio.ensure_future(
+                service.ingest(site_id, batch, max_events=MAX_IMPORT_BATCH_EVENTS)
+            ),
+            numbers,
+        )
         # Let the task validate its batch and hand it to the store's writer thread before
         # this coroutine goes back to (blocking) reading.
         await asyncio.sleep(0)
@@ -312,7 +376,7 @@ async def import_ndjson(
 @click.option("--site", "site_id", required=True, metavar="SITE_ID", help="Target site id.")
 @click.option(
     "--batch-size",
-    type=click.IntRange(1, MAX_BATCH_EVENTS),
+    type=click.IntRange(1, MAX_IMPORT_BATCH_EVENTS),
     default=DEFAULT_BATCH_SIZE,
     show_default=True,
     help="Events per stored batch.",
@@ -454,8 +518,9 @@ def _print_summary(summary: ImportSummary, file: str, site_id: str, max_errors: 
     "--demo",
     is_flag=True,
     help=(
-        "Create a new site 'Demo <date>' filled with months of generated traffic, print "
-        "its API key with example requests, and turn GraphiQL and introspection on."
+        "Fill a site called 'Demo' with months of generated traffic (once: later runs "
+        "reuse it with fresh keys), print its API key with example requests, and turn "
+        "GraphiQL and introspection on."
     ),
 )
 @click.option(
@@ -491,9 +556,10 @@ def serve(
 
     With no --store it uses the embedded store in attributionhub-data/attributionhub.db.
 
-    --demo adds a NEW demo site on every run, even to a store that has data already:
-    API keys are stored only as hashes, so a key can be printed only for a site created
-    now. Point --store at a fresh file for a store holding nothing but the demo.
+    --demo fills a site called 'Demo' with generated traffic the first time. Later runs
+    on the same store reuse that site and its data, and renew its keys: API keys are
+    stored only as hashes, so a key can be printed only when it is made. Other sites of
+    the store are left alone.
     """
     settings = replace(_settings(ctx), host=host, port=port)
     if rate_limit is not None:
@@ -559,9 +625,21 @@ def init_app(settings: Settings) -> web.Application:
     return init(settings)
 
 
+DEMO_SITE_NAME: Final = "Demo"
+
+
 async def _create_demo(service: AttributionService, count: int) -> NewSite:
+    existing = [s for s in await service.sites() if s.name == DEMO_SITE_NAME]
+    if existing:
+        renewed = await service.rotate_keys(existing[0].site_id)
+        if renewed is not None:
+            click.echo(
+                f"Reusing the demo site {renewed.site.site_id} and its data "
+                f"(generated up to the moment of its first run); its keys were renewed."
+            )
+            return renewed
     now = service.now()
-    created = await service.create_site(f"Demo {now:%Y-%m-%d %H:%M}")
+    created = await service.create_site(DEMO_SITE_NAME)
     console = _stderr()
     with Progress(
         TextColumn(f"loading {DEFAULT_DEMO_DAYS} days of demo traffic"),

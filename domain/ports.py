@@ -73,6 +73,17 @@ class Store(Protocol):
 
     async def site_by_tracker_token_hash(self, token_hash: str) -> Site | None: ...
 
+    async def list_sites(self) -> list[Site]:
+        """Every site, oldest first (ties by id)."""
+        ...
+
+    async def replace_site_keys(
+        self, site_id: str, api_key_hash: str, tracker_token_hash: str
+    ) -> Site | None:
+        """Store new key hashes for a site: its old keys stop working at once. Returns
+        the updated site, or None when there is no such site."""
+        ...
+
     # --- ingestion ---------------------------------------------------------------
     async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:
         """Store the events whose ``(site_id, event_id)`` is not stored yet, then for

@@ -73,6 +73,14 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _new_api_key() -> str:
+    return "ahk_" + secrets.token_urlsafe(32)
+
+
+def _new_tracker_token() -> str:
+    return "aht_" + secrets.token_urlsafe(24)
+
+
 class AttributionService:
     def __init__(
         self,
@@ -92,8 +100,7 @@ class AttributionService:
         name = name.strip()
         if not name:
             raise ValueError("name: expected a non-empty site name")
-        api_key = "ahk_" + secrets.token_urlsafe(32)
-        tracker_token = "aht_" + secrets.token_urlsafe(24)
+        api_key, tracker_token = _new_api_key(), _new_tracker_token()
         site = Site(
             site_id="site_" + secrets.token_hex(8),
             name=name,
@@ -103,6 +110,20 @@ class AttributionService:
         )
         await self.store.add_site(site)
         return NewSite(site=site, api_key=api_key, tracker_token=tracker_token)
+
+    async def rotate_keys(self, site_id: str) -> NewSite | None:
+        """New API key and tracker token for a site (for a lost or leaked key): the old
+        ones stop working at once. None when there is no such site."""
+        api_key, tracker_token = _new_api_key(), _new_tracker_token()
+        site = await self.store.replace_site_keys(
+            site_id, hash_secret(api_key), hash_secret(tracker_token)
+        )
+        if site is None:
+            return None
+        return NewSite(site=site, api_key=api_key, tracker_token=tracker_token)
+
+    async def sites(self) -> list[Site]:
+        return await self.store.list_sites()
 
     async def site_for_api_key(self, api_key: str) -> Site | None:
         digest = hash_secret(api_key)
@@ -120,17 +141,24 @@ class AttributionService:
 
     # --- ingestion ---------------------------------------------------------------
     async def ingest(
-        self, site_id: str, raw_events: Sequence[object], *, stamp_with_server_time: bool = False
+        self,
+        site_id: str,
+        raw_events: Sequence[object],
+        *,
+        stamp_with_server_time: bool = False,
+        max_events: int = MAX_BATCH_EVENTS,
     ) -> IngestReport:
         """Validate, drop bots, store and re-cut the affected visitors' sessions.
 
         Valid events are stored even when others of the batch are rejected; each
         rejection names its index and field. With ``stamp_with_server_time`` (the
         browser collector) the server's clock replaces the client's timestamps.
+        ``max_events`` bounds the batch: the HTTP API keeps the default, a local bulk
+        import may pass more to store fewer, larger transactions.
         """
-        if len(raw_events) > MAX_BATCH_EVENTS:
+        if len(raw_events) > max_events:
             raise BatchTooLargeError(
-                f"events: expected at most {MAX_BATCH_EVENTS} events, got {len(raw_events)}"
+                f"events: expected at most {max_events} events, got {len(raw_events)}"
             )
         now = self.clock.now()
         parser = EventParser(site_id=site_id, now=now)

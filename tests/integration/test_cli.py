@@ -423,3 +423,49 @@ def test_serve_reports_an_unusable_rate_limit_as_a_usage_error(tmp_path: Path) -
 
     assert result.exit_code == 2
     assert "rate_limit" in result.output
+
+
+@pytest.mark.slow
+def test_serve_demo_again_reuses_the_demo_site_with_renewed_keys(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    db = tmp_path / "demo-twice.db"
+    first = Server(db, "--demo", "--demo-events", "300")
+    servers.append(first)
+    first.wait_for("serving on")
+    old_key, site_id = first.value("API key"), first.value("Demo site")
+    _, before = http(first.url("/api/v1/sessions"), {}, old_key)
+    assert first.stop() == 0
+
+    second = Server(db, "--demo", "--demo-events", "300")
+    servers.append(second)
+    second.wait_for("serving on")
+    new_key = second.value("API key")
+
+    assert second.value("Demo site") == site_id
+    assert any("Reusing the demo site" in line for line in second.output)
+    assert http(second.url("/api/v1/sessions"), {}, old_key)[0] == 401
+    status, after = http(second.url("/api/v1/sessions"), {}, new_key)
+    assert status == 200
+    assert after["pagination"] == before["pagination"]  # not filled a second time
+    assert second.stop() == 0
+
+
+def test_sites_list_and_rotate_keys(tmp_path: Path) -> None:
+    db = tmp_path / "sites.db"
+    created = create_site(db)
+    listed = run(db, "sites", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert (row["site_id"], row["name"]) == (created["site_id"], created["name"])
+    assert "api_key" not in row
+
+    rotated = run(db, "sites", "rotate-keys", created["site_id"], "--json")
+    assert rotated.exit_code == 0, rotated.output
+    renewed = json.loads(rotated.output)
+    assert renewed["site_id"] == created["site_id"]
+    assert renewed["api_key"] != created["api_key"]
+
+    unknown = run(db, "sites", "rotate-keys", "site_nope")
+    assert unknown.exit_code == 2
+    assert "site_nope" in unknown.output

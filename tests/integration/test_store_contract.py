@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncGenerator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -136,6 +137,40 @@ async def test_adding_a_site_with_a_taken_id_raises_duplicate_site_error(store: 
     with pytest.raises(DuplicateSiteError):
         await store.add_site(site("s1", "other"))
     assert await store.site_by_api_key_hash("api-other") is None
+
+
+async def test_sites_are_listed_oldest_first_then_by_id(store: Store) -> None:
+    late = replace(site("s0", "zero"), created_at=datetime(2025, 7, 2, tzinfo=UTC))
+    for added in (site("s2", "two"), late, site("s1", "one")):
+        await store.add_site(added)
+
+    assert [s.site_id for s in await store.list_sites()] == ["s1", "s2", "s0"]
+    assert await store.list_sites() == [site("s1", "one"), site("s2", "two"), late]
+
+
+async def test_replacing_site_keys_retires_the_old_hashes(store: Store) -> None:
+    await store.add_site(site("s1", "one"))
+    await store.add_site(site("s2", "two"))
+
+    updated = await store.replace_site_keys("s1", "api-new", "tracker-new")
+
+    assert updated == replace(
+        site("s1", "one"), api_key_hash="api-new", tracker_token_hash="tracker-new"
+    )
+    assert await store.get_site("s1") == updated
+    assert await store.site_by_api_key_hash("api-new") == updated
+    assert await store.site_by_tracker_token_hash("tracker-new") == updated
+    assert await store.site_by_api_key_hash("api-one") is None
+    assert await store.site_by_tracker_token_hash("tracker-one") is None
+    assert await store.get_site("s2") == site("s2", "two")
+
+
+async def test_replacing_keys_of_an_unknown_site_changes_nothing(store: Store) -> None:
+    await store.add_site(site("s1", "one"))
+
+    assert await store.replace_site_keys("nope", "api-new", "tracker-new") is None
+    assert await store.site_by_api_key_hash("api-new") is None
+    assert await store.list_sites() == [site("s1", "one")]
 
 
 # --- ingestion -----------------------------------------------------------------------

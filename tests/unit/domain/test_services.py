@@ -183,3 +183,25 @@ async def test_page_report_with_nothing_in_the_window_is_none(
 ) -> None:
     await service.ingest("s", [pv("a1", "v1", "2025-05-10T10:00:00Z")])
     assert await service.page_report("s", parse_pages_query({}, now=NOW)) is None
+
+
+async def test_rotating_keys_retires_the_old_ones_at_once(service: AttributionService) -> None:
+    old = await service.create_site("A")
+    new = await service.rotate_keys(old.site.site_id)
+    assert new is not None
+    assert new.site.site_id == old.site.site_id
+    assert await service.site_for_api_key(old.api_key) is None
+    assert await service.site_for_tracker_token(old.tracker_token) is None
+    assert (await service.site_for_api_key(new.api_key)) == new.site
+    assert (await service.site_for_tracker_token(new.tracker_token)) == new.site
+
+
+async def test_rotating_keys_of_an_unknown_site_gives_none(service: AttributionService) -> None:
+    assert await service.rotate_keys("site_nope") is None
+
+
+async def test_sites_are_listed_oldest_first(service: AttributionService) -> None:
+    a = await service.create_site("A")
+    b = await service.create_site("B")
+    # Both created at the fixed NOW: ties go by id.
+    assert [s.site_id for s in await service.sites()] == sorted([a.site.site_id, b.site.site_id])
