@@ -81,6 +81,13 @@
     };
   });
   window.addEventListener("popstate", pageview);
+  // Back/forward restores a cached page without running scripts again; to the visitor it
+  // is a page load all the same, and its hide already sent an exit.
+  window.addEventListener("pageshow", function (e) {
+    if (!e.persisted) return;
+    lastUrl = null;
+    pageview();
+  });
 
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") exit();
@@ -91,7 +98,9 @@
     if (!form || form.tagName !== "FORM") return;
     var field = form.querySelector("input[type=email], input[name=email]");
     if (!field || !field.value) return;
-    conversion("html_form", { email: field.value, meta_id: form.id || form.getAttribute("name") || null });
+    // getAttribute, not form.id: a field named "id" (or "name") shadows those properties.
+    conversion("html_form", { email: field.value,
+                              meta_id: form.getAttribute("id") || form.getAttribute("name") || null });
   }, true);
 
   // HubSpot embedded forms post a message when a form was submitted.
