@@ -304,8 +304,8 @@ async def import_ndjson(
 
     Line numbers start at 1; blank lines are skipped; a line that is not JSON is
     rejected with the parser's message. ``on_progress(bytes, events)`` is called after
-    every batch is handed over. One batch is stored while the next is read and decoded,
-    and batches are stored strictly in file order, so the outcome is that of a plain
+    every batch is handed over. One batch is stored while the next is read, decoded and
+    validated, and batches are stored strictly in file order, so the outcome is that of a plain
     sequential import.
     """
     if not 1 <= batch_size <= MAX_IMPORT_BATCH_EVENTS:
@@ -323,15 +323,13 @@ async def import_ndjson(
 
     async def submit(batch: list[object], numbers: list[int]) -> None:
         nonlocal in_flight
+        # Validated while the previous batch is being stored, and stored only after it:
+        # batches keep their file order and the writer does not wait for the parser.
+        validated = service.validate_batch(site_id, batch, max_events=MAX_IMPORT_BATCH_EVENTS)
         await settle()
-        in_flight = (
-            asyncio.ensure_future(
-                service.ingest(site_id, batch, max_events=MAX_IMPORT_BATCH_EVENTS)
-            ),
-            numbers,
-        )
-        # Let the task validate its batch and hand it to the store's writer thread before
-        # this coroutine goes back to (blocking) reading.
+        in_flight = (asyncio.ensure_future(service.store_batch(validated)), numbers)
+        # Let the task hand its batch to the store's writer thread before this coroutine
+        # goes back to (blocking) reading.
         await asyncio.sleep(0)
 
     batch: list[object] = []

@@ -46,6 +46,16 @@ class IngestReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidatedBatch:
+    """Events of one batch that passed validation and bot filtering, not yet stored."""
+
+    site_id: str
+    events: tuple[Event, ...]
+    bots: int
+    rejected: tuple[Rejection, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SessionsPage:
     sessions: tuple[Session, ...]
     current_page: int
@@ -156,6 +166,24 @@ class AttributionService:
         ``max_events`` bounds the batch: the HTTP API keeps the default, a local bulk
         import may pass more to store fewer, larger transactions.
         """
+        batch = self.validate_batch(
+            site_id,
+            raw_events,
+            stamp_with_server_time=stamp_with_server_time,
+            max_events=max_events,
+        )
+        return await self.store_batch(batch)
+
+    def validate_batch(
+        self,
+        site_id: str,
+        raw_events: Sequence[object],
+        *,
+        stamp_with_server_time: bool = False,
+        max_events: int = MAX_BATCH_EVENTS,
+    ) -> ValidatedBatch:
+        """The first half of ``ingest``, apart so that a bulk import can validate one
+        batch while the store writes the previous one."""
         if len(raw_events) > max_events:
             raise BatchTooLargeError(
                 f"events: expected at most {max_events} events, got {len(raw_events)}"
@@ -178,15 +206,18 @@ class AttributionService:
                 bots += 1
                 continue
             valid.append(event)
-        if valid:
+        return ValidatedBatch(site_id, tuple(valid), bots, tuple(rejected))
+
+    async def store_batch(self, batch: ValidatedBatch) -> IngestReport:
+        """The second half of ``ingest``: store the valid events and re-cut."""
+        accepted = duplicates = 0
+        if batch.events:
             stored = await self.store.ingest(
-                site_id, valid, partial(sessionize, timeout=self.session_timeout)
+                batch.site_id, batch.events, partial(sessionize, timeout=self.session_timeout)
             )
             accepted, duplicates = stored.accepted, stored.duplicates
-        else:
-            accepted = duplicates = 0
         return IngestReport(
-            accepted=accepted, duplicates=duplicates, bots=bots, rejected=tuple(rejected)
+            accepted=accepted, duplicates=duplicates, bots=batch.bots, rejected=batch.rejected
         )
 
     # --- reads -------------------------------------------------------------------

@@ -211,6 +211,68 @@ def test_import_reads_stdin_when_the_file_is_a_dash(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["accepted"] == 3
 
 
+def test_import_stores_batches_larger_than_the_http_api_allows(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    site = create_site(db)
+    # 12,000 events, one visitor a minute apart: one batch of 12,000 (> the API's 10,000).
+    start = datetime(2025, 7, 1, tzinfo=UTC)
+    lines = [
+        event(
+            f"e-{i}",
+            visitor_id=f"v-{i % 3000}",
+            timestamp=f"{start + timedelta(minutes=i):%Y-%m-%dT%H:%M:%SZ}",
+        )
+        for i in range(12_000)
+    ]
+    ndjson = write_ndjson(tmp_path / "events.ndjson", lines)
+
+    result = run(
+        db, "import", str(ndjson), "--site", site["site_id"], "--json", "--batch-size", "50000"
+    )
+    too_large = run(db, "import", str(ndjson), "--site", site["site_id"], "--batch-size", "50001")
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["accepted"] == 12_000
+    assert summary["rejected_count"] == 0
+    assert too_large.exit_code == 2
+    assert "50001" in too_large.output
+
+
+def test_batches_are_stored_in_file_order_so_the_first_of_two_same_ids_wins(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "cli.db"
+    site = create_site(db)
+    # One event per batch: each batch is validated while the one before is stored, yet
+    # e-1 must be stored from line 2 (its first occurrence), not from line 4.
+    lines = [
+        event("e-0", url="https://example.com/a"),
+        event("e-1", url="https://example.com/first"),
+        event("e-2", url="https://example.com/b"),
+        event("e-1", url="https://example.com/second"),
+        event("e-3", url="https://example.com/c"),
+    ]
+    ndjson = write_ndjson(tmp_path / "events.ndjson", lines)
+
+    result = run(
+        db, "import", str(ndjson), "--site", site["site_id"], "--json", "--batch-size", "1"
+    )
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["accepted"], summary["duplicates"]) == (4, 1)
+
+    async def stored_urls() -> dict[str, str]:
+        store = await SqliteStore.open(db)
+        try:
+            return {e.event_id: e.url for e in await store.visitor_events(site["site_id"], "v-1")}
+        finally:
+            await store.close()
+
+    assert asyncio.run(stored_urls())["e-1"] == "https://example.com/first"
+
+
 def test_import_into_an_unknown_site_exits_with_code_2_and_says_so(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     ndjson = write_ndjson(tmp_path / "events.ndjson", MIXED_FILE)

@@ -50,6 +50,10 @@ def _is_file(path: Path) -> bool:
     return path.is_file()
 
 
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
 async def test_sites_events_and_sessions_survive_close_and_reopen(db_path: Path) -> None:
     site = Site("s1", "Shop", "api-hash", "tracker-hash", datetime(2025, 7, 1, tzinfo=UTC))
     store = await SqliteStore.open(db_path)
@@ -225,6 +229,31 @@ async def test_a_stream_reads_one_consistent_state_while_ingestion_goes_on(
         assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 2550
     finally:
         await store.close()
+
+
+async def test_the_wal_is_copied_into_the_file_while_the_store_stays_open(
+    db_path: Path,
+) -> None:
+    store = await SqliteStore.open(db_path)
+    # A second connection to the file stays open, so closing the first one is not the
+    # last close (which would checkpoint by itself): only a checkpoint run while the store
+    # was open can have moved the rows from the WAL into the database file.
+    other = await SqliteStore.open(db_path)
+    try:
+        empty_size = _size(db_path)
+        await store.ingest(
+            SITE_A,
+            [pageview(f"e-{i}", f"v{i}", "2025-07-15T10:00:00Z", HOME) for i in range(10_000)],
+            RECUT,
+        )
+        await store.close()
+
+        # 10,000 events and their sessions: well over a megabyte of pages.
+        assert _size(db_path) > empty_size + 2**20
+        assert await other.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 10_000
+    finally:
+        await store.close()
+        await other.close()
 
 
 async def test_a_closed_store_refuses_further_use(db_path: Path) -> None:
