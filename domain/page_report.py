@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.model import AnySession, Conversion
-from domain.queries import ConversionDefinition, PagesQuery, TimeWindow, TouchScope
+from domain.queries import (
+    ConversionDefinition,
+    PagesQuery,
+    SessionFilters,
+    TimeWindow,
+    TouchScope,
+)
 
 OrderKey = tuple[datetime, str]
 
@@ -206,6 +212,7 @@ class PageReportBuilder:
         self._conversion_users: set[str] = set()
         self._conversions = _Section()
         self._drop_offs = _Section()
+        self._filtered = query.filters != SessionFilters()
 
     def add(self, session: AnySession, journey: VisitorJourney | None) -> None:
         """Feed one session; those outside the window, filters or touch scope are ignored.
@@ -213,7 +220,9 @@ class PageReportBuilder:
         ``journey`` is the session's visitor's; it may be None only for ``TouchScope.ANY``.
         """
         query = self._query
-        if not query.window.contains(session.start) or not query.filters.matches(session):
+        if not query.window.contains(session.start) or (
+            self._filtered and not query.filters.matches(session)
+        ):
             return
         scope = query.touch_scope
         if scope is not TouchScope.ANY:
@@ -225,7 +234,8 @@ class PageReportBuilder:
         visitor = session.visitor_id
         self._sessions += 1
         self._users.add(visitor)
-        counting = query.definition.counting(session)
+        # Most sessions hold no conversion: skip the definition's filtering for them.
+        counting = query.definition.counting(session) if session.conversions else ()
         if counting:
             self._conversion_events += len(counting)
             self._conversion_users.add(visitor)
@@ -238,13 +248,12 @@ class PageReportBuilder:
                 section.add(_ASSIST_ROLE, page, visitor)
             section.add(_LANDING_ROLE, session.landing_page, visitor)
             return
-        exit_ = session.exit(self._now)
-        if exit_ is None:
+        if not session.is_closed(self._now):
             # Still in progress: it has not dropped off (yet).
             return
         section = self._drop_offs
-        section.add(_FIRST_ROLE, exit_.exit_page, visitor)
-        section.add(_ASSIST_ROLE, exit_.previous_page, visitor)
+        section.add(_FIRST_ROLE, session.exit_page, visitor)
+        section.add(_ASSIST_ROLE, session.exit_previous_page, visitor)
         section.add(_LANDING_ROLE, session.landing_page, visitor)
 
     def result(self) -> PageReport | None:
