@@ -271,9 +271,5 @@ class AttributionService:
             builder.add(session, journeys.get(session.visitor_id))
         return builder.result()
 
-    async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
-        events = await self.store.visitor_events(site_id, visitor_id)
-        return sessionize(events, timeout=self.session_timeout)
-
     def now(self) -> datetime:
         return self.clock.now()
