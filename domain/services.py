@@ -29,6 +29,9 @@ from domain.queries import (
 from domain.sessionization import sessionize
 
 MAX_BATCH_EVENTS = 10_000
+# Longer than any key or token the service issues: refused without hashing megabytes of
+# header.
+MAX_CREDENTIAL_LENGTH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,8 @@ class AttributionService:
         return await self.store.list_sites()
 
     async def site_for_api_key(self, api_key: str) -> Site | None:
+        if len(api_key) > MAX_CREDENTIAL_LENGTH:
+            return None
         digest = hash_secret(api_key)
         site = await self.store.site_by_api_key_hash(digest)
         if site is None or not hmac.compare_digest(site.api_key_hash, digest):
@@ -143,6 +148,8 @@ class AttributionService:
         return site
 
     async def site_for_tracker_token(self, token: str) -> Site | None:
+        if len(token) > MAX_CREDENTIAL_LENGTH:
+            return None
         digest = hash_secret(token)
         site = await self.store.site_by_tracker_token_hash(digest)
         if site is None or not hmac.compare_digest(site.tracker_token_hash, digest):

@@ -10,8 +10,14 @@ import pytest
 
 from adapters.clock import FixedClock
 from adapters.memory_store import MemoryStore
+from domain.model import Site
 from domain.parameters import parse_pages_query, parse_sessions_query
-from domain.services import MAX_BATCH_EVENTS, AttributionService, BatchTooLargeError
+from domain.services import (
+    MAX_BATCH_EVENTS,
+    MAX_CREDENTIAL_LENGTH,
+    AttributionService,
+    BatchTooLargeError,
+)
 
 NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
 
@@ -205,3 +211,30 @@ async def test_sites_are_listed_oldest_first(service: AttributionService) -> Non
     b = await service.create_site("B")
     # Both created at the fixed NOW: ties go by id.
     assert [s.site_id for s in await service.sites()] == sorted([a.site.site_id, b.site.site_id])
+
+
+class LookupCountingStore(MemoryStore):
+    """Counts key-hash lookups, to show which credentials never reach the store."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    async def site_by_api_key_hash(self, key_hash: str) -> Site | None:
+        self.lookups += 1
+        return await super().site_by_api_key_hash(key_hash)
+
+    async def site_by_tracker_token_hash(self, token_hash: str) -> Site | None:
+        self.lookups += 1
+        return await super().site_by_tracker_token_hash(token_hash)
+
+
+async def test_over_long_credentials_are_refused_without_a_lookup() -> None:
+    store = LookupCountingStore()
+    service = AttributionService(store, FixedClock(NOW), ListBots())
+    await service.create_site("A")
+    assert await service.site_for_api_key("k" * (MAX_CREDENTIAL_LENGTH + 1)) is None
+    assert await service.site_for_tracker_token("t" * (MAX_CREDENTIAL_LENGTH + 1)) is None
+    assert store.lookups == 0
+    assert await service.site_for_api_key("k" * MAX_CREDENTIAL_LENGTH) is None
+    assert store.lookups == 1
