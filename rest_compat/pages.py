@@ -16,7 +16,8 @@ async def pages_handler(request: web.Request) -> web.Response:
     site = await authenticated_site(request)
     params = await read_parameters(request)
     service = request.app[SERVICE]
-    # One instant for the default window and for deciding which sessions are closed.
+    # The default window ends at the service's clock, the one that also decides which
+    # sessions are closed (read again in page_report, microseconds later).
     now = service.now()
     query = checked(lambda: parse_pages_query(params, now=now))
     report = await service.page_report(site.site_id, query)
