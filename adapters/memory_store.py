@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from domain.model import Event, Session, SessionOutline, Site
-from domain.page_report import JourneyFold, VisitorJourney
+from domain.model import Event, Session, Site
+from domain.page_report import (
+    PageKey,
+    ReportSession,
+    VisitorConversions,
+    report_conversions,
+    report_session,
+)
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
-from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
+from domain.queries import SessionFilters, TimeWindow
 
 
 class MemoryStore:
@@ -67,7 +74,11 @@ class MemoryStore:
                 visitor: [*self._visitor_events.get((site_id, visitor), []), *added]
                 for visitor, added in by_visitor.items()
             }
-            sessions = {visitor: list(recut(history)) for visitor, history in histories.items()}
+            # In history order: a session's position in its visitor's list is its ordinal.
+            sessions = {
+                visitor: sorted(recut(history), key=lambda s: s.order_key)
+                for visitor, history in histories.items()
+            }
             stored.update(new)
             for visitor, history in histories.items():
                 self._visitor_events[(site_id, visitor)] = history
@@ -76,6 +87,52 @@ class MemoryStore:
 
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         return list(self._visitor_events.get((site_id, visitor_id), []))
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[MemorySnapshot]:
+        # Ingestion replaces a visitor's list of sessions, never changes one in place:
+        # a copy of the mapping is a committed state.
+        yield MemorySnapshot(dict(self._sessions))
+
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int:
+        async with self.snapshot() as snapshot:
+            return await snapshot.count_sessions(site_id, filters, window)
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: SessionKey | None = None,
+    ) -> list[Session]:
+        async with self.snapshot() as snapshot:
+            return await snapshot.list_sessions(
+                site_id, filters, window, limit=limit, offset=offset, after=after
+            )
+
+    async def close(self) -> None:
+        return None
+
+
+def _listing_order(session: Session) -> tuple[float, str, str]:
+    return (-session.start.timestamp(), session.visitor_id, session.session_id)
+
+
+def _key_order(key: SessionKey) -> tuple[float, str, str]:
+    return (-key.start.timestamp(), key.visitor_id, key.session_id)
+
+
+class MemorySnapshot:
+    """Reads over one state of the in-memory store; page keys are the URLs themselves
+    and visitor keys the visitor ids."""
+
+    def __init__(self, sessions: dict[tuple[str, str], list[Session]]) -> None:
+        self._sessions = sessions
 
     def _matching(self, site_id: str, filters: SessionFilters, window: TimeWindow) -> list[Session]:
         return [
@@ -106,32 +163,33 @@ class MemoryStore:
             ordered = [s for s in ordered if _listing_order(s) > _key_order(after)]
         return ordered[offset : offset + limit]
 
-    async def stream_outlines(
+    async def report_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> AsyncIterator[SessionOutline]:
-        for session in self._matching(site_id, filters, window):
-            yield session.outline
+    ) -> AsyncIterator[Sequence[ReportSession]]:
+        selected = {id(s) for s in self._matching(site_id, filters, window)}
+        rows = [
+            report_session(session, ordinal)
+            for visitor in self._visitors(site_id, filters, window)
+            for ordinal, session in enumerate(self._sessions[(site_id, visitor)])
+            if id(session) in selected
+        ]
+        yield rows
 
-    async def window_journeys(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        definition: ConversionDefinition,
-    ) -> dict[str, VisitorJourney]:
-        fold = JourneyFold(definition)
-        for visitor in {s.visitor_id for s in self._matching(site_id, filters, window)}:
-            for session in self._sessions.get((site_id, visitor), []):
-                fold.add(visitor, session.order_key, session.conversions)
-        return fold.journeys()
+    async def visitor_conversions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[VisitorConversions]]:
+        yield [
+            VisitorConversions(visitor, ordinal, report_conversions(session))
+            for visitor in self._visitors(site_id, filters, window)
+            for ordinal, session in enumerate(self._sessions[(site_id, visitor)])
+            if session.conversions
+        ]
 
-    async def close(self) -> None:
-        return None
+    def _visitors(self, site_id: str, filters: SessionFilters, window: TimeWindow) -> set[str]:
+        return {s.visitor_id for s in self._matching(site_id, filters, window)}
 
+    async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
+        return {url: url for url in urls}
 
-def _listing_order(session: Session) -> tuple[float, str, str]:
-    return (-session.start.timestamp(), session.visitor_id, session.session_id)
-
-
-def _key_order(key: SessionKey) -> tuple[float, str, str]:
-    return (-key.start.timestamp(), key.visitor_id, key.session_id)
+    async def page_urls(self, keys: Collection[PageKey]) -> dict[PageKey, str]:
+        return {key: str(key) for key in keys}

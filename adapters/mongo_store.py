@@ -9,9 +9,18 @@ Collections (database from the URL path, default ``attributionhub``):
 - ``events``: raw events, unique on ``(site_id, event_id)`` (idempotent ingestion).
 - ``sessions``: materialized sessions, path and conversions embedded, unique on
   ``(site_id, visitor_id, session_id)``; indexed by site and start, and by each filter
-  field followed by start, in the full /sessions order.
+  field followed by start, in the full /sessions order. Beside the session itself each
+  document keeps what the page report reads (``domain.page_report.ReportSession``) as
+  top-level fields, so the report projects the path away: ``ordinal`` (the session's
+  position in its visitor's whole history), landing, exit and exit-previous pages,
+  ``is_last``, ``inactive_after_us``, and ``report_conversions`` (``[page,
+  previous_page, meta_type, meta_id]`` per conversion) on converting sessions only, which
+  a partial index on ``(site_id, visitor_id, ordinal)`` serves for the touch scopes.
 - ``visitors``: one document per visitor of a site, holding the re-cut lock (below) and a
   ``pending`` flag.
+- ``meta``: the ``layout`` document, the version of this layout the data was upgraded to.
+
+Page keys are the URLs themselves and visitor keys the visitor ids.
 
 Time: every instant is stored twice, as a BSON date under its name (readable, usable in
 aggregations and TTL indexes) and as exact integer microseconds since the Unix epoch under
@@ -32,6 +41,23 @@ re-cut writes nothing. A failure after the events are inserted (network, crash) 
 undone without transactions; the visitor stays flagged ``pending`` and the next batch that
 names that visitor - a client retrying the same batch included - re-cuts it, even when all
 its events turn out to be duplicates.
+
+Snapshots. On a replica set or sharded cluster of MongoDB 5.0 or later (detected once, at
+``open``) every read of a ``snapshot()`` goes through one client session with snapshot
+read concern, so all reads of one request see one committed state. Such a snapshot lasts
+as long as the server keeps its history (``minSnapshotHistoryWindowInSeconds``, 5 minutes
+by default): a request reading for longer fails with ``SnapshotTooOld``. On a standalone
+server (and on mongomock) there are no snapshot reads: each read sees the latest state, so
+the reads of one request are not isolated from re-cuts running meanwhile - a /sessions
+total may disagree with its page, and a page report may mix a visitor's sessions from
+before and after a re-cut. The report never fails for it: touch scopes compare the
+ordinals stored on each session, whatever other reads saw.
+
+Upgrades. Databases written before sessions carried ``ordinal`` and
+``report_conversions`` get them at the first ``open`` of this version (the ``layout``
+document records that it is done, so later opens do not scan the sessions). Processes of
+the previous version must be stopped first: sessions they write afterwards lack those
+fields.
 """
 
 from __future__ import annotations
@@ -43,9 +69,18 @@ import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from motor.motor_asyncio import AsyncIOMotorClient
@@ -56,6 +91,7 @@ from pymongo import (
     IndexModel,
     ReplaceOne,
     ReturnDocument,
+    UpdateOne,
     WriteConcern,
 )
 from pymongo.errors import (
@@ -67,6 +103,7 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
+from adapters.read_model import FILTER_FIELDS, KEYS_PER_QUERY, chunks, filter_values
 from domain.model import (
     Attribution,
     Conversion,
@@ -74,25 +111,30 @@ from domain.model import (
     EventType,
     PageVisit,
     Session,
-    SessionOutline,
     Site,
+    from_micros,
+    to_micros,
 )
-from domain.page_report import JourneyFold, VisitorJourney
+from domain.page_report import PageKey, ReportConversion, ReportSession, VisitorConversions
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
-from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
+from domain.queries import SessionFilters, TimeWindow
 
 DEFAULT_DATABASE: Final = "attributionhub"
 SERVER_SELECTION_TIMEOUT: Final = 5.0  # seconds: start-up fails fast, not after 30 s
 DEFAULT_LOCK_LEASE: Final = timedelta(seconds=60)
 
 _DUPLICATE_KEY: Final = 11000
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
 _CURSOR_BATCH: Final = 500
-# Keeps each $in list (and so each query document) far below the 16 MB BSON limit.
-_KEYS_PER_QUERY: Final = 5_000
-_FILTER_FIELDS: Final = ("source", "medium", "campaign", "content", "term", "landing_page")
+# Report rows are small (the path stays on the server): one batch, one chunk, ~1-2 MB.
+_REPORT_CHUNK: Final = 5_000
+# Snapshot reads outside transactions came with MongoDB 5.0, wire version 13.
+_SNAPSHOT_WIRE_VERSION: Final = 13
+_LAYOUT: Final = "layout"
+# 2: sessions carry ``ordinal`` and ``report_conversions``.
+_LAYOUT_VERSION: Final = 2
+# Where a converting session keeps what the report reads of its conversions.
+_CONVERSIONS: Final = "report_conversions"
 _LISTING_ORDER: Final = [
     ("start_us", DESCENDING),
     ("visitor_id", ASCENDING),
@@ -101,6 +143,7 @@ _LISTING_ORDER: Final = [
 _USERINFO: Final = re.compile(r"(?<=://)[^@/]*@")
 
 Document = dict[str, Any]
+T = TypeVar("T")
 
 
 class MongoUnavailableError(RuntimeError):
@@ -122,12 +165,14 @@ class MongoStore:
         owns_client: bool,
         w: int | str,
         lock_lease: timedelta = DEFAULT_LOCK_LEASE,
+        snapshot_reads: bool = False,
     ) -> None:
         self._client = client
         self._w = w
         self._db = database
         self._owns_client = owns_client
         self._lock_lease = lock_lease
+        self._snapshot_reads = snapshot_reads
         self._closed = False
 
     def _collection(self, name: str) -> Any:
@@ -152,6 +197,10 @@ class MongoStore:
     def _visitors(self) -> Any:
         return self._collection("visitors")
 
+    @property
+    def _meta(self) -> Any:
+        return self._collection("meta")
+
     @classmethod
     async def open(
         cls,
@@ -163,7 +212,7 @@ class MongoStore:
         server_selection_timeout: float = SERVER_SELECTION_TIMEOUT,
         lock_lease: timedelta = DEFAULT_LOCK_LEASE,
     ) -> MongoStore:
-        """Connect, check the server answers, create the indexes.
+        """Connect, check the server answers, create the indexes, upgrade older data.
 
         ``write_concern`` is a ``w`` value: ``majority`` (default), a number of members,
         or a tag set name. ``client`` replaces the connection made from ``url`` (tests pass
@@ -194,6 +243,8 @@ class MongoStore:
         try:
             await connection.admin.command("ping")
             await store._create_indexes()
+            await store._upgrade()
+            store._snapshot_reads = await _serves_snapshot_reads(connection)
         except ServerSelectionTimeoutError as exc:
             await store.close()
             # The driver's message goes on with a whole topology description.
@@ -241,7 +292,14 @@ class MongoStore:
                     IndexModel(
                         [("site_id", ASCENDING), (field, ASCENDING), *tail], name=f"by_{field}"
                     )
-                    for field in _FILTER_FIELDS
+                    for field in FILTER_FIELDS
+                ),
+                # The touch scopes read the converting sessions of many visitors: few
+                # sessions convert, so this index is a small fraction of session_identity.
+                IndexModel(
+                    [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("ordinal", ASCENDING)],
+                    name="converting",
+                    partialFilterExpression={_CONVERSIONS: {"$exists": True}},
                 ),
             ]
         )
@@ -255,6 +313,78 @@ class MongoStore:
             ]
         )
 
+    async def _upgrade(self) -> None:
+        layout = await self._meta.find_one({"_id": _LAYOUT})
+        if layout is not None and layout.get("version", 0) >= _LAYOUT_VERSION:
+            return
+        await self._number_sessions()
+        # $max: a later version opened meanwhile may have recorded a higher one.
+        await self._meta.update_one(
+            {"_id": _LAYOUT}, {"$max": {"version": _LAYOUT_VERSION}}, upsert=True
+        )
+
+    async def _number_sessions(self) -> None:
+        """Give the sessions written before ordinals their ``ordinal`` and report fields.
+
+        Visitors come in index order, so only one chunk of them is in memory at a time.
+        Each update applies only to a document still without an ordinal: a re-cut by a
+        process already upgraded has written the right one, which must not be undone.
+        """
+        cursor = self._sessions.find(
+            {"ordinal": {"$exists": False}},
+            projection={"_id": False, "site_id": True, "visitor_id": True},
+            batch_size=KEYS_PER_QUERY,
+        ).sort([("site_id", ASCENDING), ("visitor_id", ASCENDING), ("session_id", ASCENDING)])
+        site = ""
+        visitors: list[str] = []
+        async for doc in cursor:
+            if doc["site_id"] == site and visitors and visitors[-1] == doc["visitor_id"]:
+                continue
+            if doc["site_id"] != site or len(visitors) == KEYS_PER_QUERY:
+                if visitors:
+                    await self._number_visitors(site, visitors)
+                site, visitors = doc["site_id"], []
+            visitors.append(doc["visitor_id"])
+        if visitors:
+            await self._number_visitors(site, visitors)
+
+    async def _number_visitors(self, site_id: str, visitors: list[str]) -> None:
+        histories: dict[str, list[Document]] = defaultdict(list)
+        cursor = self._sessions.find(
+            {"site_id": site_id, "visitor_id": {"$in": visitors}},
+            projection={
+                "visitor_id": True,
+                "session_id": True,
+                "start_us": True,
+                "ordinal": True,
+                "conversions": True,
+            },
+            batch_size=_CURSOR_BATCH,
+        )
+        async for doc in cursor:
+            histories[doc["visitor_id"]].append(doc)
+        operations: list[UpdateOne] = []
+        for sessions in histories.values():
+            sessions.sort(key=lambda s: (s["start_us"], s["session_id"]))
+            operations.extend(
+                UpdateOne(
+                    {"_id": s["_id"], "ordinal": {"$exists": False}},
+                    {
+                        "$set": {
+                            "ordinal": ordinal,
+                            **_report_conversions(
+                                (c["page"], c["previous_page"], c["meta_type"], c.get("meta_id"))
+                                for c in s.get("conversions") or ()
+                            ),
+                        }
+                    },
+                )
+                for ordinal, s in enumerate(sessions)
+                if "ordinal" not in s
+            )
+        if operations:
+            await self._sessions.bulk_write(operations, ordered=False)
+
     @property
     def database_name(self) -> str:
         return str(self._db.name)
@@ -263,6 +393,12 @@ class MongoStore:
     def write_concern(self) -> int | str:
         """The ``w`` of every write."""
         return self._w
+
+    @property
+    def isolated_snapshots(self) -> bool:
+        """Whether a ``snapshot()`` isolates its reads from concurrent writes: on
+        deployments with snapshot reads only (module docstring)."""
+        return self._snapshot_reads
 
     async def drop(self) -> None:
         """Drop this store's whole database: for throwaway test databases only."""
@@ -365,7 +501,7 @@ class MongoStore:
         if not new:
             await self._replace_sessions(site_id, plans)
             return 0
-        for chunk in _chunks(sorted(affected)):
+        for chunk in chunks(sorted(affected)):
             await self._visitors.update_many(
                 {"site_id": site_id, "visitor_id": {"$in": chunk}}, {"$set": {"pending": True}}
             )
@@ -381,7 +517,7 @@ class MongoStore:
 
     async def _stored_event_ids(self, site_id: str, event_ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(sorted(event_ids)):
+        for chunk in chunks(sorted(event_ids)):
             cursor = self._events.find(
                 {"site_id": site_id, "event_id": {"$in": chunk}},
                 {"_id": 0, "event_id": 1},
@@ -393,7 +529,7 @@ class MongoStore:
     async def _visitor_states(self, site_id: str, visitor_ids: Iterable[str]) -> dict[str, bool]:
         """Whether each existing visitor document is flagged ``pending``."""
         states: dict[str, bool] = {}
-        for chunk in _chunks(sorted(visitor_ids)):
+        for chunk in chunks(sorted(visitor_ids)):
             cursor = self._visitors.find(
                 {"site_id": site_id, "visitor_id": {"$in": chunk}},
                 {"_id": 0, "visitor_id": 1, "pending": 1},
@@ -428,7 +564,7 @@ class MongoStore:
             while remaining:
                 now = datetime.now(UTC)
                 free = {"$or": [{"lock": None}, {"lock_expires": {"$lt": now}}]}
-                for chunk in _chunks(remaining):
+                for chunk in chunks(remaining):
                     await self._visitors.update_many(
                         {"site_id": site_id, "visitor_id": {"$in": chunk}, **free},
                         {"$set": {"lock": token, "lock_expires": now + self._lock_lease}},
@@ -461,7 +597,7 @@ class MongoStore:
 
     async def _held_by(self, site_id: str, visitors: list[str], token: str) -> dict[str, bool]:
         held: dict[str, bool] = {}
-        for chunk in _chunks(visitors):
+        for chunk in chunks(visitors):
             cursor = self._visitors.find(
                 {"site_id": site_id, "visitor_id": {"$in": chunk}, "lock": token},
                 {"_id": 0, "visitor_id": 1, "pending": 1},
@@ -477,7 +613,7 @@ class MongoStore:
         release: Document = {"lock": None, "lock_expires": None}
         if clear_pending:
             release["pending"] = False
-        for chunk in _chunks(sorted(visitors)):
+        for chunk in chunks(sorted(visitors)):
             await self._visitors.update_many(
                 {"site_id": site_id, "visitor_id": {"$in": chunk}, "lock": token},
                 {"$set": release},
@@ -485,7 +621,7 @@ class MongoStore:
 
     async def _histories(self, site_id: str, visitors: Iterable[str]) -> dict[str, list[Event]]:
         histories: dict[str, list[Event]] = defaultdict(list)
-        for chunk in _chunks(sorted(visitors)):
+        for chunk in chunks(sorted(visitors)):
             cursor = self._events.find(
                 {"site_id": site_id, "visitor_id": {"$in": chunk}}, batch_size=_CURSOR_BATCH
             )
@@ -503,15 +639,20 @@ class MongoStore:
         operations: list[ReplaceOne[Document] | DeleteMany] = []
         for visitor, sessions in plans.items():
             identity = {"site_id": site_id, "visitor_id": visitor}
+            # Each plan is the visitor's whole history (the lock is held), so a session's
+            # position in it is its ordinal.
+            history = sorted(sessions, key=lambda s: s.order_key)
             # Upserts first, then the deletion of sessions the re-cut no longer has: a
             # reader sees a visitor's old or new sessions, never none of them.
             operations.extend(
                 ReplaceOne(
-                    {**identity, "session_id": s.session_id}, _session_document(s), upsert=True
+                    {**identity, "session_id": s.session_id},
+                    _session_document(s, ordinal),
+                    upsert=True,
                 )
-                for s in sessions
+                for ordinal, s in enumerate(history)
             )
-            keep = [s.session_id for s in sessions]
+            keep = [s.session_id for s in history]
             operations.append(DeleteMany({**identity, "session_id": {"$nin": keep}}))
         if operations:
             await self._sessions.bulk_write(operations, ordered=True)
@@ -521,10 +662,72 @@ class MongoStore:
         return histories.get(visitor_id, [])
 
     # --- reads -------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[MongoSnapshot]:
+        sessions = self._sessions  # refuses a closed store
+        if not self._snapshot_reads:
+            yield MongoSnapshot(sessions, None)
+            return
+        async with await self._client.start_session(snapshot=True) as session:
+            yield MongoSnapshot(sessions, session)
+
     async def count_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> int:
-        return int(await self._sessions.count_documents(_selection(site_id, filters, window)))
+        async with self.snapshot() as snapshot:
+            return await snapshot.count_sessions(site_id, filters, window)
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: SessionKey | None = None,
+    ) -> list[Session]:
+        async with self.snapshot() as snapshot:
+            return await snapshot.list_sessions(
+                site_id, filters, window, limit=limit, offset=offset, after=after
+            )
+
+
+class MongoSnapshot:
+    """The reads of one request (``MongoStore.snapshot``). ``session`` is a client session
+    with snapshot reads, passed to every read; None where the deployment has none, and
+    each read then sees the latest state (module docstring).
+
+    Round trips are serialized: a client session serves one operation at a time, and
+    resolvers may read one snapshot concurrently."""
+
+    def __init__(self, sessions: Any, session: Any | None) -> None:
+        self._sessions = sessions
+        self._session = session
+        self._turn = asyncio.Lock()
+
+    async def _io(self, operation: Callable[[], Awaitable[T]]) -> T:
+        # A callable, not an awaitable: motor starts an operation when it is called.
+        async with self._turn:
+            return await operation()
+
+    async def _batches(self, cursor: Any, size: int) -> AsyncGenerator[list[Document], None]:
+        """The documents of a cursor in lists of up to ``size``; the cursor is closed
+        however the caller stops."""
+        try:
+            while docs := await self._io(lambda: cursor.to_list(size)):
+                yield docs
+        finally:
+            await self._io(cursor.close)
+
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int:
+        selection = _selection(site_id, filters, window)
+        count = await self._io(
+            lambda: self._sessions.count_documents(selection, session=self._session)
+        )
+        return int(count)
 
     async def list_sessions(
         self,
@@ -542,49 +745,73 @@ class MongoStore:
         if after is not None:
             selection = {"$and": [selection, _after(after)]}
         cursor = (
-            self._sessions.find(selection, batch_size=min(limit, _CURSOR_BATCH))
+            self._sessions.find(
+                selection, batch_size=min(limit, _CURSOR_BATCH), session=self._session
+            )
             .sort(_LISTING_ORDER)
             .skip(max(offset, 0))
             .limit(limit)
         )
-        return [_session(doc) async for doc in cursor]
+        docs = await self._io(lambda: cursor.to_list(None))
+        return [_session(doc) for doc in docs]
 
-    async def stream_outlines(
+    async def report_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> AsyncIterator[SessionOutline]:
+    ) -> AsyncIterator[Sequence[ReportSession]]:
         cursor = self._sessions.find(
             _selection(site_id, filters, window),
-            projection=_WITHOUT_PATH,
-            batch_size=_CURSOR_BATCH,
+            projection=_REPORT_FIELDS,
+            batch_size=_REPORT_CHUNK,
+            session=self._session,
         )
-        try:
-            async for doc in cursor:
-                yield _outline(doc)
-        finally:
-            await cursor.close()
+        async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
+            async for docs in batches:
+                yield [_report_session(doc) for doc in docs]
 
-    async def window_journeys(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        definition: ConversionDefinition,
-    ) -> dict[str, VisitorJourney]:
-        visitors = await self._sessions.distinct("visitor_id", _selection(site_id, filters, window))
-        fold = JourneyFold(definition)
-        for chunk in _chunks(sorted(visitors)):
-            cursor = self._sessions.find(
-                {"site_id": site_id, "visitor_id": {"$in": chunk}},
-                projection=_JOURNEY_FIELDS,
-                batch_size=_CURSOR_BATCH,
-            )
-            try:
-                async for doc in cursor:
-                    key = (_from_us(doc["start_us"]), doc["session_id"])
-                    fold.add(doc["visitor_id"], key, _conversions(doc))
-            finally:
-                await cursor.close()
-        return fold.journeys()
+    async def visitor_conversions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[VisitorConversions]]:
+        # An aggregation rather than distinct(), whose answer is one document of 16 MB
+        # at most; the grouping may spill to disk for windows of millions of visitors.
+        visitors = self._sessions.aggregate(
+            [
+                {"$match": _selection(site_id, filters, window)},
+                {"$group": {"_id": "$visitor_id"}},
+            ],
+            allowDiskUse=True,
+            batchSize=KEYS_PER_QUERY,
+            session=self._session,
+        )
+        async with contextlib.aclosing(self._batches(visitors, KEYS_PER_QUERY)) as batches:
+            async for batch in batches:
+                for ids in chunks([doc["_id"] for doc in batch], KEYS_PER_QUERY):
+                    cursor = self._sessions.find(
+                        # Names the partial index's condition, so the index can serve it.
+                        {
+                            "site_id": site_id,
+                            "visitor_id": {"$in": ids},
+                            _CONVERSIONS: {"$exists": True},
+                        },
+                        projection=_CONVERTING_FIELDS,
+                        batch_size=_REPORT_CHUNK,
+                        session=self._session,
+                    )
+                    async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as found:
+                        async for docs in found:
+                            yield [
+                                VisitorConversions(
+                                    doc["visitor_id"],
+                                    doc["ordinal"],
+                                    _conversion_rows(doc[_CONVERSIONS]),
+                                )
+                                for doc in docs
+                            ]
+
+    async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
+        return {url: url for url in urls}
+
+    async def page_urls(self, keys: Collection[PageKey]) -> dict[PageKey, str]:
+        return {key: str(key) for key in keys}
 
 
 # --- connection helpers ----------------------------------------------------------------
@@ -597,6 +824,18 @@ def database_from_url(url: str) -> str | None:
 def redact(url: str) -> str:
     """The URL without its user name and password, fit for messages and logs."""
     return _USERINFO.sub("***@", url, count=1)
+
+
+async def _serves_snapshot_reads(client: Any) -> bool:
+    """Whether the deployment serves snapshot reads outside transactions: a replica set
+    or a sharded cluster of MongoDB 5.0 or later. Any doubt answers no: reads are then
+    merely not isolated, while a wrong yes would fail every read."""
+    try:
+        hello = await client.admin.command("hello")
+        clustered = "setName" in hello or hello.get("msg") == "isdbgrid"
+        return bool(clustered and int(hello.get("maxWireVersion", 0)) >= _SNAPSHOT_WIRE_VERSION)
+    except Exception:  # mongomock raises NotImplementedError, servers without hello fail
+        return False
 
 
 def _w_value(write_concern: str) -> int | str:
@@ -618,23 +857,14 @@ async def _insert_ignoring_duplicates(collection: Any, documents: list[Document]
     return set()
 
 
-def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
-    for start in range(0, len(items), _KEYS_PER_QUERY):
-        yield list(items[start : start + _KEYS_PER_QUERY])
-
-
 # --- queries ----------------------------------------------------------------------------
 def _selection(site_id: str, filters: SessionFilters, window: TimeWindow) -> Document:
-    selection: Document = {"site_id": site_id}
-    for field in _FILTER_FIELDS:
-        value = getattr(filters, field)
-        if value is not None:
-            selection[field] = value
+    selection: Document = {"site_id": site_id, **dict(filter_values(filters))}
     bounds: Document = {}
     if window.start is not None:
-        bounds["$gte"] = _to_us(window.start)
+        bounds["$gte"] = to_micros(window.start)
     if window.end is not None:
-        bounds["$lte"] = _to_us(window.end)
+        bounds["$lte"] = to_micros(window.end)
     if bounds:
         selection["start_us"] = bounds
     return selection
@@ -642,7 +872,7 @@ def _selection(site_id: str, filters: SessionFilters, window: TimeWindow) -> Doc
 
 def _after(key: SessionKey) -> Document:
     """Strictly after ``key`` in the order start descending, visitor, session ascending."""
-    start = _to_us(key.start)
+    start = to_micros(key.start)
     return {
         "$or": [
             {"start_us": {"$lt": start}},
@@ -657,16 +887,8 @@ def _after(key: SessionKey) -> Document:
 
 
 # --- encoding ---------------------------------------------------------------------------
-def _to_us(instant: datetime) -> int:
-    return (instant - _EPOCH) // _MICROSECOND
-
-
-def _from_us(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
-
-
 def _instant(name: str, instant: datetime) -> Document:
-    return {name: instant.astimezone(UTC), f"{name}_us": _to_us(instant)}
+    return {name: instant.astimezone(UTC), f"{name}_us": to_micros(instant)}
 
 
 def _site(doc: Mapping[str, Any] | None) -> Site | None:
@@ -677,7 +899,7 @@ def _site(doc: Mapping[str, Any] | None) -> Site | None:
         name=doc["name"],
         api_key_hash=doc["api_key_hash"],
         tracker_token_hash=doc["tracker_token_hash"],
-        created_at=_from_us(doc["created_at_us"]),
+        created_at=from_micros(doc["created_at_us"]),
     )
 
 
@@ -704,7 +926,7 @@ def _event(doc: Mapping[str, Any]) -> Event:
         event_id=doc["event_id"],
         type=_EVENT_TYPES[doc["type"]],
         visitor_id=doc["visitor_id"],
-        timestamp=_from_us(doc["timestamp_us"]),
+        timestamp=from_micros(doc["timestamp_us"]),
         url=doc["url"],
         page=doc["page"],
         referrer=doc.get("referrer"),
@@ -715,7 +937,7 @@ def _event(doc: Mapping[str, Any]) -> Event:
     )
 
 
-def _session_document(session: Session) -> Document:
+def _session_document(session: Session, ordinal: int) -> Document:
     a = session.attribution
     return {
         "site_id": session.site_id,
@@ -747,19 +969,53 @@ def _session_document(session: Session) -> Document:
             }
             for c in session.conversions
         ],
+        "ordinal": ordinal,
+        **_report_conversions(
+            (c.page, c.previous_page, c.meta_type, c.meta_id) for c in session.conversions
+        ),
     }
 
 
-# The page report reads outlines: the path, most of a session document, stays on the server.
-_WITHOUT_PATH: Final = {"path": False}
-# What a visitor journey reads of a session.
-_JOURNEY_FIELDS: Final = {
+def _report_conversions(conversions: Iterable[tuple[str, str, str, str | None]]) -> Document:
+    """The ``report_conversions`` field of a session document: absent when the session
+    has no conversion, so that the partial index holds converting sessions only."""
+    rows = [list(c) for c in conversions]
+    return {_CONVERSIONS: rows} if rows else {}
+
+
+# What the page report reads of a session: the path and the full conversions, most of a
+# session document, stay on the server.
+_REPORT_FIELDS: Final = {
     "_id": False,
     "visitor_id": True,
-    "session_id": True,
-    "start_us": True,
-    "conversions": True,
+    "ordinal": True,
+    "landing_page": True,
+    "exit_page": True,
+    "exit_previous_page": True,
+    "is_last": True,
+    "inactive_after_us": True,
+    _CONVERSIONS: True,
 }
+# What the touch scopes read of a converting session.
+_CONVERTING_FIELDS: Final = {"_id": False, "visitor_id": True, "ordinal": True, _CONVERSIONS: True}
+
+
+def _conversion_rows(rows: Iterable[Sequence[Any]]) -> tuple[ReportConversion, ...]:
+    return tuple(ReportConversion(page, previous, kind, id_) for page, previous, kind, id_ in rows)
+
+
+def _report_session(doc: Mapping[str, Any]) -> ReportSession:
+    conversions = doc.get(_CONVERSIONS)
+    return ReportSession(
+        visitor=doc["visitor_id"],
+        ordinal=doc["ordinal"],
+        landing=doc["landing_page"],
+        exit=doc["exit_page"],
+        exit_previous=doc["exit_previous_page"],
+        # domain.page_report.closes_after, from the fields it is made of.
+        closes_after=doc["inactive_after_us"] if doc["is_last"] else 0,
+        conversions=_conversion_rows(conversions) if conversions else None,
+    )
 
 
 def _attribution(doc: Mapping[str, Any]) -> Attribution:
@@ -776,7 +1032,7 @@ def _conversions(doc: Mapping[str, Any]) -> tuple[Conversion, ...]:
     return tuple(
         Conversion(
             event_id=c["event_id"],
-            timestamp=_from_us(c["at_us"]),
+            timestamp=from_micros(c["at_us"]),
             page=c["page"],
             previous_page=c["previous_page"],
             email=c.get("email"),
@@ -792,29 +1048,12 @@ def _session(doc: Mapping[str, Any]) -> Session:
         site_id=doc["site_id"],
         visitor_id=doc["visitor_id"],
         session_id=doc["session_id"],
-        start=_from_us(doc["start_us"]),
-        last_activity=_from_us(doc["last_activity_us"]),
+        start=from_micros(doc["start_us"]),
+        last_activity=from_micros(doc["last_activity_us"]),
         attribution=_attribution(doc),
-        path=tuple(PageVisit(url=p["url"], timestamp=_from_us(p["at_us"])) for p in doc["path"]),
+        path=tuple(PageVisit(url=p["url"], timestamp=from_micros(p["at_us"])) for p in doc["path"]),
         conversions=_conversions(doc),
         exit_previous_page=doc["exit_previous_page"],
         is_last=doc["is_last"],
-        inactive_after=_from_us(doc["inactive_after_us"]),
-    )
-
-
-def _outline(doc: Mapping[str, Any]) -> SessionOutline:
-    return SessionOutline(
-        site_id=doc["site_id"],
-        visitor_id=doc["visitor_id"],
-        session_id=doc["session_id"],
-        start=_from_us(doc["start_us"]),
-        last_activity=_from_us(doc["last_activity_us"]),
-        attribution=_attribution(doc),
-        landing_page=doc["landing_page"],
-        exit_page=doc["exit_page"],
-        conversions=_conversions(doc),
-        exit_previous_page=doc["exit_previous_page"],
-        is_last=doc["is_last"],
-        inactive_after=_from_us(doc["inactive_after_us"]),
+        inactive_after=from_micros(doc["inactive_after_us"]),
     )

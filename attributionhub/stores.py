@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from adapters.sqlite_store import MigrationError, SchemaVersionError, SqliteStore
+from adapters.sqlite import MigrationError, SchemaVersionError, SqliteStore
 from attributionhub.config import Settings, is_mongodb_url
 from domain.ports import Store
 

@@ -14,14 +14,13 @@ with ``EventParser`` and measures, on the parsed events:
   pays per event before any store work), for scale.
 - sessionize: ``domain.sessionization.sessionize`` over all events (events/s).
 - page report, touch scope any: ``build_page_report`` over every session (sessions/s).
-- page report, touch scope assist: the same with visitor journeys, the journeys built
-  with ``visitor_journey`` from every visitor's sessions and timed with it.
+- page report, touch scope assist: the same, with each visitor's first converting
+  session found from the conversions of every visitor's history, timed with it.
 """
 
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +33,8 @@ import orjson
 from attributionhub.demo import generate_events
 from bench.common import header, peak_rss_mib, row, sizes_from_args, timed
 from domain.events import EventParser
-from domain.model import Event, Session
-from domain.page_report import VisitorJourney, build_page_report, visitor_journey
+from domain.model import Event
+from domain.page_report import build_page_report
 from domain.queries import (
     ConversionDefinition,
     PagesQuery,
@@ -66,14 +65,9 @@ def run(size: int) -> None:
     events = []
     window = TimeWindow(start=start, end=END)
     any_query = PagesQuery(SessionFilters(), window, ConversionDefinition(), TouchScope.ANY)
-    report, any_s = timed(lambda: build_page_report(sessions, {}, any_query, END))
+    report, any_s = timed(lambda: build_page_report(sessions, any_query, END))
     assist_query = PagesQuery(SessionFilters(), window, ConversionDefinition(), TouchScope.ASSIST)
-
-    def assist() -> object:
-        journeys = _journeys(sessions, assist_query.definition)
-        return build_page_report(sessions, journeys, assist_query, END)
-
-    _, assist_s = timed(assist)
+    _, assist_s = timed(lambda: build_page_report(sessions, assist_query, END))
 
     print(f"\n{size:,} events over {DAYS} days -> {len(sessions):,} sessions")
     print(f"  (generated in {gen_s:.2f} s, {size / gen_s:,.0f} events/s; not part of the ratios)")
@@ -82,18 +76,9 @@ def run(size: int) -> None:
     print(row("parse: orjson + EventParser", size, "events", parse_s, base_s))
     print(row("sessionize", size, "events", sessionize_s, base_s))
     print(row("page report, touch scope any", len(sessions), "sessions", any_s, base_s))
-    print(row("page report, assist (with journeys)", len(sessions), "sessions", assist_s, base_s))
+    print(row("page report, assist (with history)", len(sessions), "sessions", assist_s, base_s))
     total = report.summary.total_sessions if report else 0
     print(f"  report check: {total:,} sessions in S; peak RSS so far {peak_rss_mib():,.0f} MiB")
-
-
-def _journeys(
-    sessions: Sequence[Session], definition: ConversionDefinition
-) -> dict[str, VisitorJourney]:
-    by_visitor: dict[str, list[Session]] = defaultdict(list)
-    for session in sessions:
-        by_visitor[session.visitor_id].append(session)
-    return {v: visitor_journey(history, definition) for v, history in by_visitor.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -45,7 +45,7 @@ import orjson
 
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import SystemClock
-from adapters.sqlite_store import SqliteStore
+from adapters.sqlite import SqliteStore
 from attributionhub.demo import generate_events
 from bench.common import header, peak_rss_mib, row, sizes_from_args
 from domain.queries import (

@@ -8,10 +8,23 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 DEFAULT_SESSION_TIMEOUT = timedelta(minutes=30)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(instant: datetime) -> int:
+    """Microseconds since the Unix epoch: the exact integer form of an aware instant that
+    stores index and read models compare."""
+    return (instant - EPOCH) // _MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(0, 0, micros)
 
 
 class EventType(enum.StrEnum):

@@ -1,16 +1,23 @@
-"""The /pages report (SPEC 9): which role each page plays in the selected sessions.
+"""The /pages report (docs/concepts.md): which role each page plays in the selected sessions.
 
-The report is computed in one streaming pass so that a request over a large window keeps
-only per-page state in memory, never the sessions themselves.
+The report reads one compact row per session (``ReportSession``) instead of sessions:
+stores keep those facts ready at ingestion, keyed by their own page and visitor keys (an
+integer id, or the URL and visitor id themselves), so a 30-day window costs one pass over
+small tuples. The rules (touch scopes, which conversions count, which page holds which
+role) live here; keys are turned back into URLs only for the pages of the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
+from operator import itemgetter
+from typing import NamedTuple
 
-from domain.model import AnySession, Conversion
+from domain.model import Session, to_micros
 from domain.queries import (
     ConversionDefinition,
     PagesQuery,
@@ -19,7 +26,51 @@ from domain.queries import (
     TouchScope,
 )
 
-OrderKey = tuple[datetime, str]
+# A store's key for a page (an integer id, or the normalized URL itself) and for a visitor
+# of one site (an integer id, or the visitor id). Opaque to the report: only compared.
+PageKey = Hashable
+VisitorKey = Hashable
+
+
+class ReportConversion(NamedTuple):
+    """What the report reads of one conversion of a session."""
+
+    page: PageKey
+    previous_page: PageKey
+    meta_type: str
+    meta_id: str | None
+
+
+class ReportSession(NamedTuple):
+    """What the report reads of one session. Stores may yield plain tuples in this order.
+
+    ``ordinal`` is the session's position in its visitor's whole history (0: the first
+    session ever); ``closes_after`` is ``closes_after(session)``, in microseconds;
+    ``conversions`` may be None for a session without any.
+    """
+
+    visitor: VisitorKey
+    ordinal: int
+    landing: PageKey
+    exit: PageKey
+    exit_previous: PageKey
+    closes_after: int
+    conversions: tuple[ReportConversion, ...] | None
+
+
+def closes_after(session: Session) -> int:
+    """The instant (microseconds) after which the session counts as closed: a session
+    followed by a later one of its visitor is closed already (0), the visitor's last one
+    once its inactivity timeout has passed (``Session.is_closed``)."""
+    return to_micros(session.inactive_after) if session.is_last else 0
+
+
+class VisitorConversions(NamedTuple):
+    """The conversions of one session of a visitor's history, for the touch scopes."""
+
+    visitor: VisitorKey
+    ordinal: int
+    conversions: tuple[ReportConversion, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,209 +113,241 @@ class PageReport:
     drop_off_performance: tuple[DropOffPageStats, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class VisitorJourney:
-    """The landmarks of a visitor's whole history that touch scopes are measured against.
-
-    ``first_converting_key`` is None when the visitor never converted under the
-    definition the journey was computed for.
-    """
-
-    first_session_key: OrderKey
-    first_converting_key: OrderKey | None
+# A key no page has: the conversion page of a definition that names a page never seen.
+_NO_PAGE = object()
 
 
-def visitor_journey(
-    sessions: Iterable[AnySession], definition: ConversionDefinition
-) -> VisitorJourney:
-    """Landmarks of one visitor's history; ``sessions`` must be all of it, in any order."""
-    first: OrderKey | None = None
-    first_converting: OrderKey | None = None
-    visitor_id: str | None = None
-    for session in sessions:
-        if visitor_id is None:
-            visitor_id = session.visitor_id
-        elif session.visitor_id != visitor_id:
-            raise ValueError("a journey is made of the sessions of a single visitor")
-        key = session.order_key
-        if first is None or key < first:
-            first = key
-        if (first_converting is None or key < first_converting) and definition.is_converting(
-            session
-        ):
-            first_converting = key
-    if first is None:
-        raise ValueError("a visitor journey needs at least one session")
-    return VisitorJourney(first_session_key=first, first_converting_key=first_converting)
+class CountingRule:
+    """``ConversionDefinition`` over page keys: which conversions count."""
+
+    __slots__ = ("meta_id", "meta_type", "page")
+
+    def __init__(
+        self, definition: ConversionDefinition, *, page_keys: Mapping[str, PageKey] | None = None
+    ) -> None:
+        """``page_keys`` maps URLs to the store's page keys; None when the keys are the
+        URLs themselves. A conversion page missing from it is a page no conversion has."""
+        page: PageKey | None = definition.conversion_page
+        if page is not None and page_keys is not None:
+            page = page_keys.get(definition.conversion_page or "", _NO_PAGE)
+        self.page = page
+        self.meta_type = definition.meta_type
+        self.meta_id = definition.meta_id
+
+    @property
+    def counts_every_conversion(self) -> bool:
+        return self.page is None and self.meta_type is None and self.meta_id is None
+
+    def counts(self, conversion: ReportConversion) -> bool:
+        return (
+            (self.page is None or conversion.page == self.page)
+            and (self.meta_type is None or conversion.meta_type == self.meta_type)
+            and (self.meta_id is None or conversion.meta_id == self.meta_id)
+        )
+
+    def counting(
+        self, conversions: tuple[ReportConversion, ...] | None
+    ) -> tuple[ReportConversion, ...]:
+        if not conversions or self.counts_every_conversion:
+            return conversions or ()
+        return tuple(c for c in conversions if self.counts(c))
 
 
-class JourneyFold:
-    """Visitor journeys accumulated one session at a time, from only what journeys read
-    of a session, so that a store can fold whole histories without building sessions."""
-
-    __slots__ = ("_definition", "_first", "_first_converting")
-
-    def __init__(self, definition: ConversionDefinition) -> None:
-        self._definition = definition
-        self._first: dict[str, OrderKey] = {}
-        self._first_converting: dict[str, OrderKey] = {}
-
-    def add(self, visitor_id: str, key: OrderKey, conversions: tuple[Conversion, ...]) -> None:
-        """Feed one session of the visitor's history: its ``order_key`` and conversions."""
-        first = self._first.get(visitor_id)
-        if first is None or key < first:
-            self._first[visitor_id] = key
-        if conversions:
-            converting = self._first_converting.get(visitor_id)
-            if (converting is None or key < converting) and any(
-                self._definition.counts(c) for c in conversions
-            ):
-                self._first_converting[visitor_id] = key
-
-    def journeys(self) -> dict[str, VisitorJourney]:
-        """Per visitor fed, the journey of the sessions fed (their whole history, if so)."""
-        converting = self._first_converting
-        return {
-            visitor: VisitorJourney(first, converting.get(visitor))
-            for visitor, first in self._first.items()
-        }
+def first_converting_ordinals(
+    history: Iterable[VisitorConversions], rule: CountingRule
+) -> dict[VisitorKey, int]:
+    """Per visitor, the ordinal of the first session holding a counting conversion, from
+    the conversions of the visitors' whole histories (in any order)."""
+    first: dict[VisitorKey, int] = {}
+    for visitor, ordinal, conversions in history:
+        known = first.get(visitor)
+        if (known is None or ordinal < known) and rule.counting(conversions):
+            first[visitor] = ordinal
+    return first
 
 
 def in_touch_scope(
-    session: AnySession,
-    journey: VisitorJourney,
-    scope: TouchScope,
-    definition: ConversionDefinition,
+    scope: TouchScope, ordinal: int, converting: bool, first_converting: int | None
 ) -> bool:
-    """SPEC 9 touch scopes, judged against the visitor's whole history."""
+    """Touch scopes (docs/concepts.md), judged against the visitor's whole history:
+    ``ordinal`` is the session's position in it, ``first_converting`` that of the
+    visitor's first converting session (None: the visitor never converted)."""
     if scope is TouchScope.ANY:
         return True
-    if scope is TouchScope.CONVERTING:
-        return definition.is_converting(session)
-    key = session.order_key
     if scope is TouchScope.FIRST:
-        return key == journey.first_session_key
-    converting = journey.first_converting_key
-    if converting is None:
+        return ordinal == 0
+    if scope is TouchScope.CONVERTING:
+        return converting
+    if first_converting is None:
         return False
     if scope is TouchScope.ASSIST:
-        return journey.first_session_key < key < converting
-    return key > converting  # TouchScope.AFTER
-
-
-class _Role:
-    """Counts for one (page, role): sessions, and the visitors behind them."""
-
-    __slots__ = ("sessions", "users")
-
-    def __init__(self) -> None:
-        self.sessions = 0
-        self.users: set[str] = set()
-
-    def add(self, visitor_id: str) -> None:
-        self.sessions += 1
-        self.users.add(visitor_id)
-
-    def count(self) -> RoleCount:
-        return RoleCount(sessions=self.sessions, users=len(self.users))
+        return 0 < ordinal < first_converting
+    return ordinal > first_converting  # TouchScope.AFTER
 
 
 class _Section:
-    """Three roles per page; index 0 is the role the section is ordered by."""
+    """Three roles per page, index 0 the one the section is ordered by. Each role keeps
+    the page of every session that gave it and the visitor beside it; counting happens
+    once, at the end, in C (``Counter``, ``set``, ``map``), not once per session."""
 
-    __slots__ = ("pages",)
+    __slots__ = ("pages", "visitors")
 
     def __init__(self) -> None:
-        self.pages: dict[str, tuple[_Role, _Role, _Role]] = {}
+        self.pages: tuple[list[PageKey], list[PageKey], list[PageKey]] = ([], [], [])
+        self.visitors: tuple[list[VisitorKey], list[VisitorKey], list[VisitorKey]] = ([], [], [])
 
-    def add(self, role: int, page: str, visitor_id: str) -> None:
-        roles = self.pages.get(page)
-        if roles is None:
-            roles = (_Role(), _Role(), _Role())
-            self.pages[page] = roles
-        roles[role].add(visitor_id)
+    def add_rows(self, rows: list[ReportSession]) -> None:
+        """Sessions whose roles are their landing, exit and exit-previous pages (the
+        drop-off section): first role the exit, second its previous page, third the
+        landing page."""
+        visitors = list(map(_VISITOR, rows))
+        for role, column in enumerate((_EXIT, _EXIT_PREVIOUS, _LANDING)):
+            self.pages[role].extend(map(column, rows))
+            self.visitors[role].extend(visitors)
 
-    def ordered(self) -> list[tuple[str, RoleCount, RoleCount, RoleCount]]:
+    def add(self, role: int, page: PageKey, visitor: VisitorKey) -> None:
+        self.pages[role].append(page)
+        self.visitors[role].append(visitor)
+
+    def keys(self) -> set[PageKey]:
+        return {*self.pages[0], *self.pages[1], *self.pages[2]}
+
+    def ordered(
+        self, urls: Mapping[PageKey, str], repeat_visitors: set[VisitorKey]
+    ) -> list[tuple[str, RoleCount, RoleCount, RoleCount]]:
+        """Rows of the section, ordered. ``repeat_visitors`` are the visitors with more
+        than one session in the report: only their pairs of (page, visitor) can repeat,
+        so only theirs are deduplicated to count users."""
+        counts: list[tuple[Counter[PageKey], Counter[PageKey]]] = []
+        for pages, visitors in zip(self.pages, self.visitors, strict=True):
+            sessions = Counter(pages)
+            users = sessions
+            if repeat_visitors:
+                pairs = list(
+                    compress(
+                        zip(pages, visitors, strict=True),
+                        map(repeat_visitors.__contains__, visitors),
+                    )
+                )
+                users = sessions.copy()
+                users.subtract(map(_PAGE_OF_PAIR, pairs))
+                users.update(map(_PAGE_OF_PAIR, set(pairs)))
+            counts.append((sessions, users))
+        (first, first_users), (assist, assist_users), (landing, landing_users) = counts
         rows = [
-            (url, roles[0].count(), roles[1].count(), roles[2].count())
-            for url, roles in self.pages.items()
+            (
+                urls[page],
+                RoleCount(first[page], first_users[page]),
+                RoleCount(assist[page], assist_users[page]),
+                RoleCount(landing[page], landing_users[page]),
+            )
+            for page in self.keys()
         ]
         rows.sort(key=lambda row: (-row[1].sessions, row[0]))
         return rows
 
 
-_FIRST_ROLE, _ASSIST_ROLE, _LANDING_ROLE = 0, 1, 2
+_VISITOR = itemgetter(0)
+_LANDING = itemgetter(2)
+_EXIT = itemgetter(3)
+_EXIT_PREVIOUS = itemgetter(4)
+_PAGE_OF_PAIR = itemgetter(0)
 
 
 class PageReportBuilder:
-    """Accumulates the report one session at a time.
+    """Accumulates the report from ``ReportSession`` rows of the window's sessions that
+    match the query's filters (the store selected them).
 
-    Memory grows with distinct pages times visitors (the distinct-user sets), not with the
-    number of sessions fed.
+    Memory grows with the number of sessions of the window (a few references each), never
+    with the visitors' history.
     """
 
-    def __init__(self, query: PagesQuery, now: datetime) -> None:
+    def __init__(
+        self,
+        query: PagesQuery,
+        now: datetime,
+        *,
+        rule: CountingRule,
+        first_converting: Mapping[VisitorKey, int] | None = None,
+    ) -> None:
+        if query.touch_scope in (TouchScope.ASSIST, TouchScope.AFTER) and first_converting is None:
+            raise ValueError(
+                f"touch scope {query.touch_scope.value!r} needs first_converting_ordinals"
+            )
         self._query = query
-        self._now = now
+        self._now = to_micros(now)
+        self._rule = rule
+        self._first_converting = first_converting or {}
         self._sessions = 0
-        self._users: set[str] = set()
+        self._visits: Counter[VisitorKey] = Counter()
         self._conversion_events = 0
-        self._conversion_users: set[str] = set()
+        self._conversion_users: set[VisitorKey] = set()
         self._conversions = _Section()
         self._drop_offs = _Section()
-        self._filtered = query.filters != SessionFilters()
 
-    def add(self, session: AnySession, journey: VisitorJourney | None) -> None:
-        """Feed one session; those outside the window, filters or touch scope are ignored.
-
-        ``journey`` is the session's visitor's; it may be None only for ``TouchScope.ANY``.
-        """
-        query = self._query
-        if not query.window.contains(session.start) or (
-            self._filtered and not query.filters.matches(session)
-        ):
-            return
-        scope = query.touch_scope
-        if scope is not TouchScope.ANY:
-            if journey is None:
-                raise ValueError(f"touch scope {scope.value!r} needs the visitor's journey")
-            if not in_touch_scope(session, journey, scope, query.definition):
-                return
-
-        visitor = session.visitor_id
-        self._sessions += 1
-        self._users.add(visitor)
-        # Most sessions hold no conversion: skip the definition's filtering for them.
-        counting = query.definition.counting(session) if session.conversions else ()
-        if counting:
+    def add(self, rows: Iterable[ReportSession]) -> None:
+        """Feed rows; those outside the touch scope are left out here."""
+        scope = self._query.touch_scope
+        if scope is TouchScope.ANY:
+            selected = rows if isinstance(rows, list) else list(rows)
+        else:
+            selected = self._in_scope(rows, scope)
+        self._sessions += len(selected)
+        self._visits.update(map(_VISITOR, selected))
+        now = self._now
+        # Most sessions hold no conversion at all: they are drop-offs once closed (an
+        # open session has not dropped off, yet), sorted out in one comprehension.
+        dropped = [r for r in selected if r[6] is None and now > r[5]]
+        counting_of = self._rule.counting
+        section = self._conversions
+        for row in selected:
+            if row[6] is None:
+                continue
+            counting = counting_of(row[6])
+            if not counting:
+                if now > row[5]:
+                    dropped.append(row)
+                continue
+            visitor = row[0]
             self._conversion_events += len(counting)
             self._conversion_users.add(visitor)
-            section = self._conversions
-            # Sets, because a role counts once per session however many conversions share
-            # a page.
+            # Sets: a role counts once per session, however many conversions share it.
             for page in {c.page for c in counting}:
-                section.add(_FIRST_ROLE, page, visitor)
+                section.add(0, page, visitor)
             for page in {c.previous_page for c in counting}:
-                section.add(_ASSIST_ROLE, page, visitor)
-            section.add(_LANDING_ROLE, session.landing_page, visitor)
-            return
-        if not session.is_closed(self._now):
-            # Still in progress: it has not dropped off (yet).
-            return
-        section = self._drop_offs
-        section.add(_FIRST_ROLE, session.exit_page, visitor)
-        section.add(_ASSIST_ROLE, session.exit_previous_page, visitor)
-        section.add(_LANDING_ROLE, session.landing_page, visitor)
+                section.add(1, page, visitor)
+            section.add(2, row[2], visitor)
+        self._drop_offs.add_rows(dropped)
 
-    def result(self) -> PageReport | None:
-        """The report, or None when no session qualified ("No page data found")."""
+    def _in_scope(self, rows: Iterable[ReportSession], scope: TouchScope) -> list[ReportSession]:
+        first_converting = self._first_converting.get
+        counting_of = self._rule.counting
+        return [
+            row
+            for row in rows
+            if in_touch_scope(
+                scope,
+                row[1],
+                bool(row[6] and counting_of(row[6])),
+                first_converting(row[0]),
+            )
+        ]
+
+    def page_keys(self) -> set[PageKey]:
+        """The pages the result will list: their URLs are what ``result`` needs."""
+        return self._conversions.keys() | self._drop_offs.keys()
+
+    def result(self, urls: Mapping[PageKey, str]) -> PageReport | None:
+        """The report, or None when no session qualified ("No page data found").
+        ``urls`` maps every key of ``page_keys()`` to its URL."""
         if self._sessions == 0:
             return None
+        repeat = {visitor for visitor, sessions in self._visits.items() if sessions > 1}
         return PageReport(
             time_frame=self._query.window,
             summary=SummaryTotals(
                 total_sessions=self._sessions,
-                total_users=len(self._users),
+                total_users=len(self._visits),
                 total_conversion_events=self._conversion_events,
                 total_conversion_users=len(self._conversion_users),
             ),
@@ -275,7 +358,7 @@ class PageReportBuilder:
                     conversion_assist=assist,
                     landing_assisted_conversion=landing,
                 )
-                for url, first, assist, landing in self._conversions.ordered()
+                for url, first, assist, landing in self._conversions.ordered(urls, repeat)
             ),
             drop_off_performance=tuple(
                 DropOffPageStats(
@@ -284,20 +367,65 @@ class PageReportBuilder:
                     drop_off_assist=assist,
                     landing_assisted_drop_off=landing,
                 )
-                for url, first, assist, landing in self._drop_offs.ordered()
+                for url, first, assist, landing in self._drop_offs.ordered(urls, repeat)
             ),
         )
 
 
+# --- from whole sessions (the in-memory store and the tests) -----------------------------
+def report_conversions(session: Session) -> tuple[ReportConversion, ...]:
+    return tuple(
+        ReportConversion(c.page, c.previous_page, c.meta_type, c.meta_id)
+        for c in session.conversions
+    )
+
+
+def report_session(session: Session, ordinal: int) -> ReportSession:
+    """The report's row of a session whose keys are its URLs and visitor id."""
+    return ReportSession(
+        visitor=session.visitor_id,
+        ordinal=ordinal,
+        landing=session.landing_page,
+        exit=session.exit_page,
+        exit_previous=session.exit_previous_page,
+        closes_after=closes_after(session),
+        conversions=report_conversions(session) or None,
+    )
+
+
+def with_ordinals(history: Iterable[Session]) -> list[tuple[Session, int]]:
+    """Every session with its position in its visitor's history (``history`` must hold
+    every session of the visitors it names, in any order)."""
+    by_visitor: dict[str, list[Session]] = defaultdict(list)
+    for session in history:
+        by_visitor[session.visitor_id].append(session)
+    numbered: list[tuple[Session, int]] = []
+    for sessions in by_visitor.values():
+        sessions.sort(key=lambda s: s.order_key)
+        numbered.extend((session, ordinal) for ordinal, session in enumerate(sessions))
+    return numbered
+
+
 def build_page_report(
-    sessions: Iterable[AnySession],
-    journeys: Mapping[str, VisitorJourney],
-    query: PagesQuery,
-    now: datetime,
+    history: Iterable[Session], query: PagesQuery, now: datetime
 ) -> PageReport | None:
-    """The report over ``sessions``; ``journeys`` is keyed by visitor_id and may omit
-    visitors only when the touch scope is ``any``."""
-    builder = PageReportBuilder(query, now)
-    for session in sessions:
-        builder.add(session, journeys.get(session.visitor_id))
-    return builder.result()
+    """The report over whole sessions: ``history`` holds every session of the visitors
+    it names; the window, filters and touch scope select among them."""
+    numbered = with_ordinals(history)
+    rule = CountingRule(query.definition)
+    first_converting = first_converting_ordinals(
+        (
+            VisitorConversions(s.visitor_id, ordinal, report_conversions(s))
+            for s, ordinal in numbered
+            if s.conversions
+        ),
+        rule,
+    )
+    selected = _selected(query.filters, query.window)
+    builder = PageReportBuilder(query, now, rule=rule, first_converting=first_converting)
+    builder.add(report_session(s, ordinal) for s, ordinal in numbered if selected(s))
+    return builder.result({page: str(page) for page in builder.page_keys()})
+
+
+def _selected(filters: SessionFilters, window: TimeWindow) -> Callable[[Session], bool]:
+    return lambda s: window.contains(s.start) and filters.matches(s)

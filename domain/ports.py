@@ -6,14 +6,15 @@ tests) implements ``Store`` and passes the same contract suite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from domain.model import Event, Session, SessionOutline, Site
-from domain.page_report import VisitorJourney
-from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
+from domain.model import Event, Session, Site
+from domain.page_report import PageKey, ReportSession, VisitorConversions
+from domain.queries import SessionFilters, TimeWindow
 
 # Given every stored event of one visitor (new ones included), the visitor's sessions.
 Recut = Callable[[Sequence[Event]], Sequence[Session]]
@@ -59,6 +60,51 @@ class DuplicateSiteError(Exception):
     """A site with that id (or key hash) exists already."""
 
 
+class StoreSnapshot(Protocol):
+    """Reads over one committed state of a store (``Store.snapshot``)."""
+
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int: ...
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: SessionKey | None = None,
+    ) -> list[Session]:
+        """Matching sessions in the /sessions order (start descending, visitor_id then
+        session_id ascending), skipping ``offset`` or resuming strictly after ``after``."""
+        ...
+
+    def report_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[ReportSession]]:
+        """The report row of every matching session, in chunks, in no particular order
+        (the page report's input). Page and visitor keys are the store's own."""
+        ...
+
+    def visitor_conversions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[VisitorConversions]]:
+        """For every visitor with a matching session, the conversions of each session of
+        that visitor's whole history (matching or not, in the window or not), in chunks:
+        what the touch scopes are judged against."""
+        ...
+
+    async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
+        """The store's key of each of ``urls`` it has seen (others are left out)."""
+        ...
+
+    async def page_urls(self, keys: Collection[PageKey]) -> dict[PageKey, str]:
+        """The URL of each page key (every key the store handed out)."""
+        ...
+
+
 class Store(Protocol):
     """Persistence of sites, raw events and materialized sessions."""
 
@@ -101,9 +147,16 @@ class Store(Protocol):
         ...
 
     # --- reads -------------------------------------------------------------------
+    def snapshot(self) -> AbstractAsyncContextManager[StoreSnapshot]:
+        """One committed state of the store, for every read that answers one request:
+        what is written while it is open is not seen through it."""
+        ...
+
     async def count_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> int: ...
+    ) -> int:
+        """``count_sessions`` of a snapshot of its own."""
+        ...
 
     async def list_sessions(
         self,
@@ -115,28 +168,7 @@ class Store(Protocol):
         offset: int = 0,
         after: SessionKey | None = None,
     ) -> list[Session]:
-        """Matching sessions in the /sessions order (start descending, visitor_id then
-        session_id ascending), skipping ``offset`` or resuming strictly after ``after``."""
-        ...
-
-    def stream_outlines(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> AsyncIterator[SessionOutline]:
-        """The outline of every matching session, in no particular order, without
-        loading them all (the page report's input)."""
-        ...
-
-    async def window_journeys(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        definition: ConversionDefinition,
-    ) -> dict[str, VisitorJourney]:
-        """The journey of every visitor with at least one matching session, measured over
-        that visitor's whole history (every session, matching or not), as
-        ``domain.page_report.JourneyFold`` computes it: the touch scopes' input, read
-        without a first pass over the window to learn who its visitors are."""
+        """``list_sessions`` of a snapshot of its own."""
         ...
 
     async def close(self) -> None: ...

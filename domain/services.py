@@ -6,19 +6,27 @@ depend only on ports, so unit tests run them against the in-memory fake store.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from domain.events import EventError, EventParser
 from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
-from domain.page_report import PageReport, PageReportBuilder, VisitorJourney
-from domain.ports import BotDetector, Clock, SessionKey, Store
+from domain.page_report import (
+    CountingRule,
+    PageReport,
+    PageReportBuilder,
+    VisitorKey,
+    first_converting_ordinals,
+)
+from domain.ports import BotDetector, Clock, SessionKey, Store, StoreSnapshot
 from domain.queries import (
     PagesQuery,
     SessionFilters,
@@ -29,6 +37,9 @@ from domain.queries import (
 from domain.sessionization import sessionize
 
 MAX_BATCH_EVENTS = 10_000
+# Reports that run at once; more wait their turn. Each holds the CPU for its whole pass
+# (one core, the GIL), so more than the cores only adds memory and latency to listings.
+DEFAULT_REPORT_CONCURRENCY = 2
 # Longer than any key or token the service issues: refused without hashing megabytes of
 # header.
 MAX_CREDENTIAL_LENGTH = 512
@@ -102,11 +113,15 @@ class AttributionService:
         bots: BotDetector,
         *,
         session_timeout: timedelta = DEFAULT_SESSION_TIMEOUT,
+        report_concurrency: int = DEFAULT_REPORT_CONCURRENCY,
     ) -> None:
+        if report_concurrency < 1:
+            raise ValueError("report_concurrency: expected an integer >= 1")
         self.store = store
         self.clock = clock
         self.bots = bots
         self.session_timeout = session_timeout
+        self.report_slots = asyncio.Semaphore(report_concurrency)
 
     # --- sites and keys ----------------------------------------------------------
     async def create_site(self, name: str) -> NewSite:
@@ -228,11 +243,40 @@ class AttributionService:
         )
 
     # --- reads -------------------------------------------------------------------
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Reads]:
+        """Reads that answer one request, all from one committed state of the store."""
+        async with self.store.snapshot() as snapshot:
+            yield Reads(self, snapshot)
+
     async def list_sessions(self, site_id: str, query: SessionsQuery) -> SessionsPage:
-        total = await self.store.count_sessions(site_id, query.filters, query.window)
+        async with self.reading() as reads:
+            return await reads.list_sessions(site_id, query)
+
+    async def page_report(
+        self, site_id: str, query: PagesQuery, *, now: datetime | None = None
+    ) -> PageReport | None:
+        async with self.reading() as reads:
+            return await reads.page_report(site_id, query, now=now)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+class Reads:
+    """The read use cases over one snapshot (``AttributionService.reading``): a listing
+    and its count, or a report's several store reads, agree with each other."""
+
+    def __init__(self, service: AttributionService, snapshot: StoreSnapshot) -> None:
+        self._service = service
+        self._snapshot = snapshot
+
+    async def list_sessions(self, site_id: str, query: SessionsQuery) -> SessionsPage:
+        snapshot = self._snapshot
+        total = await snapshot.count_sessions(site_id, query.filters, query.window)
         sessions: list[Session] = []
         if total and (query.page - 1) * query.page_size < total:
-            sessions = await self.store.list_sessions(
+            sessions = await snapshot.list_sessions(
                 site_id,
                 query.filters,
                 query.window,
@@ -244,7 +288,7 @@ class AttributionService:
             current_page=query.page,
             total_pages=math.ceil(total / query.page_size),
             total_records=total,
-            now=self.clock.now(),
+            now=self._service.clock.now(),
         )
 
     async def sessions_after(
@@ -257,26 +301,43 @@ class AttributionService:
         limit: int,
     ) -> list[Session]:
         """Keyset pagination: stable while new sessions arrive (they sort before)."""
-        return await self.store.list_sessions(site_id, filters, window, limit=limit, after=after)
+        return await self._snapshot.list_sessions(
+            site_id, filters, window, limit=limit, after=after
+        )
 
     async def count_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> int:
-        return await self.store.count_sessions(site_id, filters, window)
+        return await self._snapshot.count_sessions(site_id, filters, window)
 
-    async def page_report(self, site_id: str, query: PagesQuery) -> PageReport | None:
-        """Streams the window's sessions once, holding per-visitor journeys and per-page
-        counters, never the sessions themselves."""
-        now = self.clock.now()
-        journeys: dict[str, VisitorJourney] = {}
-        if query.touch_scope is not TouchScope.ANY:
-            journeys = await self.store.window_journeys(
-                site_id, query.filters, query.window, query.definition
-            )
-        builder = PageReportBuilder(query, now)
-        async for session in self.store.stream_outlines(site_id, query.filters, query.window):
-            builder.add(session, journeys.get(session.visitor_id))
-        return builder.result()
+    async def page_report(
+        self, site_id: str, query: PagesQuery, *, now: datetime | None = None
+    ) -> PageReport | None:
+        """One pass over the window's report rows. ``now`` decides which sessions are
+        closed; give the instant the window's defaults were taken at, so that one
+        request reads the clock once. Heavy: at most ``report_concurrency`` run at once,
+        the others wait their turn."""
+        async with self._service.report_slots:
+            return await self._page_report(site_id, query, now or self._service.clock.now())
 
-    def now(self) -> datetime:
-        return self.clock.now()
+    async def _page_report(
+        self, site_id: str, query: PagesQuery, now: datetime
+    ) -> PageReport | None:
+        snapshot = self._snapshot
+        page = query.definition.conversion_page
+        rule = CountingRule(
+            query.definition,
+            page_keys=await snapshot.page_keys([page]) if page is not None else {},
+        )
+        first_converting: dict[VisitorKey, int] | None = None
+        if query.touch_scope in (TouchScope.ASSIST, TouchScope.AFTER):
+            first_converting = {}
+            async for chunk in snapshot.visitor_conversions(site_id, query.filters, query.window):
+                for visitor, ordinal in first_converting_ordinals(chunk, rule).items():
+                    if ordinal < first_converting.get(visitor, ordinal + 1):
+                        first_converting[visitor] = ordinal
+        builder = PageReportBuilder(query, now, rule=rule, first_converting=first_converting)
+        async for rows in snapshot.report_sessions(site_id, query.filters, query.window):
+            builder.add(rows)
+        keys = builder.page_keys()
+        return builder.result(await snapshot.page_urls(keys) if keys else {})

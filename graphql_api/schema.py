@@ -96,8 +96,9 @@ class Query:
         except ParameterError as err:
             raise bad_user_input(err) from None
 
+        reads = await info.context.reads()
         if key is None:
-            listed = await service.list_sessions(site.site_id, replace(query, page_size=size))
+            listed = await reads.list_sessions(site.site_id, replace(query, page_size=size))
             records = [SessionRecord(record=s, now=listed.now) for s in listed.sessions]
             return SessionsResult(
                 records=records,
@@ -117,10 +118,10 @@ class Query:
 
         now = service.now()
         # One more than asked tells whether another page follows without a count.
-        found = await service.sessions_after(
+        found = await reads.sessions_after(
             site.site_id, query.filters, query.window, after=key, limit=size + 1
         )
-        total = await service.count_sessions(site.site_id, query.filters, query.window)
+        total = await reads.count_sessions(site.site_id, query.filters, query.window)
         records = [SessionRecord(record=s, now=now) for s in found[:size]]
         return SessionsResult(
             records=records,
@@ -142,12 +143,14 @@ class Query:
     )
     async def pages(self, info: Info, filter: PageFilter | None = None) -> PageReportResult | None:
         service, site = info.context.service, info.context.site
+        now = service.now()
         try:
             params = filter.to_parameters() if filter is not None else {}
-            query = parse_pages_query(params, now=service.now())
+            query = parse_pages_query(params, now=now)
         except ParameterError as err:
             raise bad_user_input(err) from None
-        found = await service.page_report(site.site_id, query)
+        reads = await info.context.reads()
+        found = await reads.page_report(site.site_id, query, now=now)
         return PageReportResult(report=found) if found is not None else None
 
 

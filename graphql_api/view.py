@@ -77,11 +77,14 @@ class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
                     code=RATE_LIMITED,
                     headers={"Retry-After": str(wait)},
                 )
+        context = GraphQLContext(service=service, site=site)
         try:
-            return await self.run(request, context=GraphQLContext(service=service, site=site))
+            return await self.run(request, context=context)
         except HTTPException as err:
             # Malformed requests (no query, body not JSON, a batch): JSON like the rest.
             return _error_response(err.status_code, err.reason)
+        finally:
+            await context.close()
 
 
 def _error_response(

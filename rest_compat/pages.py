@@ -16,9 +16,9 @@ async def pages_handler(request: web.Request) -> web.Response:
     site = await authenticated_site(request)
     params = await read_parameters(request)
     service = request.app[SERVICE]
-    # The default window ends at the service's clock, the one that also decides which
-    # sessions are closed (read again in page_report, microseconds later).
+    # One reading of the clock: the default window ends at it, and it decides which
+    # sessions are closed.
     now = service.now()
     query = checked(lambda: parse_pages_query(params, now=now))
-    report = await service.page_report(site.site_id, query)
+    report = await service.page_report(site.site_id, query, now=now)
     return json_response(page_report(report))

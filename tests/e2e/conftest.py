@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.clock import FixedClock
-from adapters.sqlite_store import SqliteStore
+from adapters.sqlite import SqliteStore
 from attributionhub.app import SERVICE, init
 from attributionhub.config import Settings
 from domain.ports import Store

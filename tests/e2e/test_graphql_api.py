@@ -90,8 +90,8 @@ async def test_cursor_paging_visits_every_session_once_while_new_events_arrive(
 async def _all_sessions(running: Running, site_id: str) -> list[Any]:
     from domain.queries import SessionFilters, TimeWindow
 
-    return await running.service.sessions_after(
-        site_id, SessionFilters(), TimeWindow(), after=None, limit=1000
+    return await running.service.store.list_sessions(
+        site_id, SessionFilters(), TimeWindow(), limit=1000
     )
 
 

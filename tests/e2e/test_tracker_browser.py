@@ -40,7 +40,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.clock import SystemClock
-from adapters.sqlite_store import SqliteStore
+from adapters.sqlite import SqliteStore
 from attributionhub.app import SERVICE, init
 from attributionhub.config import Settings
 from domain.model import Event, EventType

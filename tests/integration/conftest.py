@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.memory_store import MemoryStore
-from adapters.sqlite_store import SqliteStore
+from adapters.sqlite import SqliteStore
 from domain.ports import Store
 from tests.integration.mongo_shim import (
     REAL_SKIP_REASON,

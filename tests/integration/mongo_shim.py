@@ -13,12 +13,12 @@ import inspect
 import os
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mongomock.collection import BulkOperationBuilder
 from mongomock_motor import AsyncMongoMockClient, AsyncMongoMockCollection, AsyncMongoMockDatabase
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, OperationFailure
 
 from adapters.mongo_store import MongoStore
 
@@ -135,9 +135,9 @@ class _Interleaved:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._target, name)
-        if name == "find":
+        if name in {"find", "aggregate"}:
             return lambda *args, **kwargs: _InterleavedCursor(
-                self._owner, attribute(*args, **kwargs)
+                self._owner, attribute(*args, **kwargs), name
             )
         if name in {"get_database", "get_collection"}:
             return lambda *args, **kwargs: self._owner.wrap(attribute(*args, **kwargs))
@@ -154,9 +154,10 @@ class _Interleaved:
 
 
 class _InterleavedCursor:
-    def __init__(self, owner: InterleavingClient, cursor: Any) -> None:
+    def __init__(self, owner: InterleavingClient, cursor: Any, method: str) -> None:
         self._owner = owner
         self._cursor = cursor
+        self._method = method
 
     def sort(self, *args: Any, **kwargs: Any) -> _InterleavedCursor:
         self._cursor.sort(*args, **kwargs)
@@ -174,8 +175,119 @@ class _InterleavedCursor:
         return self
 
     async def __anext__(self) -> Any:
-        await self._owner._step("find")
+        await self._owner._step(self._method)
         return await self._cursor.__anext__()
+
+    async def to_list(self, length: int | None) -> list[Any]:
+        """Up to ``length`` documents, as motor hands them out (mongomock-motor's
+        ``to_list`` ignores ``length`` and returns everything)."""
+        await self._owner._step(self._method)
+        docs: list[Any] = []
+        while length is None or len(docs) < length:
+            try:
+                docs.append(await self._cursor.__anext__())
+            except StopAsyncIteration:
+                break
+        return docs
 
     async def close(self) -> None:
         await self._cursor.close()
+
+
+# What ``hello`` answers on a replica set member of MongoDB 8.0 (the fields the store reads).
+REPLICA_SET_HELLO: Mapping[str, Any] = {
+    "isWritablePrimary": True,
+    "setName": "rs0",
+    "maxWireVersion": 25,
+    "ok": 1.0,
+}
+
+
+class StandInSession:
+    """What ``SnapshotClient.start_session`` hands out: records its options and its end."""
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.options = dict(options)
+        self.has_ended = False
+
+    async def end_session(self) -> None:
+        self.has_ended = True
+
+    async def __aenter__(self) -> StandInSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.end_session()
+
+
+class SnapshotClient:
+    """A mongomock-motor client that answers ``hello`` as told (``None``: refuses it) and
+    hands out stand-in client sessions, which mongomock lacks.
+
+    Every call given a ``session=`` records ``(method, session)`` in ``reads`` and runs on
+    mongomock without it. This shows which reads share a session; that a snapshot session
+    really isolates them, only the real-server runs can show.
+    """
+
+    def __init__(self, hello: Mapping[str, Any] | None = REPLICA_SET_HELLO) -> None:
+        self._inner = mongomock_client()
+        self._hello = hello
+        self.sessions: list[StandInSession] = []
+        self.reads: list[tuple[str, Any]] = []
+
+    @property
+    def admin(self) -> _Admin:
+        return _Admin(self._inner.admin, self._hello)
+
+    async def start_session(self, **options: Any) -> StandInSession:
+        session = StandInSession(options)
+        self.sessions.append(session)
+        return session
+
+    def get_database(self, *args: Any, **kwargs: Any) -> Any:
+        return _Recording(self, self._inner.get_database(*args, **kwargs))
+
+    def __getitem__(self, name: str) -> Any:
+        return _Recording(self, self._inner[name])
+
+    async def drop_database(self, name: str) -> None:
+        await self._inner.drop_database(name)
+
+    def close(self) -> None:
+        return None
+
+
+class _Admin:
+    def __init__(self, inner: Any, hello: Mapping[str, Any] | None) -> None:
+        self._inner = inner
+        self._hello = hello
+
+    async def command(self, name: str, **kwargs: Any) -> Any:
+        if name != "hello":
+            return await self._inner.command(name, **kwargs)
+        if self._hello is None:
+            raise OperationFailure("no such command: 'hello'", code=59)
+        return dict(self._hello)
+
+
+class _Recording:
+    def __init__(self, owner: SnapshotClient, target: Any) -> None:
+        self._owner = owner
+        self._target = target
+
+    def __getitem__(self, name: str) -> Any:
+        return _Recording(self._owner, self._target[name])
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if isinstance(attribute, AsyncMongoMockDatabase | AsyncMongoMockCollection):
+            return _Recording(self._owner, attribute)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if "session" in kwargs:
+                self._owner.reads.append((name, kwargs.pop("session")))
+            return attribute(*args, **kwargs)
+
+        return call

@@ -27,7 +27,7 @@ from click.testing import CliRunner, Result
 
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import SystemClock
-from adapters.sqlite_store import SqliteStore
+from adapters.sqlite import SqliteStore
 from attributionhub.cli import cli
 from attributionhub.demo import generate_events
 from domain.model import Session, Site
@@ -72,8 +72,7 @@ def all_sessions(store_path: Path, site_id: str) -> list[Session]:
     async def read() -> list[Session]:
         store = await SqliteStore.open(store_path)
         try:
-            window = TimeWindow()
-            return [s async for s in store.stream_outlines(site_id, SessionFilters(), window)]
+            return await store.list_sessions(site_id, SessionFilters(), TimeWindow(), limit=10**6)
         finally:
             await store.close()
 

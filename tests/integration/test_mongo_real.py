@@ -1,5 +1,5 @@
 """The MongoDB adapter against a real server: what mongomock cannot show (true
-concurrency, cursors fetched in several batches, the server's unique indexes).
+concurrency, cursors fetched in several batches, the server's indexes, snapshot reads).
 
 Runs when ``ATTRIBUTIONHUB_TEST_MONGODB_URL`` names a server (select with
 ``-m mongo_real``); each test gets a database of its own, dropped afterwards. The shared
@@ -9,19 +9,28 @@ store contract also runs there, as the ``mongo_real`` entry of the ``store`` fix
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
 
+from adapters import mongo_store
 from adapters.mongo_store import MongoStore
 from domain.model import Site
 from domain.ports import DuplicateSiteError
-from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
+from domain.queries import SessionFilters, TimeWindow
 from domain.sessionization import sessionize
 from tests.integration.mongo_shim import REAL_TESTS_SKIP_REASON, real_mongodb_url, real_store
-from tests.integration.test_mongo_store import SITE, journeys, pageview
+from tests.integration.test_mongo_store import (
+    SITE,
+    conversion,
+    expected_rows,
+    history,
+    journeys,
+    pageview,
+    report_rows,
+)
 
 pytestmark = [
     pytest.mark.mongo_real,
@@ -70,21 +79,55 @@ async def test_a_site_reusing_a_key_hash_is_refused_by_the_servers_unique_index(
         await real.add_site(Site("s2", "Two", "api-1", "tracker-2", created))
 
 
-async def test_streams_span_several_cursor_batches_and_can_be_abandoned(real: MongoStore) -> None:
-    # 1,200 one-session visitors: more than two batches of the adapter's cursor size.
+async def test_report_reads_span_several_cursor_batches_and_can_be_abandoned(
+    real: MongoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 500 rows and of 500 visitors, so 1,200 sessions take several round trips.
+    monkeypatch.setattr(mongo_store, "_REPORT_CHUNK", 500)
+    monkeypatch.setattr(mongo_store, "KEYS_PER_QUERY", 500)
     events = [
         pageview(f"e-{i}", f"v{i:04d}", f"2025-07-15T{10 + i // 600}:{i % 60:02d}:00Z")
         for i in range(1200)
     ]
+    events += [
+        conversion(f"c-{i}", f"v{i:04d}", f"2025-07-15T{10 + i // 600}:{i % 60:02d}:30Z")
+        for i in range(0, 1200, 2)
+    ]
     await real.ingest(SITE, events, RECUT)
 
-    streamed = [s async for s in real.stream_outlines(SITE, EVERYTHING, ALL_TIME)]
-    journeys = await real.window_journeys(SITE, EVERYTHING, ALL_TIME, ConversionDefinition())
-    abandoned = real.stream_outlines(SITE, EVERYTHING, ALL_TIME)
-    assert isinstance(abandoned, AsyncGenerator)
-    await anext(abandoned)
-    await abandoned.aclose()
+    async with real.snapshot() as snapshot:
+        chunks = [c async for c in snapshot.report_sessions(SITE, EVERYTHING, ALL_TIME)]
+        converting = [c async for c in snapshot.visitor_conversions(SITE, EVERYTHING, ALL_TIME)]
+        abandoned = snapshot.report_sessions(SITE, EVERYTHING, ALL_TIME)
+        assert len(await anext(abandoned)) == 500
+        await abandoned.aclose()  # type: ignore[attr-defined]  # an async generator
+        # The snapshot serves on once a stream is abandoned.
+        total = await snapshot.count_sessions(SITE, EVERYTHING, ALL_TIME)
 
-    assert len(streamed) == len({s.visitor_id for s in streamed}) == 1200
-    assert set(journeys) == {s.visitor_id for s in streamed}
-    assert await real.count_sessions(SITE, EVERYTHING, ALL_TIME) == 1200
+    rows = [r for c in chunks for r in c]
+    assert [len(c) for c in chunks] == [500, 500, 200]
+    assert total == len(rows) == len({r.visitor for r in rows})
+    assert sorted(rows, key=repr) == sorted(expected_rows(sessionize(events)), key=repr)
+    assert sorted((r.visitor, r.ordinal) for c in converting for r in c) == [
+        (f"v{i:04d}", 0) for i in range(0, 1200, 2)
+    ]
+
+
+async def test_ordinals_stay_right_under_concurrent_ingests(real: MongoStore) -> None:
+    events = journeys(7)
+    batches = [events[i * 4 : i * 4 + 12] for i in range(12)]
+
+    await asyncio.gather(*(real.ingest(SITE, b, RECUT) for b in batches))
+
+    expected = sessionize(events, timeout=timedelta(minutes=30))
+    assert sorted(await report_rows(real), key=repr) == sorted(expected_rows(expected), key=repr)
+
+
+async def test_the_converting_index_holds_converting_sessions_only(real: MongoStore) -> None:
+    await real.ingest(SITE, history(), RECUT)
+
+    info = await real._collection("sessions").index_information()
+
+    assert info["converting"]["partialFilterExpression"] == {
+        "report_conversions": {"$exists": True}
+    }

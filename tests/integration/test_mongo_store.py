@@ -1,11 +1,13 @@
 """What the MongoDB adapter promises beyond the shared store contract: start-up, layout,
-and convergence when ingests really interleave (mongomock-motor, see ``mongo_shim``)."""
+upgrades, snapshot sessions, and convergence when ingests really interleave
+(mongomock-motor, see ``mongo_shim``)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect
 
+from adapters import mongo_store
 from adapters.mongo_store import (
     MongoStore,
     MongoUnavailableError,
@@ -20,10 +23,22 @@ from adapters.mongo_store import (
     redact,
 )
 from domain.events import parse_event
-from domain.model import Event, Site
+from domain.model import Event, Session, Site
+from domain.page_report import (
+    ReportSession,
+    VisitorConversions,
+    report_conversions,
+    report_session,
+    with_ordinals,
+)
 from domain.queries import SessionFilters, TimeWindow
 from domain.sessionization import sessionize
-from tests.integration.mongo_shim import InterleavingClient, mongomock_client
+from tests.integration.mongo_shim import (
+    REPLICA_SET_HELLO,
+    InterleavingClient,
+    SnapshotClient,
+    mongomock_client,
+)
 
 NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
 RECUT = partial(sessionize, timeout=timedelta(minutes=30))
@@ -31,13 +46,32 @@ SITE = "site-a"
 HOME = "https://example.com"
 
 
-def pageview(event_id: str, visitor: str, timestamp: str, url: str = HOME) -> Event:
+PRICING = "https://example.com/pricing"
+
+
+def pageview(
+    event_id: str, visitor: str, timestamp: str, url: str = HOME, *, site: str = SITE
+) -> Event:
     raw = {
         "type": "pageview",
         "event_id": event_id,
         "visitor_id": visitor,
         "timestamp": timestamp,
         "url": url,
+    }
+    return parse_event(raw, site_id=site, now=NOW)
+
+
+def conversion(event_id: str, visitor: str, timestamp: str, url: str = PRICING) -> Event:
+    raw = {
+        "type": "conversion",
+        "event_id": event_id,
+        "visitor_id": visitor,
+        "timestamp": timestamp,
+        "url": url,
+        "email": "ann@example.org",
+        "meta_type": "hubspot_form",
+        "meta_id": "form-7",
     }
     return parse_event(raw, site_id=SITE, now=NOW)
 
@@ -144,6 +178,12 @@ async def test_opening_creates_the_identity_and_listing_indexes() -> None:
         ("start_us", -1),
     ]
     assert {"by_source", "by_medium", "by_landing_page", "session_identity"} <= sessions.keys()
+    # mongomock drops the partial filter from index_information; the real-server run checks it.
+    assert list(sessions["converting"]["key"]) == [
+        ("site_id", 1),
+        ("visitor_id", 1),
+        ("ordinal", 1),
+    ]
     assert sites["by_api_key"]["unique"] is True
     assert sites["by_token"]["unique"] is True
 
@@ -173,9 +213,199 @@ async def test_instants_are_bson_dates_with_their_exact_microseconds_beside_them
     assert session.start == event.timestamp
 
 
-# --- concurrency ----------------------------------------------------------------------
+# --- the page report's rows -----------------------------------------------------------
 def _everything() -> tuple[SessionFilters, TimeWindow]:
     return SessionFilters(), TimeWindow()
+
+
+async def report_rows(
+    store: MongoStore, filters: SessionFilters | None = None, window: TimeWindow | None = None
+) -> list[ReportSession]:
+    async with store.snapshot() as snapshot:
+        chunks = snapshot.report_sessions(SITE, filters or SessionFilters(), window or TimeWindow())
+        return [row async for chunk in chunks for row in chunk]
+
+
+async def conversion_rows(
+    store: MongoStore, filters: SessionFilters | None = None, window: TimeWindow | None = None
+) -> list[VisitorConversions]:
+    async with store.snapshot() as snapshot:
+        chunks = snapshot.visitor_conversions(
+            SITE, filters or SessionFilters(), window or TimeWindow()
+        )
+        return [row async for chunk in chunks for row in chunk]
+
+
+def expected_rows(
+    sessions: Sequence[Session], window: TimeWindow | None = None
+) -> list[ReportSession]:
+    """What the domain makes of whole sessions: ``sessions`` is every visitor's history."""
+    window = window or TimeWindow()
+    return [report_session(s, n) for s, n in with_ordinals(sessions) if window.contains(s.start)]
+
+
+def history() -> list[Event]:
+    """v1: three sessions, the first converting; v2: one session."""
+    return [
+        pageview("e-1", "v1", "2025-07-10T10:00:00Z"),
+        pageview("e-2", "v1", "2025-07-10T10:05:00Z", PRICING),
+        conversion("e-3", "v1", "2025-07-10T10:06:00Z"),
+        pageview("e-4", "v1", "2025-07-12T10:00:00Z", PRICING),
+        pageview("e-5", "v1", "2025-07-15T10:00:00Z"),
+        pageview("e-6", "v2", "2025-07-15T11:00:00Z", PRICING),
+    ]
+
+
+async def test_report_rows_number_sessions_within_their_visitors_whole_history() -> None:
+    store = await open_on(mongomock_client())
+    events = history()
+    await store.ingest(SITE, events, RECUT)
+    # The window leaves out v1's first session, which still counts in the ordinals.
+    window = TimeWindow(datetime(2025, 7, 11, tzinfo=UTC), datetime(2025, 7, 20, tzinfo=UTC))
+
+    rows = await report_rows(store, window=window)
+    converting = await conversion_rows(store, window=window)
+
+    sessions = sessionize(events, timeout=timedelta(minutes=30))
+    assert sorted(rows, key=repr) == sorted(expected_rows(sessions, window), key=repr)
+    assert sorted((r.visitor, r.ordinal) for r in rows) == [("v1", 1), ("v1", 2), ("v2", 0)]
+    # Touch scopes judge against the whole history: the conversion outside the window too.
+    (first,) = (s for s in sessions if s.conversions)
+    assert converting == [VisitorConversions("v1", 0, report_conversions(first))]
+
+
+async def test_only_the_visitors_of_the_selected_sessions_have_their_conversions_read() -> None:
+    store = await open_on(mongomock_client())
+    await store.ingest(SITE, [*history(), conversion("e-7", "v2", "2025-07-15T11:01:00Z")], RECUT)
+
+    only_v1 = await conversion_rows(store, SessionFilters(landing_page=HOME))
+
+    assert {c.visitor for c in only_v1} == {"v1"}
+
+
+async def test_session_documents_keep_the_report_fields_and_conversions_only_when_converting() -> (
+    None
+):
+    client = mongomock_client()
+    store = await open_on(client)
+    await store.ingest(SITE, history(), RECUT)
+
+    sessions = client["attributionhub"]["sessions"]
+    documents = await sessions.find({"visitor_id": "v1"}).sort("start_us", 1).to_list(None)
+
+    assert [d["ordinal"] for d in documents] == [0, 1, 2]
+    assert documents[0]["report_conversions"] == [[PRICING, HOME, "hubspot_form", "form-7"]]
+    assert ["report_conversions" in d for d in documents] == [True, False, False]
+
+
+# --- upgrades ---------------------------------------------------------------------------
+@pytest.mark.parametrize("keys_per_query", [1, 2, 5_000])
+async def test_opening_a_database_written_before_ordinals_numbers_its_sessions(
+    monkeypatch: pytest.MonkeyPatch, keys_per_query: int
+) -> None:
+    # Small chunks cut the upgrade's pass between the sessions of one visitor and sites.
+    monkeypatch.setattr(mongo_store, "KEYS_PER_QUERY", keys_per_query)
+    client = mongomock_client()
+    previous = await open_on(client)
+    events = history()
+    elsewhere = [
+        pageview(f"b-{i}", f"w{i % 2}", f"2025-07-1{i}T09:00:00Z", site="b") for i in range(4)
+    ]
+    await previous.ingest(SITE, events, RECUT)
+    await previous.ingest("b", elsewhere, RECUT)
+    db = client["attributionhub"]
+    # What the previous version wrote: neither the new fields nor the layout document.
+    await db["sessions"].update_many({}, {"$unset": {"ordinal": "", "report_conversions": ""}})
+    await db["meta"].delete_many({})
+
+    store = await open_on(client)
+
+    sessions = sessionize(events, timeout=timedelta(minutes=30))
+    assert sorted(await report_rows(store), key=repr) == sorted(expected_rows(sessions), key=repr)
+    (first,) = (s for s in sessions if s.conversions)
+    assert await conversion_rows(store) == [VisitorConversions("v1", 0, report_conversions(first))]
+    others = await db["sessions"].find({"site_id": "b"}).sort("start_us", 1).to_list(None)
+    assert [(d["visitor_id"], d["ordinal"]) for d in others] == [
+        ("w0", 0),
+        ("w1", 0),
+        ("w0", 1),
+        ("w1", 1),
+    ]
+    assert await db["sessions"].count_documents({"ordinal": {"$exists": False}}) == 0
+    assert (await db["meta"].find_one({"_id": "layout"}))["version"] == 2
+
+
+async def test_a_new_database_is_marked_upgraded_at_once() -> None:
+    client = mongomock_client()
+    await open_on(client)
+
+    assert (await client["attributionhub"]["meta"].find_one({"_id": "layout"}))["version"] == 2
+
+
+# --- snapshots --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("hello", "expected"),
+    [
+        pytest.param(REPLICA_SET_HELLO, True, id="replica-set"),
+        pytest.param({"msg": "isdbgrid", "maxWireVersion": 21}, True, id="mongos"),
+        pytest.param({"isWritablePrimary": True, "maxWireVersion": 21}, False, id="standalone"),
+        pytest.param({"setName": "rs0", "maxWireVersion": 9}, False, id="replica-set-4.4"),
+        pytest.param(None, False, id="hello-refused"),
+    ],
+)
+async def test_snapshot_reads_are_used_where_the_deployment_serves_them(
+    hello: dict[str, object] | None, expected: bool
+) -> None:
+    store = await open_on(SnapshotClient(hello))
+
+    assert store.isolated_snapshots is expected
+
+
+async def test_mongomock_has_no_snapshot_reads() -> None:
+    store = await open_on(mongomock_client())
+
+    assert store.isolated_snapshots is False
+    async with store.snapshot() as snapshot:
+        assert await snapshot.count_sessions(SITE, *_everything()) == 0
+
+
+async def test_every_read_of_a_snapshot_goes_through_one_snapshot_session() -> None:
+    client = SnapshotClient()
+    store = await open_on(client)
+    await store.ingest(SITE, history(), RECUT)
+    client.reads.clear()
+
+    async with store.snapshot() as snapshot:
+        total = await snapshot.count_sessions(SITE, *_everything())
+        listed = await snapshot.list_sessions(SITE, *_everything(), limit=10)
+        rows = [r async for c in snapshot.report_sessions(SITE, *_everything()) for r in c]
+        converting = [
+            r async for c in snapshot.visitor_conversions(SITE, *_everything()) for r in c
+        ]
+        (session,) = client.sessions
+        assert not session.has_ended
+
+    assert (total, len(listed), len(rows), len(converting)) == (4, 4, 4, 1)
+    assert session.options == {"snapshot": True}
+    assert session.has_ended
+    assert {name for name, _ in client.reads} == {"count_documents", "find", "aggregate"}
+    assert all(used is session for _, used in client.reads)
+
+
+async def test_a_read_of_the_store_itself_takes_a_snapshot_of_its_own() -> None:
+    client = SnapshotClient()
+    store = await open_on(client)
+
+    await store.count_sessions(SITE, *_everything())
+    await store.list_sessions(SITE, *_everything(), limit=10)
+
+    first, second = client.sessions
+    assert first is not second
+    assert [first.has_ended, second.has_ended] == [True, True]
+    assert [used for _, used in client.reads] == [first, second]
+
+
+# --- concurrency ----------------------------------------------------------------------
 
 
 def journeys(seed: int) -> list[Event]:
@@ -217,6 +447,9 @@ async def test_interleaved_overlapping_ingests_accept_each_event_once_and_conver
     listed = await store.list_sessions(SITE, *_everything(), limit=1000)
     assert set(listed) == set(expected)
     assert len(listed) == len(expected)
+    # The last re-cut of each visitor numbered its whole history.
+    rows = await report_rows(store)
+    assert sorted(rows, key=repr) == sorted(expected_rows(expected), key=repr)
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -4,15 +4,28 @@ index-served reads, and correctness when two processes share one file."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_store import MIGRATIONS, MigrationError, SchemaVersionError, SqliteStore
-from domain.model import Site
+from adapters.bots import CrawlerDetectBots
+from adapters.clock import FixedClock
+from adapters.sqlite import MIGRATIONS, MigrationError, SchemaVersionError, SqliteStore
+from attributionhub.demo import generate_events
+from domain.events import parse_event
+from domain.model import Event, Site
 from domain.ports import SessionKey
-from domain.queries import SessionFilters, TimeWindow
+from domain.queries import (
+    ConversionDefinition,
+    PagesQuery,
+    SessionFilters,
+    TimeWindow,
+    TouchScope,
+)
+from domain.services import AttributionService
 from domain.sessionization import sessionize
 from tests.integration.test_store_contract import (
     ALL_TIME,
@@ -100,17 +113,74 @@ async def test_reopening_applies_only_the_migrations_not_yet_applied(db_path: Pa
         await reopened.close()
 
 
-async def test_a_file_of_the_first_schema_is_upgraded_keeping_its_data(db_path: Path) -> None:
+V3_FIXTURE = Path(__file__).parent / "data" / "store-v3.db"
+V3_END = datetime(2025, 7, 20, tzinfo=UTC)
+V3_NOW = datetime(2025, 7, 20, 12, tzinfo=UTC)
+
+
+def v3_fixture_events() -> list[Event]:
+    """The events the fixture file holds: written by schema version 3 (the code of the
+    first release) from this very demo traffic, in batches of 250."""
+    raws = generate_events(count=1000, start=V3_END - timedelta(days=20), end=V3_END, seed=11)
+    return [parse_event(raw, site_id="site-a", now=V3_NOW) for raw in raws]
+
+
+async def every_page_report(service: AttributionService) -> list[object]:
+    reports: list[object] = []
+    for scope in TouchScope:
+        for definition in (ConversionDefinition(), ConversionDefinition(meta_type="hubspot_form")):
+            window = TimeWindow(V3_END - timedelta(days=10), V3_END)
+            query = PagesQuery(SessionFilters(), window, definition, scope)
+            reports.append(await service.page_report("site-a", query))
+    return reports
+
+
+async def test_a_file_of_schema_version_3_is_upgraded_and_answers_identically(
+    tmp_path: Path,
+) -> None:
+    upgraded_path = tmp_path / "v3.db"
+    shutil.copyfile(V3_FIXTURE, upgraded_path)
+    events = v3_fixture_events()
+    upgraded = await SqliteStore.open(upgraded_path)
+    fresh = await SqliteStore.open(tmp_path / "fresh.db")
+    try:
+        assert await upgraded.pragma("user_version") == len(MIGRATIONS)
+        site = await upgraded.get_site("site-a")
+        assert site is not None
+        assert site.name == "Version 3"
+        await fresh.ingest("site-a", events, RECUT)
+        assert await all_sessions(upgraded, "site-a") == await all_sessions(fresh, "site-a")
+        assert set(await all_sessions(upgraded, "site-a")) == set(RECUT(events))
+        clock = FixedClock(V3_NOW)
+        old = AttributionService(upgraded, clock, CrawlerDetectBots())
+        new = AttributionService(fresh, clock, CrawlerDetectBots())
+        assert await every_page_report(old) == await every_page_report(new)
+        visitor = events[0].visitor_id
+        assert sorted(await upgraded.visitor_events("site-a", visitor), key=str) == sorted(
+            (e for e in events if e.visitor_id == visitor), key=str
+        )
+
+        # Late events re-cut tails of migrated visitors like any others.
+        late = [
+            replace(e, event_id=e.event_id + "-late", timestamp=e.timestamp + timedelta(minutes=1))
+            for e in events[::7]
+        ]
+        await upgraded.ingest("site-a", late, RECUT)
+        await fresh.ingest("site-a", late, RECUT)
+        assert set(await all_sessions(upgraded, "site-a")) == set(RECUT([*events, *late]))
+        assert await every_page_report(old) == await every_page_report(new)
+    finally:
+        await upgraded.close()
+        await fresh.close()
+
+
+async def test_a_file_of_the_first_schema_is_upgraded(db_path: Path) -> None:
     old = await SqliteStore.open(db_path, migrations=MIGRATIONS[:1])
-    await old.ingest(SITE_A, CATALOGUE[:4], RECUT)
-    before = await all_sessions(old)
     await old.close()
 
     upgraded = await SqliteStore.open(db_path)
     try:
         assert await upgraded.pragma("user_version") == len(MIGRATIONS)
-        assert await all_sessions(upgraded) == before
-        # Re-cutting after the upgrade reads the tails through the new indexes.
         await upgraded.ingest(SITE_A, CATALOGUE, RECUT)
         assert set(await all_sessions(upgraded)) == set(sessionize(CATALOGUE, timeout=TIMEOUT))
     finally:
@@ -145,7 +215,8 @@ def _assert_served_by_an_index(plan: list[str]) -> None:
     assert plan, "no query plan"
     assert not any(line.startswith("SCAN sessions") for line in plan), plan
     assert any(line.startswith("SEARCH sessions USING") for line in plan), plan
-    assert not any("TEMP B-TREE" in line for line in plan), plan
+    # Sorting the rare sessions that share a start is allowed; sorting them all is not.
+    assert not any("TEMP B-TREE" in line and "RIGHT PART" not in line for line in plan), plan
 
 
 @pytest.mark.parametrize(
@@ -162,7 +233,7 @@ def _assert_served_by_an_index(plan: list[str]) -> None:
     ],
     ids=["none", "source", "medium", "campaign", "content", "term", "landing", "combined"],
 )
-async def test_counting_listing_and_streaming_a_window_are_served_by_indexes(
+async def test_counting_listing_and_reporting_a_window_are_served_by_indexes(
     db_path: Path, filters: SessionFilters
 ) -> None:
     store = await SqliteStore.open(db_path)
@@ -172,7 +243,7 @@ async def test_counting_listing_and_streaming_a_window_are_served_by_indexes(
         for window in (JULY, ALL_TIME):
             _assert_served_by_an_index(await store.explain("count", SITE_A, filters, window))
             _assert_served_by_an_index(await store.explain("list", SITE_A, filters, window))
-            _assert_served_by_an_index(await store.explain("stream", SITE_A, filters, window))
+            _assert_served_by_an_index(await store.explain("report", SITE_A, filters, window))
             _assert_served_by_an_index(
                 await store.explain("list", SITE_A, filters, window, after=key)
             )
@@ -207,7 +278,16 @@ async def test_two_stores_on_one_file_never_store_an_event_twice(db_path: Path) 
         await second.close()
 
 
-async def test_a_stream_reads_one_consistent_state_while_ingestion_goes_on(
+async def report_visitors(store: SqliteStore) -> list[object]:
+    async with store.snapshot() as snapshot:
+        return [
+            row[0]
+            async for chunk in snapshot.report_sessions(SITE_A, EVERYTHING, ALL_TIME)
+            for row in chunk
+        ]
+
+
+async def test_a_report_stream_reads_one_consistent_state_while_ingestion_goes_on(
     db_path: Path,
 ) -> None:
     store = await SqliteStore.open(db_path)
@@ -215,18 +295,20 @@ async def test_a_stream_reads_one_consistent_state_while_ingestion_goes_on(
         # More sessions than one fetched chunk, so the stream resumes after the write.
         await store.ingest(
             SITE_A,
-            [pageview(f"a-{i}", f"v{i}", "2025-07-15T10:00:00Z", HOME) for i in range(2500)],
+            [pageview(f"a-{i}", f"v{i}", "2025-07-15T10:00:00Z", HOME) for i in range(10_000)],
             RECUT,
         )
-        stream = store.stream_outlines(SITE_A, EVERYTHING, ALL_TIME)
-        seen = [await anext(stream)]
-        late = [pageview(f"b-{i}", f"w{i}", "2025-07-15T11:00:00Z", HOME) for i in range(50)]
-        await store.ingest(SITE_A, late, RECUT)
-        seen.extend([s async for s in stream])
+        async with store.snapshot() as snapshot:
+            stream = snapshot.report_sessions(SITE_A, EVERYTHING, ALL_TIME)
+            seen = list(await anext(aiter(stream)))
+            late = [pageview(f"b-{i}", f"w{i}", "2025-07-15T11:00:00Z", HOME) for i in range(50)]
+            await store.ingest(SITE_A, late, RECUT)
+            seen.extend([row async for chunk in stream for row in chunk])
+            assert await snapshot.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 10_000
 
-        assert len(seen) == 2500
-        assert {s.visitor_id for s in seen} == {f"v{i}" for i in range(2500)}
-        assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 2550
+        assert len(seen) == 10_000
+        assert len({row[0] for row in seen}) == 10_000  # the visitor keys
+        assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 10_050
     finally:
         await store.close()
 
@@ -265,20 +347,21 @@ async def test_a_closed_store_refuses_further_use(db_path: Path) -> None:
         await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME)
 
 
-async def test_a_cancelled_stream_leaves_the_store_usable(db_path: Path) -> None:
+async def test_a_cancelled_report_leaves_the_store_usable(db_path: Path) -> None:
     store = await SqliteStore.open(db_path)
     try:
         await store.ingest(
             SITE_A,
-            [pageview(f"a-{i}", f"v{i}", "2025-07-15T10:00:00Z", HOME) for i in range(1000)],
+            [pageview(f"a-{i}", f"v{i}", "2025-07-15T10:00:00Z", HOME) for i in range(20_000)],
             RECUT,
         )
         started = asyncio.Event()
 
         async def consume() -> None:
-            async for _ in store.stream_outlines(SITE_A, EVERYTHING, ALL_TIME):
-                started.set()
-                await asyncio.sleep(0)
+            async with store.snapshot() as snapshot:
+                async for _ in snapshot.report_sessions(SITE_A, EVERYTHING, ALL_TIME):
+                    started.set()
+                    await asyncio.sleep(0)
 
         task = asyncio.create_task(consume())
         await started.wait()
@@ -288,7 +371,28 @@ async def test_a_cancelled_stream_leaves_the_store_usable(db_path: Path) -> None
 
         more = [pageview(f"b-{i}", f"w{i}", "2025-07-15T11:00:00Z", HOME) for i in range(10)]
         assert (await store.ingest(SITE_A, more, RECUT)).accepted == 10
-        assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 1010
-        assert len([s async for s in store.stream_outlines(SITE_A, EVERYTHING, ALL_TIME)]) == 1010
+        assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 20_010
+        assert len(await report_visitors(store)) == 20_010
+    finally:
+        await store.close()
+
+
+async def test_statistics_follow_the_store_as_it_grows(db_path: Path) -> None:
+    store = await SqliteStore.open(db_path)
+    try:
+        # A tiny first import, then one many times its size: the planner's statistics
+        # must describe the grown store, not the tiny one (whose plans would be wrong).
+        await store.ingest(SITE_A, CATALOGUE[:3], RECUT)
+        await store.close()
+        store = await SqliteStore.open(db_path)
+        many = [
+            pageview(f"g-{i}", f"v{i % 3000}", f"2025-07-{1 + i % 19:02d}T10:00:00Z", HOME)
+            for i in range(12_000)
+        ]
+        for start in range(0, len(many), 2_000):
+            await store.ingest(SITE_A, many[start : start + 2_000], RECUT)
+
+        described = await store.analyzed_events()
+        assert described >= 6_000
     finally:
         await store.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -16,10 +16,15 @@ from functools import partial
 import pytest
 
 from domain.events import parse_event
-from domain.model import Event, Session, SessionOutline, Site
-from domain.page_report import VisitorJourney
-from domain.ports import DuplicateSiteError, SessionKey, Store
-from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
+from domain.model import Event, Session, Site
+from domain.page_report import (
+    ReportConversion,
+    ReportSession,
+    report_session,
+    with_ordinals,
+)
+from domain.ports import DuplicateSiteError, SessionKey, Store, StoreSnapshot
+from domain.queries import SessionFilters, TimeWindow
 from domain.sessionization import sessionize
 
 NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
@@ -82,7 +87,7 @@ def exit_(event_id: str, visitor: str, timestamp: str, url: str, *, site: str = 
     return parse_event(raw, site_id=site, now=NOW)
 
 
-def ids(sessions: Sequence[Session | SessionOutline]) -> list[SessionId]:
+def ids(sessions: Sequence[Session]) -> list[SessionId]:
     return [(s.visitor_id, s.start.isoformat()) for s in sessions]
 
 
@@ -94,10 +99,72 @@ async def all_sessions(store: Store, site_id: str = SITE_A) -> list[Session]:
     return await store.list_sessions(site_id, EVERYTHING, ALL_TIME, limit=10_000)
 
 
-async def streamed(
-    store: Store, filters: SessionFilters = EVERYTHING, window: TimeWindow = ALL_TIME
-) -> list[SessionOutline]:
-    return [s async for s in store.stream_outlines(SITE_A, filters, window)]
+async def _rows(
+    snapshot: StoreSnapshot, filters: SessionFilters, window: TimeWindow, site_id: str
+) -> list[ReportSession]:
+    return [
+        ReportSession(*row)
+        async for chunk in snapshot.report_sessions(site_id, filters, window)
+        for row in chunk
+    ]
+
+
+async def _with_urls(snapshot: StoreSnapshot, rows: list[ReportSession]) -> list[ReportSession]:
+    """Rows with every page key replaced by its URL (keys are each store's own)."""
+    keys = {k for r in rows for k in (r.landing, r.exit, r.exit_previous)}
+    keys |= {k for r in rows for c in r.conversions or () for k in (c.page, c.previous_page)}
+    urls = await snapshot.page_urls(keys)
+
+    def conversions(row: ReportSession) -> tuple[ReportConversion, ...] | None:
+        if not row.conversions:
+            return None
+        return tuple(
+            c._replace(page=urls[c.page], previous_page=urls[c.previous_page])
+            for c in row.conversions
+        )
+
+    return [
+        r._replace(
+            landing=urls[r.landing],
+            exit=urls[r.exit],
+            exit_previous=urls[r.exit_previous],
+            conversions=conversions(r),
+        )
+        for r in rows
+    ]
+
+
+def _anonymous(rows: Sequence[ReportSession]) -> list[tuple[object, ...]]:
+    """Rows without their visitor key, sorted: comparable across stores."""
+    return sorted((tuple(r[1:]) for r in rows), key=repr)
+
+
+def _same_visitor_grouping(rows: Sequence[ReportSession], sessions: Sequence[Session]) -> bool:
+    """The rows' visitor keys group the rows as the sessions' visitor ids do."""
+    by_key: dict[object, list[int]] = {}
+    for r in rows:
+        by_key.setdefault(r.visitor, []).append(r.ordinal)
+    by_id: dict[str, list[int]] = {}
+    for session, ordinal in with_ordinals(sessions):
+        by_id.setdefault(session.visitor_id, []).append(ordinal)
+    return sorted(sorted(v) for v in by_key.values()) == sorted(sorted(v) for v in by_id.values())
+
+
+async def report_rows(
+    store: Store,
+    filters: SessionFilters = EVERYTHING,
+    window: TimeWindow = ALL_TIME,
+    site_id: str = SITE_A,
+) -> list[ReportSession]:
+    """The report rows of the matching sessions, page keys turned into URLs."""
+    async with store.snapshot() as snapshot:
+        return await _with_urls(snapshot, await _rows(snapshot, filters, window, site_id))
+
+
+def expected_rows(history: Sequence[Session], selected: Sequence[Session]) -> list[ReportSession]:
+    """The rows ``selected`` must give, numbered within ``history`` (their visitors' all)."""
+    chosen = {s.session_id for s in selected}
+    return [report_session(s, n) for s, n in with_ordinals(history) if s.session_id in chosen]
 
 
 # --- sites ---------------------------------------------------------------------------
@@ -368,9 +435,14 @@ async def test_reads_never_cross_sites(store: Store) -> None:
 
     assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 1
     assert ids(await all_sessions(store, SITE_A)) == [("v1", "2025-07-15T10:00:00+00:00")]
-    assert {s.site_id for s in await streamed(store)} == {SITE_A}
-    journeys = await store.window_journeys(SITE_A, EVERYTHING, ALL_TIME, ConversionDefinition())
-    assert set(journeys) == {"v1"}
+    rows = await report_rows(store)
+    assert [(r.ordinal, r.landing) for r in rows] == [(0, HOME)]
+    async with store.snapshot() as snapshot:
+        assert [
+            c
+            async for chunk in snapshot.visitor_conversions(SITE_A, EVERYTHING, ALL_TIME)
+            for c in chunk
+        ] == []
     assert await store.count_sessions("site-c", EVERYTHING, ALL_TIME) == 0
     assert await store.visitor_events(SITE_A, "v2") == []
 
@@ -472,8 +544,11 @@ async def test_each_filter_alone_and_combined_selects_exact_matches(
     catalogue: Store, filters: SessionFilters, expected: list[SessionId]
 ) -> None:
     assert await catalogue.count_sessions(SITE_A, filters, ALL_TIME) == len(expected)
-    assert ids(await catalogue.list_sessions(SITE_A, filters, ALL_TIME, limit=100)) == expected
-    assert sorted(ids(await streamed(catalogue, filters))) == sorted(expected)
+    listed = await catalogue.list_sessions(SITE_A, filters, ALL_TIME, limit=100)
+    assert ids(listed) == expected
+    history = await all_sessions(catalogue)
+    rows = await report_rows(catalogue, filters)
+    assert _anonymous(rows) == _anonymous(expected_rows(history, listed))
 
 
 @pytest.mark.parametrize(
@@ -500,8 +575,11 @@ async def test_a_window_selects_sessions_by_start_inclusive_at_both_ends(
     catalogue: Store, window: TimeWindow, expected: list[SessionId]
 ) -> None:
     assert await catalogue.count_sessions(SITE_A, EVERYTHING, window) == len(expected)
-    assert ids(await catalogue.list_sessions(SITE_A, EVERYTHING, window, limit=100)) == expected
-    assert sorted(ids(await streamed(catalogue, window=window))) == sorted(expected)
+    listed = await catalogue.list_sessions(SITE_A, EVERYTHING, window, limit=100)
+    assert ids(listed) == expected
+    history = await all_sessions(catalogue)
+    rows = await report_rows(catalogue, window=window)
+    assert _anonymous(rows) == _anonymous(expected_rows(history, listed))
 
 
 async def test_a_filter_and_a_window_combine(catalogue: Store) -> None:
@@ -562,24 +640,64 @@ async def test_a_limit_caps_the_listing(catalogue: Store) -> None:
     assert ids(listed) == [V6, V6, V5_EARLY]
 
 
-async def test_stream_outlines_yields_exactly_the_matching_set(catalogue: Store) -> None:
+async def test_report_rows_are_the_matching_sessions_numbered_in_their_visitors_history(
+    catalogue: Store,
+) -> None:
     window = TimeWindow(at("2025-07-02T09:00:00"), at("2025-07-04T08:00:00"))
-    streamed_sessions = await streamed(catalogue, SessionFilters(medium="none"), window)
+    filters = SessionFilters(medium="none")
 
-    assert sorted(ids(streamed_sessions)) == sorted([V5_EARLY, V4, V0])
-    listed = await catalogue.list_sessions(SITE_A, SessionFilters(medium="none"), window, limit=100)
-    assert set(streamed_sessions) == {session.outline for session in listed}
-    assert len(streamed_sessions) == len(set(streamed_sessions))
+    rows = await report_rows(catalogue, filters, window)
+
+    history = await all_sessions(catalogue)
+    listed = await catalogue.list_sessions(SITE_A, filters, window, limit=100)
+    assert sorted(ids(listed)) == sorted([V5_EARLY, V4, V0])
+    assert _anonymous(rows) == _anonymous(expected_rows(history, listed))
+    assert len({r.visitor for r in rows}) == len({s.visitor_id for s in listed})
 
 
-async def test_a_stream_can_be_abandoned_and_the_store_still_serves(catalogue: Store) -> None:
-    stream = catalogue.stream_outlines(SITE_A, EVERYTHING, ALL_TIME)
-    assert isinstance(stream, AsyncGenerator)
-    first = await anext(stream)
-    await stream.aclose()
+async def test_a_report_stream_can_be_abandoned_and_the_store_still_serves(
+    catalogue: Store,
+) -> None:
+    async with catalogue.snapshot() as snapshot:
+        stream = snapshot.report_sessions(SITE_A, EVERYTHING, ALL_TIME)
+        first = await anext(aiter(stream))
+        assert first
+        await stream.aclose()  # type: ignore[attr-defined]  # every store yields a generator
 
-    assert first.site_id == SITE_A
     assert await catalogue.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 9
+
+
+async def test_page_keys_and_urls_translate_both_ways(catalogue: Store) -> None:
+    async with catalogue.snapshot() as snapshot:
+        keys = await snapshot.page_keys([HOME, PRICING, "https://example.com/never-seen"])
+        urls = await snapshot.page_urls(set(keys.values()))
+
+    assert set(keys) <= {HOME, PRICING, "https://example.com/never-seen"}
+    assert {HOME, PRICING} <= set(keys)
+    assert {urls[keys[HOME]], urls[keys[PRICING]]} == {HOME, PRICING}
+
+
+async def test_a_snapshot_does_not_see_what_is_written_after_it_opened(store: Store) -> None:
+    if not getattr(store, "isolated_snapshots", True):
+        pytest.skip("this store (MongoDB without a replica set) has no snapshot reads")
+    await store.ingest(SITE_A, [pageview("s-1", "v1", "2025-07-15T10:00:00Z", HOME)], RECUT)
+
+    async with store.snapshot() as snapshot:
+        before = await snapshot.count_sessions(SITE_A, EVERYTHING, ALL_TIME)
+        await store.ingest(
+            SITE_A,
+            [
+                pageview("s-2", "v2", "2025-07-15T11:00:00Z", PRICING),
+                conversion("s-3", "v1", "2025-07-15T10:05:00Z", PRICING),
+            ],
+            RECUT,
+        )
+        during = await snapshot.count_sessions(SITE_A, EVERYTHING, ALL_TIME)
+        rows = await _rows(snapshot, EVERYTHING, ALL_TIME, SITE_A)
+
+    assert before == during == 1
+    assert [(r.ordinal, r.conversions) for r in rows] == [(0, None)]
+    assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 2
 
 
 async def test_shuffled_random_batches_of_real_traffic_give_the_sessions_of_one_cut(
@@ -600,7 +718,12 @@ async def test_shuffled_random_batches_of_real_traffic_give_the_sessions_of_one_
         size = rng.randint(1, 300)
         await store.ingest(SITE_A, shuffled[position : position + size], RECUT)
         position += size
-    assert by_identity(await all_sessions(store)) == by_identity(RECUT(events))
+    expected = RECUT(events)
+    assert by_identity(await all_sessions(store)) == by_identity(expected)
+    # The read model's facts too: ordinals after tail re-cuts equal a whole cut's.
+    rows = await report_rows(store)
+    assert _anonymous(rows) == _anonymous(expected_rows(expected, expected))
+    assert _same_visitor_grouping(rows, expected)
 
 
 async def journey_history(store: Store) -> None:
@@ -624,43 +747,55 @@ async def journey_history(store: Store) -> None:
     )
 
 
-async def test_window_journeys_span_the_whole_history_of_the_windows_visitors_only(
+async def visitor_conversions(
+    store: Store, filters: SessionFilters, window: TimeWindow
+) -> list[tuple[int, tuple[ReportConversion, ...]]]:
+    """(ordinal, conversions with URLs) of the visitor conversions, sorted."""
+    async with store.snapshot() as snapshot:
+        found = [
+            c
+            async for chunk in snapshot.visitor_conversions(SITE_A, filters, window)
+            for c in chunk
+        ]
+        keys = {k for c in found for conv in c.conversions for k in (conv.page, conv.previous_page)}
+        urls = await snapshot.page_urls(keys)
+    return sorted(
+        (
+            c.ordinal,
+            tuple(
+                conv._replace(page=urls[conv.page], previous_page=urls[conv.previous_page])
+                for conv in c.conversions
+            ),
+        )
+        for c in found
+    )
+
+
+async def test_visitor_conversions_span_the_whole_history_of_the_windows_visitors_only(
     store: Store,
 ) -> None:
     await journey_history(store)
     window = TimeWindow(at("2025-07-09T00:00:00"), at("2025-07-11T00:00:00"))
-    counting = ConversionDefinition(meta_type="hubspot_form")
 
-    journeys = await store.window_journeys(SITE_A, SessionFilters(medium="none"), window, counting)
+    # v1's sessions are direct (medium none); the window holds its converting session
+    # of 07-10 10:00, its second ever (ordinal 1). v2's only session is cpc (filtered
+    # out); v3 has none in the window.
+    found = await visitor_conversions(store, SessionFilters(medium="none"), window)
 
-    # v1's sessions start 07-01 10:00, 07-10 10:00 (converting) and 07-20 10:00; v2's
-    # only session is cpc, and v3 has none in the window.
-    assert set(journeys) == {"v1"}
-    listed = sorted(
-        (s for s in await all_sessions(store) if s.visitor_id == "v1"), key=lambda s: s.start
-    )
-    assert [s.start for s in listed] == [
-        at("2025-07-01T10:00:00"),
-        at("2025-07-10T10:00:00"),
-        at("2025-07-20T10:00:00"),
+    assert found == [
+        (1, (ReportConversion(f"{HOME}/signup", PRICING, "hubspot_form", "form-7"),)),
     ]
-    assert journeys["v1"] == VisitorJourney(listed[0].order_key, listed[1].order_key)
 
 
-async def test_window_journeys_apply_the_conversion_definition(store: Store) -> None:
+async def test_visitor_conversions_reach_outside_the_window(store: Store) -> None:
     await journey_history(store)
-    window = TimeWindow(at("2025-07-09T00:00:00"), at("2025-07-11T00:00:00"))
-    other = ConversionDefinition(meta_type="calendly")
+    # Only v1's third session (07-20) is in this window; its conversion came before it.
+    window = TimeWindow(at("2025-07-19T00:00:00"), at("2025-07-21T00:00:00"))
 
-    journeys = await store.window_journeys(SITE_A, EVERYTHING, window, other)
+    found = await visitor_conversions(store, EVERYTHING, window)
 
-    assert set(journeys) == {"v1", "v2"}
-    assert journeys["v1"].first_converting_key is None
-    assert journeys["v1"].first_session_key[0] == at("2025-07-01T10:00:00")
-    assert journeys["v2"].first_session_key[0] == at("2025-07-10T11:00:00")
+    assert [ordinal for ordinal, _ in found] == [1]
     assert (
-        await store.window_journeys(
-            SITE_A, EVERYTHING, TimeWindow(end=at("2025-06-30T00:00:00")), other
-        )
-        == {}
+        await visitor_conversions(store, EVERYTHING, TimeWindow(end=at("2025-06-30T00:00:00")))
+        == []
     )

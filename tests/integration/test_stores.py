@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite_store import SqliteStore
+from adapters.sqlite import SqliteStore
 from attributionhub.config import Settings
 from attributionhub.stores import StoreUnavailableError, open_store
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -12,16 +11,19 @@ import pytest
 from domain.model import Attribution, Conversion, PageVisit, Session
 from domain.page_report import (
     ConversionPageStats,
+    CountingRule,
     DropOffPageStats,
-    JourneyFold,
     PageReport,
     PageReportBuilder,
     RoleCount,
     SummaryTotals,
-    VisitorJourney,
+    VisitorConversions,
     build_page_report,
+    first_converting_ordinals,
     in_touch_scope,
-    visitor_journey,
+    report_conversions,
+    report_session,
+    with_ordinals,
 )
 from domain.queries import (
     ConversionDefinition,
@@ -106,15 +108,6 @@ def july(day: int, hour: int = 10, minute: int = 0) -> datetime:
     return datetime(2025, 7, day, hour, minute, tzinfo=UTC)
 
 
-def journeys_of(
-    sessions: Iterable[Session], definition: ConversionDefinition
-) -> dict[str, VisitorJourney]:
-    by_visitor: dict[str, list[Session]] = defaultdict(list)
-    for session in sessions:
-        by_visitor[session.visitor_id].append(session)
-    return {v: visitor_journey(history, definition) for v, history in by_visitor.items()}
-
-
 def report(
     sessions: Sequence[Session],
     *,
@@ -124,7 +117,7 @@ def report(
     window: TimeWindow = JULY,
 ) -> PageReport | None:
     query = PagesQuery(filters=filters, window=window, definition=definition, touch_scope=scope)
-    return build_page_report(sessions, journeys_of(sessions, definition), query, NOW)
+    return build_page_report(sessions, query, NOW)
 
 
 def rc(sessions: int, users: int) -> RoleCount:
@@ -294,50 +287,54 @@ def test_open_session_counts_in_totals_but_not_as_drop_off() -> None:
     assert result.conversion_performance == ()
 
 
-def test_visitor_journey_does_not_depend_on_input_order() -> None:
-    history = [S1C, S1B, S1A]
-    expected = VisitorJourney(first_session_key=S1A.order_key, first_converting_key=S1B.order_key)
-
-    assert visitor_journey(history, ConversionDefinition()) == expected
-    assert visitor_journey(reversed(history), ConversionDefinition()) == expected
-
-
-def test_visitor_journey_of_a_visitor_who_never_converted_has_no_converting_key() -> None:
-    journey = visitor_journey([S4B, S4A], ConversionDefinition())
-
-    assert journey == VisitorJourney(first_session_key=S4A.order_key, first_converting_key=None)
+def history_conversions(sessions: Iterable[Session]) -> list[VisitorConversions]:
+    return [
+        VisitorConversions(s.visitor_id, ordinal, report_conversions(s))
+        for s, ordinal in with_ordinals(sessions)
+        if s.conversions
+    ]
 
 
-def test_visitor_journey_rejects_sessions_of_several_visitors() -> None:
-    with pytest.raises(ValueError, match="single visitor"):
-        visitor_journey([S1A, S2B], ConversionDefinition())
+def test_ordinals_number_each_visitors_sessions_in_any_input_order() -> None:
+    numbered = with_ordinals([S1C, S4B, S1B, S2B, S4A, S1A])
+
+    assert sorted((s.visitor_id, s.start, n) for s, n in numbered) == [
+        ("v1", S1A.start, 0),
+        ("v1", S1B.start, 1),
+        ("v1", S1C.start, 2),
+        ("v2", S2B.start, 0),
+        ("v4", S4A.start, 0),
+        ("v4", S4B.start, 1),
+    ]
 
 
-def test_journey_fold_keeps_each_visitors_landmarks_apart_in_any_order() -> None:
-    fold = JourneyFold(ConversionDefinition())
-    for session in [S1C, S4B, S1B, S2B, S4A, S1A]:
-        fold.add(session.visitor_id, session.order_key, session.conversions)
+def test_first_converting_ordinals_keep_each_visitors_first_in_any_order() -> None:
+    history = history_conversions([S1A, S1B, S1C, S2A, S2B, S2C, S4A, S4B])
+    rule = CountingRule(ConversionDefinition())
 
-    assert fold.journeys() == {
-        "v1": VisitorJourney(first_session_key=S1A.order_key, first_converting_key=S1B.order_key),
-        "v2": VisitorJourney(first_session_key=S2B.order_key, first_converting_key=None),
-        "v4": VisitorJourney(first_session_key=S4A.order_key, first_converting_key=None),
-    }
+    expected = {"v1": 1, "v2": 2}
+    assert first_converting_ordinals(history, rule) == expected
+    assert first_converting_ordinals(reversed(history), rule) == expected
 
 
-def test_journey_fold_counts_only_conversions_of_the_definition() -> None:
+def test_first_converting_ordinals_count_only_conversions_of_the_definition() -> None:
     # S1B's only conversion is on SIGNUP, so a definition naming another page leaves v1
     # without a converting session.
-    fold = JourneyFold(ConversionDefinition(conversion_page=PRICING))
-    for session in [S1A, S1B, S1C]:
-        fold.add(session.visitor_id, session.order_key, session.conversions)
+    history = history_conversions([S1A, S1B, S1C])
+    rule = CountingRule(ConversionDefinition(conversion_page=PRICING))
 
-    assert fold.journeys() == {"v1": VisitorJourney(S1A.order_key, None)}
+    assert first_converting_ordinals(history, rule) == {}
+
+
+def test_a_conversion_page_the_store_never_saw_counts_no_conversion() -> None:
+    rule = CountingRule(ConversionDefinition(conversion_page=SIGNUP), page_keys={})
+
+    assert rule.counting(report_conversions(S1B)) == ()
 
 
 def test_in_touch_scope_judges_each_scope_per_session() -> None:
-    definition = ConversionDefinition()
-    journey = visitor_journey([S2A, S2B, S2C], definition)
+    # v2: S2A (ordinal 0), S2B (1), S2C (2, the first converting one).
+    converting = [False, False, True]
     expected = {
         TouchScope.ANY: [True, True, True],
         TouchScope.FIRST: [True, False, False],
@@ -347,7 +344,7 @@ def test_in_touch_scope_judges_each_scope_per_session() -> None:
     }
 
     actual = {
-        scope: [in_touch_scope(s, journey, scope, definition) for s in (S2A, S2B, S2C)]
+        scope: [in_touch_scope(scope, ordinal, converting[ordinal], 2) for ordinal in range(3)]
         for scope in TouchScope
     }
 
@@ -355,11 +352,8 @@ def test_in_touch_scope_judges_each_scope_per_session() -> None:
 
 
 def test_visitor_without_conversion_has_no_assist_or_after_sessions() -> None:
-    definition = ConversionDefinition()
-    journey = visitor_journey([S4A, S4B], definition)
-
-    assert not in_touch_scope(S4B, journey, TouchScope.ASSIST, definition)
-    assert not in_touch_scope(S4B, journey, TouchScope.AFTER, definition)
+    assert not in_touch_scope(TouchScope.ASSIST, 1, False, None)
+    assert not in_touch_scope(TouchScope.AFTER, 1, False, None)
 
 
 # Conversion definition dataset:
@@ -528,26 +522,39 @@ def test_session_filters_are_applied() -> None:
     assert result.drop_off_performance == (drop(PRICING, rc(1, 1), rc(1, 1), rc(1, 1)),)
 
 
-def test_builder_accepts_no_journey_for_scope_any() -> None:
+def test_builder_needs_no_conversion_history_for_scope_any() -> None:
     query = PagesQuery(filters=SessionFilters(), window=JULY, definition=ConversionDefinition())
-    builder = PageReportBuilder(query, NOW)
+    builder = PageReportBuilder(query, NOW, rule=CountingRule(query.definition))
 
-    for session in DATASET:
-        builder.add(session, None)
+    # The store selects the window's sessions; the builder takes what it is given.
+    builder.add([report_session(s, n) for s, n in with_ordinals(DATASET) if JULY.contains(s.start)])
 
-    result = builder.result()
+    result = builder.result({page: str(page) for page in builder.page_keys()})
     assert result is not None
     assert result.summary == totals(9, 4, 3, 3)
 
 
-def test_builder_requires_a_journey_for_other_scopes() -> None:
+@pytest.mark.parametrize("scope", [TouchScope.ASSIST, TouchScope.AFTER])
+def test_builder_requires_the_conversion_history_for_assist_and_after(scope: TouchScope) -> None:
     query = PagesQuery(
         filters=SessionFilters(),
         window=JULY,
         definition=ConversionDefinition(),
-        touch_scope=TouchScope.FIRST,
+        touch_scope=scope,
     )
-    builder = PageReportBuilder(query, NOW)
 
-    with pytest.raises(ValueError, match="journey"):
-        builder.add(S1A, None)
+    with pytest.raises(ValueError, match="first_converting"):
+        PageReportBuilder(query, NOW, rule=CountingRule(query.definition))
+
+
+def test_the_builder_gives_the_same_report_fed_at_once_or_in_chunks() -> None:
+    query = PagesQuery(filters=SessionFilters(), window=JULY, definition=ConversionDefinition())
+    rows = [report_session(s, n) for s, n in with_ordinals(DATASET)]
+    whole = PageReportBuilder(query, NOW, rule=CountingRule(query.definition))
+    whole.add(rows)
+    chunked = PageReportBuilder(query, NOW, rule=CountingRule(query.definition))
+    for row in rows:
+        chunked.add([row])
+
+    urls = {page: str(page) for page in whole.page_keys()}
+    assert chunked.result(urls) == whole.result(urls)

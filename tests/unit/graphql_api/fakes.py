@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from adapters.clock import FixedClock
-from adapters.memory_store import MemoryStore
-from domain.model import Session
-from domain.page_report import VisitorJourney
-from domain.ports import SessionKey
-from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
+from adapters.memory_store import MemorySnapshot, MemoryStore
+from domain.queries import SessionFilters, TimeWindow
 from domain.services import AttributionService
 from graphql_api import GraphQLContext
 
@@ -24,55 +22,32 @@ class NoBots:
 
 
 class CountingStore(MemoryStore):
+    """Counts the snapshots read: one per request that reached the store."""
+
     def __init__(self) -> None:
         super().__init__()
         self.reads = 0
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[MemorySnapshot]:
+        self.reads += 1
+        async with super().snapshot() as snapshot:
+            yield snapshot
+
+
+class BrokenSnapshot(MemorySnapshot):
     async def count_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> int:
-        self.reads += 1
-        return await super().count_sessions(site_id, filters, window)
-
-    async def list_sessions(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        *,
-        limit: int,
-        offset: int = 0,
-        after: SessionKey | None = None,
-    ) -> list[Session]:
-        self.reads += 1
-        return await super().list_sessions(
-            site_id, filters, window, limit=limit, offset=offset, after=after
-        )
-
-    def stream_outlines(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> AsyncIterator[Session]:
-        self.reads += 1
-        return super().stream_outlines(site_id, filters, window)
-
-    async def window_journeys(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        definition: ConversionDefinition,
-    ) -> dict[str, VisitorJourney]:
-        self.reads += 1
-        return await super().window_journeys(site_id, filters, window, definition)
+        raise RuntimeError("database password is hunter2")
 
 
 class BrokenStore(MemoryStore):
     """Fails every session read with a message that must never reach a client."""
 
-    async def count_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> int:
-        raise RuntimeError("database password is hunter2")
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[MemorySnapshot]:
+        yield BrokenSnapshot({})
 
 
 async def context_for(store: MemoryStore) -> GraphQLContext:

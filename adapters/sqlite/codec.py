@@ -1,0 +1,458 @@
+"""Rows <-> domain values for the embedded store, and the dictionaries that turn repeated
+strings (sites, visitors, pages, user agents, attribution values) into integer keys.
+
+Instants are integer microseconds since the Unix epoch (``domain.model.to_micros``);
+inside the path and conversion blobs they are offsets from the session's start, which
+keeps the blobs short. Blobs are compact JSON arrays written and read by orjson.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import orjson
+
+from adapters.read_model import chunks
+from domain.model import (
+    EPOCH,
+    Attribution,
+    Conversion,
+    Event,
+    EventType,
+    PageVisit,
+    Session,
+    from_micros,
+    to_micros,
+)
+from domain.page_report import ReportConversion, closes_after
+
+Row = tuple[Any, ...]
+
+EVENT_TYPES: Final = (EventType.PAGEVIEW, EventType.CONVERSION, EventType.EXIT)
+_TYPE_CODES: Final = {t: i for i, t in enumerate(EVENT_TYPES)}
+_V3_EVENT_TYPES: Final = {t.value: t for t in EventType}
+
+EVENT_COLUMNS: Final = (
+    "site_key, event_id, type, visitor_key, ts, page_key, url, referrer, user_agent_key, "
+    "email, meta_type, meta_id"
+)
+INSERT_EVENT: Final = (
+    f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+SESSION_COLUMNS: Final = (
+    "site_key, visitor_key, ordinal, start, last_activity, inactive_after, closes_after, "
+    "landing_key, exit_key, exit_previous_key, source_key, medium_key, campaign_key, "
+    "content_key, term_key, visitor_id, session_id, conversions, path"
+)
+INSERT_SESSION: Final = (
+    f"INSERT INTO sessions ({SESSION_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# What the page report reads of a session (``domain.page_report.ReportSession``).
+REPORT_COLUMNS: Final = (
+    "visitor_key, ordinal, landing_key, exit_key, exit_previous_key, closes_after, conversions"
+)
+_IN_KEYS: Final = "IN (SELECT value FROM json_each(?))"
+# Dictionaries are small (pages, user agents, attribution values); past this many entries
+# a cache starts over rather than grow with every distinct URL an attacker can send.
+_CACHE_LIMIT: Final = 100_000
+
+
+class _Dictionary:
+    """One string <-> integer dictionary table, cached in memory both ways.
+
+    Entries are never changed or removed, so a cached pair stays true, provided it was
+    committed: pairs learnt inside a write transaction wait in ``_pending`` until the
+    transaction commits (``commit``) and are dropped if it rolls back (``rollback``),
+    so a key freed by a rollback is never served from the cache.
+    """
+
+    def __init__(self, table: str, key: str, value: str) -> None:
+        self._insert = f"INSERT OR IGNORE INTO {table} ({value}) SELECT value FROM json_each(?)"
+        self._by_value = f"SELECT {value}, {key} FROM {table} WHERE {value} {_IN_KEYS}"
+        self._by_key = f"SELECT {key}, {value} FROM {table} WHERE {key} {_IN_KEYS}"
+        self._keys: dict[str, int] = {}
+        self._values: dict[int, str] = {}
+        self._pending: dict[str, int] = {}
+
+    def keys(self, conn: sqlite3.Connection, values: Iterable[str]) -> dict[str, int]:
+        """Keys of ``values``, creating missing entries (inside the write transaction)."""
+        found = {}
+        missing = []
+        for value in set(values):
+            key = self._keys.get(value)
+            if key is None:
+                key = self._pending.get(value)
+            if key is None:
+                missing.append(value)
+            else:
+                found[value] = key
+        for chunk in chunks(missing):
+            blob = orjson.dumps(chunk)
+            conn.execute(self._insert, (blob,))
+            learnt = dict(conn.execute(self._by_value, (blob,)).fetchall())
+            self._pending.update(learnt)
+            found.update(learnt)
+        return found
+
+    def lookup(self, conn: sqlite3.Connection, values: Iterable[str]) -> dict[str, int]:
+        """Keys of the ``values`` that have one, creating nothing (any connection)."""
+        found = {}
+        missing = []
+        for value in set(values):
+            key = self._keys.get(value)
+            if key is None:
+                missing.append(value)
+            else:
+                found[value] = key
+        for chunk in chunks(missing):
+            found.update(conn.execute(self._by_value, (orjson.dumps(chunk),)).fetchall())
+        return found
+
+    def values(self, conn: sqlite3.Connection, keys: Iterable[int]) -> dict[int, str]:
+        """The value of each key (keys read from committed rows: every one exists)."""
+        found = {}
+        missing = []
+        for key in set(keys):
+            value = self._values.get(key)
+            if value is None:
+                missing.append(key)
+            else:
+                found[key] = value
+        for chunk in chunks(missing):
+            learnt = dict(conn.execute(self._by_key, (orjson.dumps(chunk),)).fetchall())
+            found.update(learnt)
+            self._remember(learnt.items())
+        return found
+
+    def _remember(self, pairs: Iterable[tuple[int, str]]) -> None:
+        if len(self._values) > _CACHE_LIMIT:
+            self._values.clear()
+            self._keys.clear()
+        for key, value in pairs:
+            self._values[key] = value
+            self._keys[value] = key
+
+    def commit(self) -> None:
+        self._remember((key, value) for value, key in self._pending.items())
+        self._pending.clear()
+
+    def rollback(self) -> None:
+        self._pending.clear()
+
+
+class Dictionaries:
+    """Every dictionary of one store, and the row codecs that need them."""
+
+    def __init__(self, conn: sqlite3.Connection | None = None) -> None:
+        # ``conn``: the connection the row codecs use (the writer, or a migration's).
+        self.conn = conn
+        self.sites = _Dictionary("site_keys", "site_key", "site_id")
+        self.pages = _Dictionary("pages", "page_key", "url")
+        self.texts = _Dictionary("texts", "text_key", "value")
+        self._all = (self.sites, self.pages, self.texts)
+
+    def commit(self) -> None:
+        for dictionary in self._all:
+            dictionary.commit()
+
+    def rollback(self) -> None:
+        for dictionary in self._all:
+            dictionary.rollback()
+
+    def _writer(self) -> sqlite3.Connection:
+        assert self.conn is not None, "row codecs need the writing connection"
+        return self.conn
+
+    def site_key(self, site_id: str) -> int:
+        return self.sites.keys(self._writer(), [site_id])[site_id]
+
+    def visitor_keys(self, site_key: int, visitor_ids: Iterable[str]) -> dict[str, int]:
+        """Keys of the visitors (created when new)."""
+        conn = self._writer()
+        found: dict[str, int] = {}
+        for chunk in chunks(sorted(set(visitor_ids))):
+            blob = orjson.dumps(chunk)
+            conn.execute(
+                "INSERT OR IGNORE INTO visitors (site_key, visitor_id) "
+                "SELECT ?, value FROM json_each(?)",
+                (site_key, blob),
+            )
+            found.update(
+                conn.execute(
+                    f"SELECT visitor_id, visitor_key FROM visitors "
+                    f"WHERE site_key = ? AND visitor_id {_IN_KEYS}",
+                    (site_key, blob),
+                ).fetchall()
+            )
+        return found
+
+    def event_rows(self, events: Sequence[Event]) -> list[Row]:
+        """Rows of ``events``, which may belong to several sites (a migration's)."""
+        conn = self._writer()
+        sites = self.sites.keys(conn, {e.site_id for e in events})
+        visitors: dict[tuple[str, str], int] = {}
+        for site_id, key in sites.items():
+            ids = {e.visitor_id for e in events if e.site_id == site_id}
+            for visitor_id, visitor_key in self.visitor_keys(key, ids).items():
+                visitors[(site_id, visitor_id)] = visitor_key
+        pages = self.pages.keys(conn, {e.page for e in events})
+        agents = self.texts.keys(conn, {e.user_agent for e in events if e.user_agent})
+        return [
+            (
+                sites[e.site_id],
+                e.event_id,
+                _TYPE_CODES[e.type],
+                visitors[(e.site_id, e.visitor_id)],
+                to_micros(e.timestamp),
+                pages[e.page],
+                # Most URLs are their page exactly: those are not stored twice.
+                None if e.url == e.page else e.url,
+                e.referrer,
+                agents[e.user_agent] if e.user_agent else None,
+                e.email,
+                e.meta_type,
+                e.meta_id,
+            )
+            for e in events
+        ]
+
+    def session_rows(
+        self,
+        numbered: Iterable[tuple[Session, int]],
+        visitors: Mapping[tuple[str, str], int] | None = None,
+    ) -> list[Row]:
+        """Rows of sessions, each with its ordinal in its visitor's history. ``visitors``
+        maps ``(site_id, visitor_id)`` to visitor keys when the caller knows them."""
+        conn = self._writer()
+        sessions = list(numbered)
+        sites = self.sites.keys(conn, {s.site_id for s, _ in sessions})
+        if visitors is None:
+            found: dict[tuple[str, str], int] = {}
+            for site_id, key in sites.items():
+                ids = {s.visitor_id for s, _ in sessions if s.site_id == site_id}
+                for visitor_id, visitor_key in self.visitor_keys(key, ids).items():
+                    found[(site_id, visitor_id)] = visitor_key
+            visitors = found
+        pages = self.pages.keys(
+            conn,
+            {v.url for s, _ in sessions for v in s.path}
+            | {c.previous_page for s, _ in sessions for c in s.conversions}
+            | {s.exit_previous_page for s, _ in sessions},
+        )
+        texts = self.texts.keys(
+            conn,
+            {
+                value
+                for s, _ in sessions
+                for value in (
+                    s.attribution.source,
+                    s.attribution.medium,
+                    s.attribution.campaign,
+                    s.attribution.content,
+                    s.attribution.term,
+                )
+                if value is not None
+            },
+        )
+        return [
+            session_row(
+                s, ordinal, sites[s.site_id], visitors[(s.site_id, s.visitor_id)], pages, texts
+            )
+            for s, ordinal in sessions
+        ]
+
+
+def session_row(
+    s: Session,
+    ordinal: int,
+    site_key: int,
+    visitor_key: int,
+    pages: Mapping[str, int],
+    texts: Mapping[str, int],
+) -> Row:
+    a = s.attribution
+    start = to_micros(s.start)
+    path: list[int] = []
+    for visit in s.path:
+        path.append(pages[visit.url])
+        path.append(to_micros(visit.timestamp) - start)
+    conversions = [
+        (
+            c.event_id,
+            to_micros(c.timestamp) - start,
+            pages[c.page],
+            pages[c.previous_page],
+            c.email,
+            c.meta_type,
+            c.meta_id,
+        )
+        for c in s.conversions
+    ]
+    return (
+        site_key,
+        visitor_key,
+        ordinal,
+        start,
+        to_micros(s.last_activity),
+        to_micros(s.inactive_after),
+        closes_after(s),
+        pages[s.path[0].url],
+        pages[s.path[-1].url],
+        pages[s.exit_previous_page],
+        texts[a.source],
+        texts[a.medium],
+        None if a.campaign is None else texts[a.campaign],
+        None if a.content is None else texts[a.content],
+        None if a.term is None else texts[a.term],
+        s.visitor_id,
+        s.session_id,
+        orjson.dumps(conversions) if conversions else None,
+        orjson.dumps(path),
+    )
+
+
+def report_conversions(blob: bytes) -> tuple[ReportConversion, ...]:
+    return tuple([ReportConversion(c[2], c[3], c[5], c[6]) for c in orjson.loads(blob)])
+
+
+def report_rows(rows: list[Row]) -> list[Row]:
+    """Rows of ``REPORT_COLUMNS`` as ``ReportSession`` tuples: only the conversions blob,
+    present on a few percent of sessions, needs decoding."""
+    return [row if row[6] is None else (*row[:6], report_conversions(row[6])) for row in rows]
+
+
+# --- reading whole values back (listings, re-cuts) ---------------------------------------
+SESSION_SELECT: Final = (
+    "SELECT site_key, visitor_key, ordinal, start, last_activity, inactive_after, closes_after, "
+    "landing_key, exit_key, exit_previous_key, source_key, medium_key, campaign_key, "
+    "content_key, term_key, visitor_id, session_id, conversions, path FROM sessions"
+)
+
+
+def sessions_from_rows(
+    conn: sqlite3.Connection, keys: Dictionaries, site_id: str, rows: Sequence[Row]
+) -> list[Session]:
+    """Sessions of ``rows`` (``SESSION_SELECT``), dictionary keys resolved in two reads."""
+    decoded = [(row, orjson.loads(row[18]), _json_or_empty(row[17])) for row in rows]
+    page_keys: set[int] = set()
+    text_keys: set[int] = set()
+    for row, path, conversions in decoded:
+        page_keys.update(path[0::2])
+        page_keys.add(row[9])
+        page_keys.update(c[3] for c in conversions)
+        text_keys.update(k for k in row[10:15] if k is not None)
+    pages = keys.pages.values(conn, page_keys)
+    texts = keys.texts.values(conn, text_keys)
+    sessions = []
+    for row, path, conversions in decoded:
+        start = from_micros(row[3])
+        sessions.append(
+            Session(
+                site_id=site_id,
+                visitor_id=row[15],
+                session_id=row[16],
+                start=start,
+                last_activity=from_micros(row[4]),
+                attribution=Attribution(*(None if k is None else texts[k] for k in row[10:15])),  # type: ignore[arg-type]  # source and medium are never NULL
+                path=tuple(
+                    PageVisit(pages[path[i]], start + timedelta(0, 0, path[i + 1]))
+                    for i in range(0, len(path), 2)
+                ),
+                conversions=tuple(
+                    Conversion(
+                        c[0],
+                        start + timedelta(0, 0, c[1]),
+                        pages[c[2]],
+                        pages[c[3]],
+                        c[4],
+                        c[5],
+                        c[6],
+                    )
+                    for c in conversions
+                ),
+                exit_previous_page=pages[row[9]],
+                is_last=row[6] != 0,
+                inactive_after=from_micros(row[5]),
+            )
+        )
+    return sessions
+
+
+def _json_or_empty(blob: bytes | None) -> list[Any]:
+    return [] if blob is None else list(orjson.loads(blob))
+
+
+EVENT_SELECT: Final = (
+    "SELECT e.event_id, e.type, e.visitor_key, e.ts, e.page_key, e.url, e.referrer, "
+    "e.user_agent_key, e.email, e.meta_type, e.meta_id FROM events AS e"
+)
+
+
+def events_from_rows(
+    conn: sqlite3.Connection,
+    keys: Dictionaries,
+    site_id: str,
+    visitor_ids: Mapping[int, str],
+    rows: Sequence[Row],
+) -> Iterator[Event]:
+    """Events of ``rows`` (``EVENT_SELECT``); ``visitor_ids`` maps their visitor keys."""
+    pages = keys.pages.values(conn, {row[4] for row in rows})
+    agents = keys.texts.values(conn, {row[7] for row in rows if row[7] is not None})
+    for row in rows:
+        page = pages[row[4]]
+        yield Event(
+            site_id,
+            row[0],
+            EVENT_TYPES[row[1]],
+            visitor_ids[row[2]],
+            EPOCH + timedelta(0, 0, row[3]),
+            row[5] or page,
+            page,
+            row[6],
+            None if row[7] is None else agents[row[7]],
+            row[8],
+            row[9],
+            row[10],
+        )
+
+
+# --- schema version 3, read once by migration 4 -----------------------------------------
+def v3_event(row: Row) -> Event:
+    return Event(
+        row[0],
+        row[1],
+        _V3_EVENT_TYPES[row[2]],
+        row[3],
+        EPOCH + timedelta(0, 0, row[4]),
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+    )
+
+
+def v3_session(row: Row) -> Session:
+    iso = datetime.fromisoformat
+    return Session(
+        site_id=row[0],
+        visitor_id=row[2],
+        session_id=row[1],
+        start=from_micros(row[3]),
+        last_activity=from_micros(row[4]),
+        attribution=Attribution(*row[7:12]),
+        path=tuple(PageVisit(url, iso(at)) for url, at in orjson.loads(row[15])),
+        conversions=tuple(
+            Conversion(c[0], iso(c[1]), c[2], c[3], c[4], c[5], c[6])
+            for c in (orjson.loads(row[16]) if row[16] is not None else ())
+        ),
+        exit_previous_page=row[14],
+        is_last=bool(row[6]),
+        inactive_after=from_micros(row[5]),
+    )

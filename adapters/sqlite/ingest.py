@@ -1,0 +1,133 @@
+"""Storing a batch of events and re-cutting the sessions of the visitors it touched, in
+one write transaction on the writer's connection.
+
+Only each visitor's tail is re-read, re-cut and rewritten
+(``domain.sessionization.resume_point``); the sessions kept before it keep their
+ordinals, and the re-cut ones are numbered after them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Final
+
+import orjson
+
+from adapters.read_model import chunks
+from adapters.sqlite import codec
+from adapters.sqlite.codec import Dictionaries
+from domain.model import Event, Session, from_micros, to_micros
+from domain.ports import Recut, StoredBatch
+from domain.sessionization import resume_point
+
+_IN_KEYS: Final = "IN (SELECT value FROM json_each(?))"
+_SESSION_BOUNDS: Final = (
+    "SELECT visitor_key, start, last_activity FROM sessions INDEXED BY sessions_by_visitor "
+    f"WHERE visitor_key {_IN_KEYS}"
+)
+# Per [visitor key, resume point] pair, the visitor's stored events from that point on
+# that this batch did not insert (those are in memory already). CROSS JOIN fixes the
+# order, one index probe per pair, whatever the planner's statistics say.
+_OLDER_EVENTS: Final = (
+    f"{codec.EVENT_SELECT.replace('FROM events AS e', '')}"
+    "FROM json_each(?) AS j CROSS JOIN events AS e INDEXED BY events_by_visitor "
+    "ON e.visitor_key = j.value ->> 0 AND e.ts >= j.value ->> 1 "
+    "WHERE e.rowid <= ?"
+)
+
+
+class _Bounds:
+    """What ``resume_point`` reads of a stored session."""
+
+    __slots__ = ("last_activity", "start")
+
+    def __init__(self, start: int, last_activity: int) -> None:
+        self.start = from_micros(start)
+        self.last_activity = from_micros(last_activity)
+
+
+def ingest(
+    conn: sqlite3.Connection,
+    keys: Dictionaries,
+    site_id: str,
+    events: Sequence[Event],
+    recut: Recut,
+) -> StoredBatch:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Rows are appended to the events table, so while this transaction holds the
+        # write lock, every row with a larger rowid is one this batch inserted.
+        last_rowid: int = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        rows = keys.event_rows(events)
+        before = conn.total_changes
+        conn.executemany(codec.INSERT_EVENT, rows)
+        accepted = conn.total_changes - before
+        if accepted:
+            _recut(conn, keys, site_id, events, rows, last_rowid, recut)
+        conn.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT may already have rolled back on its own.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        keys.rollback()
+        raise
+    keys.commit()
+    return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
+
+
+def _recut(
+    conn: sqlite3.Connection,
+    keys: Dictionaries,
+    site_id: str,
+    events: Sequence[Event],
+    rows: Sequence[codec.Row],
+    last_rowid: int,
+    recut: Recut,
+) -> None:
+    by_id: dict[str, tuple[Event, int]] = {}
+    for event, row in zip(events, rows, strict=True):
+        by_id.setdefault(event.event_id, (event, row[3]))
+    added: dict[int, list[Event]] = defaultdict(list)
+    visitor_ids: dict[int, str] = {}
+    # The in-memory events stand for the rows just inserted: same values, no decoding.
+    for (event_id,) in conn.execute("SELECT event_id FROM events WHERE rowid > ?", (last_rowid,)):
+        event, visitor_key = by_id[event_id]
+        added[visitor_key].append(event)
+        visitor_ids[visitor_key] = event.visitor_id
+
+    bounds: dict[int, list[_Bounds]] = defaultdict(list)
+    for chunk in chunks(list(added)):
+        for visitor_key, start, last in conn.execute(_SESSION_BOUNDS, (orjson.dumps(chunk),)):
+            bounds[visitor_key].append(_Bounds(start, last))
+    # Per visitor: where its tail starts (-1: re-cut whole) and how many sessions precede.
+    points: dict[int, tuple[int, int]] = {}
+    for visitor_key in added:
+        stored = bounds.get(visitor_key, [])
+        point = resume_point(stored, min(e.timestamp for e in added[visitor_key]))
+        if point is None:
+            points[visitor_key] = (-1, 0)
+        else:
+            kept = sum(1 for b in stored if b.start < point)
+            points[visitor_key] = (to_micros(point), kept)
+
+    history: dict[int, list[Event]] = {v: list(new) for v, new in added.items()}
+    key_of = {visitor_id: key for key, visitor_id in visitor_ids.items()}
+    pairs: list[tuple[int, int]] = [(key, point) for key, (point, _) in points.items()]
+    for some in chunks(pairs):
+        older = conn.execute(_OLDER_EVENTS, (orjson.dumps(some), last_rowid)).fetchall()
+        for event in codec.events_from_rows(conn, keys, site_id, visitor_ids, older):
+            history[key_of[event.visitor_id]].append(event)
+
+    numbered: list[tuple[Session, int]] = []
+    for visitor_key, visitor_events in history.items():
+        kept = points[visitor_key][1]
+        sessions = sorted(recut(visitor_events), key=lambda s: s.order_key)
+        numbered.extend((session, kept + i) for i, session in enumerate(sessions))
+    conn.executemany(
+        "DELETE FROM sessions WHERE visitor_key = ? AND start >= ?",
+        [(visitor_key, point) for visitor_key, point in pairs],
+    )
+    visitor_keys = {(site_id, visitor_id): key for visitor_id, key in key_of.items()}
+    conn.executemany(codec.INSERT_SESSION, keys.session_rows(numbered, visitor_keys))

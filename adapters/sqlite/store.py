@@ -1,0 +1,438 @@
+"""``SqliteStore``: ``domain.ports.Store`` on one SQLite file in WAL mode.
+
+Raw events are kept for re-cutting; sessions are materialized at ingestion time with the
+facts the reports read, so reads never re-sessionize. Writes are serialized on one
+connection and thread (across processes by ``BEGIN IMMEDIATE``); every request's reads
+run inside one read transaction (``snapshot``) on a pooled connection of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar
+
+from adapters.sqlite import codec, connections, ingest, queries
+from adapters.sqlite.codec import Dictionaries
+from adapters.sqlite.schema import MIGRATIONS, Migration
+from domain.model import Event, Session, Site, from_micros, to_micros
+from domain.page_report import PageKey, ReportSession, VisitorConversions
+from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
+from domain.queries import SessionFilters, TimeWindow
+
+T = TypeVar("T")
+
+_READ_THREADS: Final = 4
+_IDLE_READERS: Final = 4
+# Rows per hop between a reader thread and the event loop: small enough that a report
+# leaves the loop free for other requests between chunks, large enough to amortize a hop.
+_REPORT_CHUNK: Final = 8_192
+# Background checkpoints every so many stored events; SQLite's own would run on the
+# commit path.
+_CHECKPOINT_EVERY_EVENTS: Final = 10_000
+_PRAGMA_NAME: Final = re.compile(r"[a-z_]+")
+_SITE_COLUMNS: Final = "site_id, name, api_key_hash, tracker_token_hash, created_at"
+
+
+class SqliteStore:
+    """``Store`` on one SQLite file. Create with ``await SqliteStore.open(path)``."""
+
+    def __init__(
+        self,
+        path: Path,
+        writer: sqlite3.Connection,
+        write_executor: ThreadPoolExecutor,
+        analyzed: int,
+    ) -> None:
+        self.path = path
+        self._writer = writer
+        self._write_executor = write_executor
+        self._keys = Dictionaries(writer)
+        self._read_executor = ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="sqlite-read")
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._interrupted: dict[sqlite3.Connection, asyncio.Future[Any]] = {}
+        self._closed = False
+        self._checkpoint_executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint: asyncio.Future[None] | None = None
+        self._written_since_checkpoint = 0
+        # The planner's statistics describe ``_analyzed`` events; they are refreshed each
+        # time the store doubles, so no plan is chosen for a store a fraction of its size.
+        self._analyzed = analyzed
+        self._written_since_analyze = 0
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, migrations: Sequence[Migration] = MIGRATIONS
+    ) -> SqliteStore:
+        """Open (creating the file and its directory when missing) and migrate."""
+        path = Path(path)
+        executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-write")
+        loop = asyncio.get_running_loop()
+        try:
+            writer = await loop.run_in_executor(executor, connections.open_writer, path, migrations)
+            analyzed = await loop.run_in_executor(executor, connections.analyzed_rows, writer)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(path, writer, executor, analyzed)
+
+    # --- plumbing ----------------------------------------------------------------
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._write_executor, fn, self._writer
+        )
+
+    async def _on_reader(self, conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the read executor for ``conn``. A cancelled caller does not stop
+        the thread, so the connection is marked busy until the job really ends."""
+        job = asyncio.get_running_loop().run_in_executor(self._read_executor, fn, *args)
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            if not job.done():
+                self._interrupted[conn] = job
+            raise
+
+    async def _acquire_reader(self) -> sqlite3.Connection:
+        if self._idle_readers:
+            return self._idle_readers.pop()
+        # The pool grows on demand rather than blocking, so nested snapshots cannot
+        # deadlock; only ``_IDLE_READERS`` stay open once the load is gone.
+        return await asyncio.get_running_loop().run_in_executor(
+            self._read_executor, connections.open_reader, self.path
+        )
+
+    def _release_reader(self, conn: sqlite3.Connection, *, reusable: bool = True) -> None:
+        job = self._interrupted.pop(conn, None)
+        if job is not None:
+            # Still in use by a thread: close it once that job is over, never reuse it.
+            job.add_done_callback(lambda _: conn.close())
+        elif not reusable or self._closed or len(self._idle_readers) >= _IDLE_READERS:
+            conn.close()
+        else:
+            self._idle_readers.append(conn)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the SQLite store is closed")
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[SqliteSnapshot]:
+        self._check_open()
+        conn = await self._acquire_reader()
+        ended = False
+        try:
+            await self._on_reader(conn, connections.begin_read, conn)
+            yield SqliteSnapshot(self, conn)
+        finally:
+            try:
+                if conn not in self._interrupted:
+                    await self._on_reader(conn, connections.end_read, conn)
+                    ended = True
+            finally:
+                # A read transaction left open would pin the WAL: such a connection is
+                # closed (which ends the transaction) rather than pooled.
+                self._release_reader(conn, reusable=ended)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        async with self.snapshot() as snapshot:
+            return await snapshot.run(fn)
+
+    # --- sites -------------------------------------------------------------------
+    async def add_site(self, site: Site) -> None:
+        row = (
+            site.site_id,
+            site.name,
+            site.api_key_hash,
+            site.tracker_token_hash,
+            to_micros(site.created_at),
+        )
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(f"INSERT INTO sites ({_SITE_COLUMNS}) VALUES (?, ?, ?, ?, ?)", row)
+            except sqlite3.IntegrityError as err:
+                raise DuplicateSiteError(site.site_id) from err
+
+        await self._write(insert)
+
+    async def get_site(self, site_id: str) -> Site | None:
+        return await self._site_where("site_id", site_id)
+
+    async def site_by_api_key_hash(self, key_hash: str) -> Site | None:
+        return await self._site_where("api_key_hash", key_hash)
+
+    async def site_by_tracker_token_hash(self, token_hash: str) -> Site | None:
+        return await self._site_where("tracker_token_hash", token_hash)
+
+    async def _site_where(
+        self, column: Literal["site_id", "api_key_hash", "tracker_token_hash"], value: str
+    ) -> Site | None:
+        sql = f"SELECT {_SITE_COLUMNS} FROM sites WHERE {column} = ?"
+        row = await self._read(lambda c: c.execute(sql, (value,)).fetchone())
+        return None if row is None else _site(row)
+
+    async def list_sites(self) -> list[Site]:
+        sql = f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY created_at, site_id"
+        rows = await self._read(lambda c: c.execute(sql).fetchall())
+        return [_site(r) for r in rows]
+
+    async def replace_site_keys(
+        self, site_id: str, api_key_hash: str, tracker_token_hash: str
+    ) -> Site | None:
+        def update(conn: sqlite3.Connection) -> int:
+            try:
+                cursor = conn.execute(
+                    "UPDATE sites SET api_key_hash = ?, tracker_token_hash = ? WHERE site_id = ?",
+                    (api_key_hash, tracker_token_hash, site_id),
+                )
+            except sqlite3.IntegrityError as err:
+                raise DuplicateSiteError(site_id) from err
+            return cursor.rowcount
+
+        if not await self._write(update):
+            return None
+        return await self.get_site(site_id)
+
+    # --- ingestion ---------------------------------------------------------------
+    async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:
+        if not events:
+            return StoredBatch(accepted=0, duplicates=0)
+        keys = self._keys
+        stored = await self._write(lambda conn: ingest.ingest(conn, keys, site_id, events, recut))
+        self._written_since_checkpoint += stored.accepted
+        self._written_since_analyze += stored.accepted
+        loop = asyncio.get_running_loop()
+        if self._written_since_analyze > max(self._analyzed, 1_000):
+            self._written_since_analyze = 0
+            self._analyzed = await self._write(connections.analyze)
+        if self._written_since_checkpoint >= _CHECKPOINT_EVERY_EVENTS and (
+            self._checkpoint is None or self._checkpoint.done()
+        ):
+            self._written_since_checkpoint = 0
+            self._checkpoint = loop.run_in_executor(self._checkpoint_executor, self._run_checkpoint)
+        return stored
+
+    def _run_checkpoint(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = connections.open_checkpointer(self.path)
+        connections.checkpoint(self._checkpointer)
+
+    async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
+        keys = self._keys
+
+        def read(conn: sqlite3.Connection) -> list[Event]:
+            found = conn.execute(
+                "SELECT v.visitor_key FROM site_keys AS s JOIN visitors AS v "
+                "ON v.site_key = s.site_key WHERE s.site_id = ? AND v.visitor_id = ?",
+                (site_id, visitor_id),
+            ).fetchone()
+            if found is None:
+                return []
+            rows = conn.execute(
+                f"{codec.EVENT_SELECT} WHERE e.visitor_key = ?", (found[0],)
+            ).fetchall()
+            return list(codec.events_from_rows(conn, keys, site_id, {found[0]: visitor_id}, rows))
+
+        return await self._read(read)
+
+    # --- reads -------------------------------------------------------------------
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int:
+        async with self.snapshot() as snapshot:
+            return await snapshot.count_sessions(site_id, filters, window)
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: SessionKey | None = None,
+    ) -> list[Session]:
+        async with self.snapshot() as snapshot:
+            return await snapshot.list_sessions(
+                site_id, filters, window, limit=limit, offset=offset, after=after
+            )
+
+    # --- diagnostics -------------------------------------------------------------
+    async def explain(
+        self,
+        operation: Literal["count", "list", "report"],
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        after: SessionKey | None = None,
+    ) -> list[str]:
+        """The ``EXPLAIN QUERY PLAN`` lines of the statement an operation runs."""
+        keys = self._keys
+
+        def plan(conn: sqlite3.Connection) -> list[str]:
+            chosen = queries.selection(conn, keys, site_id, filters, window, after)
+            if chosen is None:
+                return []
+            sql = {
+                "count": f"SELECT count(*) FROM sessions WHERE {chosen.where}",
+                "list": f"{codec.SESSION_SELECT} WHERE {chosen.where} {queries.LISTING_ORDER} "
+                "LIMIT 50",
+                "report": f"SELECT {codec.REPORT_COLUMNS} FROM sessions WHERE {chosen.where}",
+            }[operation]
+            rows = conn.execute("EXPLAIN QUERY PLAN " + sql, chosen.params).fetchall()
+            return [str(row[3]) for row in rows]
+
+        return await self._read(plan)
+
+    async def analyzed_events(self) -> int:
+        """How many events the planner's statistics describe (0: none gathered yet)."""
+        return await self._read(connections.analyzed_rows)
+
+    async def pragma(self, name: str) -> object:
+        """The value of a read-only pragma such as ``journal_mode`` or ``user_version``."""
+        if not _PRAGMA_NAME.fullmatch(name):
+            raise ValueError(f"pragma: expected a pragma name, got {name!r}")
+        row = await self._read(lambda c: c.execute(f"PRAGMA {name}").fetchone())
+        return None if row is None else row[0]
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        if self._checkpoint is not None:
+            await self._checkpoint
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        self._checkpoint_executor.shutdown(wait=True)
+        await loop.run_in_executor(self._write_executor, connections.close_writer, self._writer)
+        for conn in self._idle_readers:
+            conn.close()
+        self._idle_readers.clear()
+        self._write_executor.shutdown(wait=True)
+        self._read_executor.shutdown(wait=True)
+
+
+class SqliteSnapshot:
+    """Reads inside one read transaction of one pooled connection. Calls are serialized:
+    a connection runs one statement at a time."""
+
+    def __init__(self, store: SqliteStore, conn: sqlite3.Connection) -> None:
+        self._store = store
+        self._conn = conn
+        self._keys = store._keys
+        self._lock = asyncio.Lock()
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        async with self._lock:
+            return await self._store._on_reader(self._conn, fn, self._conn)
+
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int:
+        keys = self._keys
+
+        def count(conn: sqlite3.Connection) -> int:
+            chosen = queries.selection(conn, keys, site_id, filters, window)
+            if chosen is None:
+                return 0
+            sql = f"SELECT count(*) FROM sessions WHERE {chosen.where}"
+            return int(conn.execute(sql, chosen.params).fetchone()[0])
+
+        return await self.run(count)
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: SessionKey | None = None,
+    ) -> list[Session]:
+        if limit <= 0:
+            return []
+        keys = self._keys
+
+        def listing(conn: sqlite3.Connection) -> list[Session]:
+            chosen = queries.selection(conn, keys, site_id, filters, window, after)
+            if chosen is None:
+                return []
+            sql = (
+                f"{codec.SESSION_SELECT} WHERE {chosen.where} {queries.LISTING_ORDER} "
+                "LIMIT ? OFFSET ?"
+            )
+            rows = conn.execute(sql, (*chosen.params, limit, max(offset, 0))).fetchall()
+            return codec.sessions_from_rows(conn, keys, site_id, rows)
+
+        return await self.run(listing)
+
+    async def report_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[ReportSession]]:
+        keys = self._keys
+        cursor = self._conn.cursor()
+
+        def start(conn: sqlite3.Connection) -> bool:
+            chosen = queries.selection(conn, keys, site_id, filters, window)
+            if chosen is None:
+                return False
+            sql = f"SELECT {codec.REPORT_COLUMNS} FROM sessions WHERE {chosen.where}"
+            cursor.execute(sql, chosen.params)
+            return True
+
+        def fetch(_: sqlite3.Connection) -> list[codec.Row]:
+            return codec.report_rows(cursor.fetchmany(_REPORT_CHUNK))
+
+        try:
+            if await self.run(start):
+                while rows := await self.run(fetch):
+                    yield rows  # type: ignore[misc]  # rows are ReportSession tuples
+        finally:
+            cursor.close()
+
+    async def visitor_conversions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[VisitorConversions]]:
+        keys = self._keys
+
+        def read(conn: sqlite3.Connection) -> list[VisitorConversions]:
+            chosen = queries.selection(conn, keys, site_id, filters, window)
+            if chosen is None:
+                return []
+            # The converting sessions (a partial index) of the window's visitors.
+            sql = (
+                "SELECT visitor_key, ordinal, conversions FROM sessions "
+                "INDEXED BY sessions_converting WHERE conversions IS NOT NULL AND "
+                f"visitor_key IN (SELECT visitor_key FROM sessions WHERE {chosen.where})"
+            )
+            return [
+                VisitorConversions(visitor, ordinal, codec.report_conversions(blob))
+                for visitor, ordinal, blob in conn.execute(sql, chosen.params)
+            ]
+
+        yield await self.run(read)
+
+    async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
+        keys = self._keys
+        return dict(await self.run(lambda conn: keys.pages.lookup(conn, urls)))
+
+    async def page_urls(self, keys: Collection[PageKey]) -> dict[PageKey, str]:
+        pages = self._keys.pages
+        ints = [int(key) for key in keys]  # type: ignore[call-overload]  # this store's keys are ints
+        found = await self.run(lambda conn: pages.values(conn, ints))
+        return dict(found.items())
+
+
+def _site(row: codec.Row) -> Site:
+    return Site(row[0], row[1], row[2], row[3], from_micros(row[4]))
