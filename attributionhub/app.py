@@ -42,6 +42,7 @@ def init(
             clock or SystemClock(),
             bots or CrawlerDetectBots(),
             session_timeout=settings.session_timeout,
+            report_concurrency=settings.report_concurrency,
         )
         app[SERVICE] = service
         app[rest_compat.SERVICE] = service

@@ -115,7 +115,11 @@ async def _service(settings: Settings) -> AsyncIterator[AttributionService]:
         raise CliError(f"cannot open the store {display_store(settings.store)!r}: {exc}") from exc
     try:
         yield AttributionService(
-            store, SystemClock(), CrawlerDetectBots(), session_timeout=settings.session_timeout
+            store,
+            SystemClock(),
+            CrawlerDetectBots(),
+            session_timeout=settings.session_timeout,
+            report_concurrency=settings.report_concurrency,
         )
     finally:
         await store.close()

@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
+from domain.services import DEFAULT_REPORT_CONCURRENCY
+
 DEFAULT_STORE = str(Path("attributionhub-data") / "attributionhub.db")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -27,6 +29,8 @@ class Settings:
     graphql_introspection: bool = False
     mongo_write_concern: str = "majority"
     access_log: bool = True
+    # Page reports computed at once; more wait their turn (docs/deployment.md).
+    report_concurrency: int = DEFAULT_REPORT_CONCURRENCY
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +48,8 @@ class Settings:
             settings = replace(settings, graphql_introspection=_flag(value))
         if value := env.get("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN"):
             settings = replace(settings, mongo_write_concern=value)
+        if value := env.get("ATTRIBUTIONHUB_REPORT_CONCURRENCY"):
+            settings = replace(settings, report_concurrency=_positive(REPORT_CONCURRENCY, value))
         return settings
 
     @property
@@ -53,6 +59,19 @@ class Settings:
 
 def is_mongodb_url(store: str) -> bool:
     return store.startswith(("mongodb://", "mongodb+srv://"))
+
+
+REPORT_CONCURRENCY = "ATTRIBUTIONHUB_REPORT_CONCURRENCY"
+
+
+def _positive(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    return number
 
 
 def _flag(value: str) -> bool:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from adapters.clock import FixedClock
-from adapters.memory_store import MemoryStore
+from adapters.memory_store import MemorySnapshot, MemoryStore
 from domain.model import Site
+from domain.page_report import ReportSession
 from domain.parameters import parse_pages_query, parse_sessions_query
+from domain.queries import SessionFilters, TimeWindow
 from domain.services import (
     MAX_BATCH_EVENTS,
     MAX_CREDENTIAL_LENGTH,
@@ -238,3 +242,62 @@ async def test_over_long_credentials_are_refused_without_a_lookup() -> None:
     assert store.lookups == 0
     assert await service.site_for_api_key("k" * MAX_CREDENTIAL_LENGTH) is None
     assert store.lookups == 1
+
+
+class GatedSnapshot(MemorySnapshot):
+    """Report rows wait behind a gate, counting how many reports are inside at once."""
+
+    def __init__(self, store: GatedStore, sessions: Any) -> None:
+        super().__init__(sessions)
+        self._store = store
+
+    async def report_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[ReportSession]]:
+        store = self._store
+        store.inside += 1
+        store.most_inside = max(store.most_inside, store.inside)
+        store.entered.set()
+        await store.gate.wait()
+        async for chunk in super().report_sessions(site_id, filters, window):
+            yield chunk
+        store.inside -= 1
+
+
+class GatedStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+        self.inside = 0
+        self.most_inside = 0
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[MemorySnapshot]:
+        async with super().snapshot() as plain:
+            yield GatedSnapshot(self, plain._sessions)
+
+
+async def test_reports_beyond_the_concurrency_limit_wait_their_turn_and_all_answer() -> None:
+    store = GatedStore()
+    service = AttributionService(store, FixedClock(NOW), ListBots(), report_concurrency=2)
+    await service.ingest("site-a", [pv("e-1", "v1", "2025-07-19T10:00:00Z")])
+    query = parse_pages_query({"start_date": "2025-07-01", "end_date": "2025-07-20"}, now=NOW)
+
+    reports = [asyncio.create_task(service.page_report("site-a", query)) for _ in range(5)]
+    await store.entered.wait()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert store.inside == 2  # the other three are queued, not refused
+    # A listing does not queue behind reports.
+    assert (await service.list_sessions("site-a", parse_sessions_query({}))).total_records == 1
+    store.gate.set()
+    done = await asyncio.gather(*reports)
+
+    assert store.most_inside == 2
+    assert all(r is not None and r.summary.total_sessions == 1 for r in done)
+
+
+def test_a_report_concurrency_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="report_concurrency"):
+        AttributionService(MemoryStore(), FixedClock(NOW), ListBots(), report_concurrency=0)
