@@ -34,7 +34,7 @@ class EventType(enum.StrEnum):
 
 
 # SPEC 4: events at the same instant are ordered pageview, conversion, exit.
-_TYPE_RANK = {EventType.PAGEVIEW: 0, EventType.CONVERSION: 1, EventType.EXIT: 2}
+TYPE_RANK = {EventType.PAGEVIEW: 0, EventType.CONVERSION: 1, EventType.EXIT: 2}
 
 DEFAULT_META_TYPE = "custom"
 
@@ -58,7 +58,7 @@ class Event:
 
     @property
     def sort_key(self) -> tuple[datetime, int, str]:
-        return (self.timestamp, _TYPE_RANK[self.type], self.event_id)
+        return (self.timestamp, TYPE_RANK[self.type], self.event_id)
 
 
 @dataclass(frozen=True, slots=True)

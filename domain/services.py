@@ -34,7 +34,7 @@ from domain.queries import (
     TimeWindow,
     TouchScope,
 )
-from domain.sessionization import sessionize
+from domain.sessionization import sessionize_visitor
 
 MAX_BATCH_EVENTS = 10_000
 # Reports that run at once; more wait their turn. Each holds the CPU for its whole pass
@@ -235,7 +235,9 @@ class AttributionService:
         accepted = duplicates = 0
         if batch.events:
             stored = await self.store.ingest(
-                batch.site_id, batch.events, partial(sessionize, timeout=self.session_timeout)
+                batch.site_id,
+                batch.events,
+                partial(sessionize_visitor, timeout=self.session_timeout),
             )
             accepted, duplicates = stored.accepted, stored.duplicates
         return IngestReport(

@@ -19,6 +19,7 @@ from domain.attribution import session_attribution, touch_attribution
 from domain.model import (
     DEFAULT_META_TYPE,
     DEFAULT_SESSION_TIMEOUT,
+    TYPE_RANK,
     Attribution,
     Conversion,
     Event,
@@ -38,9 +39,24 @@ def sessionize(
         by_visitor[(event.site_id, event.visitor_id)].setdefault(event.event_id, event)
     sessions: list[Session] = []
     for key in sorted(by_visitor):
-        ordered = sorted(by_visitor[key].values(), key=lambda e: e.sort_key)
+        ordered = sorted(by_visitor[key].values(), key=_sort_key)
         sessions.extend(_cut(ordered, timeout))
     return sessions
+
+
+def sessionize_visitor(
+    events: Sequence[Event], *, timeout: timedelta = DEFAULT_SESSION_TIMEOUT
+) -> list[Session]:
+    """``sessionize`` of the events of one visitor of one site (a store's re-cut, the
+    ``Recut`` port), without grouping them by visitor first."""
+    # Reversed, so that the first event seen with an id is the one kept.
+    unique = {event.event_id: event for event in reversed(events)}
+    return _cut(sorted(unique.values(), key=_sort_key), timeout)
+
+
+def _sort_key(event: Event) -> tuple[datetime, int, str]:
+    # ``Event.sort_key`` without the property call: this runs once per event re-cut.
+    return (event.timestamp, TYPE_RANK[event.type], event.event_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +131,12 @@ class _SessionBuilder:
     last_activity: datetime | None = None
 
     def add(self, event: Event) -> None:
-        position = self._visit(event)
+        # A pageview always adds its page (a reload adds it again); a conversion or exit
+        # is evidence the visitor was on its page, and adds it only when it is new.
+        path = self.path
+        if event.type is EventType.PAGEVIEW or not path or path[-1].url != event.page:
+            path.append(PageVisit(url=event.page, timestamp=event.timestamp))
+        position = len(path) - 1
         if event.type is EventType.CONVERSION:
             self.conversions.append(
                 Conversion(
@@ -129,13 +150,6 @@ class _SessionBuilder:
                 )
             )
         self.last_activity = event.timestamp
-
-    def _visit(self, event: Event) -> int:
-        # A pageview always adds its page (a reload adds it again); a conversion or exit
-        # is evidence the visitor was on its page, and adds it only when it is new.
-        if event.type is EventType.PAGEVIEW or not self.path or self.path[-1].url != event.page:
-            self.path.append(PageVisit(url=event.page, timestamp=event.timestamp))
-        return len(self.path) - 1
 
     def build(self, *, is_last: bool, timeout: timedelta) -> Session:
         assert self.last_activity is not None  # a builder always holds its first event
@@ -189,9 +203,11 @@ def _previous_page(path: Sequence[PageVisit], position: int) -> str:
     """Walking back from ``position``, the first different page; the page itself when
     there is none (a landing-page conversion, or only reloads before it)."""
     here = path[position].url
-    for visit in reversed(path[:position]):
-        if visit.url != here:
-            return visit.url
+    # Indices rather than a reversed slice: no copy of the path per lookup.
+    for index in range(position - 1, -1, -1):
+        url = path[index].url
+        if url != here:
+            return url
     return here
 
 

@@ -9,6 +9,7 @@ keeps the blobs short. Blobs are compact JSON arrays written and read by orjson.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -34,9 +35,10 @@ Row = tuple[Any, ...]
 EVENT_TYPES: Final = (EventType.PAGEVIEW, EventType.CONVERSION, EventType.EXIT)
 _TYPE_CODES: Final = {t: i for i, t in enumerate(EVENT_TYPES)}
 _V3_EVENT_TYPES: Final = {t.value: t for t in EventType}
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 EVENT_COLUMNS: Final = (
-    "site_key, event_id, type, visitor_key, ts, page_key, url, referrer, user_agent_key, "
+    "site_key, event_id, type, visitor_key, ts, page_key, url, referrer_key, user_agent_key, "
     "email, meta_type, meta_id"
 )
 INSERT_EVENT: Final = (
@@ -51,6 +53,57 @@ INSERT_SESSION: Final = (
     f"INSERT INTO sessions ({SESSION_COLUMNS}) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Per-day session counts (table ``session_counts``): field 0 counts every session (value
+# 0); the others count sessions per value key of one filter column. A session without a
+# campaign, content or term is counted under no value of that field (no filter matches).
+DAY_MICROS: Final = 86_400_000_000
+COUNTED_FIELDS: Final = (
+    "source_key",
+    "medium_key",
+    "campaign_key",
+    "content_key",
+    "term_key",
+    "landing_key",
+)
+COUNTED_COLUMNS: Final = f"site_key, start, {', '.join(COUNTED_FIELDS)}"
+ADD_COUNTS: Final = (
+    "INSERT INTO session_counts (site_key, field, value_key, day, sessions) "
+    "VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions"
+)
+# Every count rebuilt from the sessions (migration 4).
+RECOUNT_SESSIONS: Final = (
+    "DELETE FROM session_counts",
+    "INSERT INTO session_counts SELECT site_key, 0, 0, start / 86400000000, count(*) "
+    "FROM sessions GROUP BY 1, 4",
+    *(
+        f"INSERT INTO session_counts SELECT site_key, {field}, {column}, "
+        f"start / 86400000000, count(*) FROM sessions WHERE {column} IS NOT NULL "
+        "GROUP BY 1, 3, 4"
+        for field, column in enumerate(COUNTED_FIELDS, start=1)
+    ),
+)
+
+
+def count_changes(removed: Iterable[Row], added: Iterable[Row]) -> list[Row]:
+    """``ADD_COUNTS`` rows for sessions removed and added (each a ``COUNTED_COLUMNS``
+    row); changes that cancel out are left out."""
+    # Sessions are first counted per whole combination (C-level Counter; a batch has far
+    # fewer combinations than sessions), then spread over the fields.
+    combinations: Counter[Row] = Counter()
+    combinations.update((r[0], r[1] // DAY_MICROS, *r[2:]) for r in added)
+    combinations.subtract((r[0], r[1] // DAY_MICROS, *r[2:]) for r in removed)
+    delta: Counter[tuple[int, int, int, int]] = Counter()
+    for (site, day, *values), n in combinations.items():
+        if not n:
+            continue
+        delta[(site, 0, 0, day)] += n
+        for field, value in enumerate(values, start=1):
+            if value is not None:
+                delta[(site, field, value, day)] += n
+    return [(*key, n) for key, n in delta.items() if n]
+
+
 # What the page report reads of a session (``domain.page_report.ReportSession``).
 REPORT_COLUMNS: Final = (
     "visitor_key, ordinal, landing_key, exit_key, exit_previous_key, closes_after, conversions"
@@ -200,7 +253,12 @@ class Dictionaries:
             for visitor_id, visitor_key in self.visitor_keys(key, ids).items():
                 visitors[(site_id, visitor_id)] = visitor_key
         pages = self.pages.keys(conn, {e.page for e in events})
-        agents = self.texts.keys(conn, {e.user_agent for e in events if e.user_agent})
+        # User agents and referrers repeat a great deal: both are dictionary texts.
+        texts = self.texts.keys(
+            conn,
+            {e.user_agent for e in events if e.user_agent}
+            | {e.referrer for e in events if e.referrer},
+        )
         return [
             (
                 sites[e.site_id],
@@ -211,8 +269,8 @@ class Dictionaries:
                 pages[e.page],
                 # Most URLs are their page exactly: those are not stored twice.
                 None if e.url == e.page else e.url,
-                e.referrer,
-                agents[e.user_agent] if e.user_agent else None,
+                texts[e.referrer] if e.referrer else None,
+                texts[e.user_agent] if e.user_agent else None,
                 e.email,
                 e.meta_type,
                 e.meta_id,
@@ -276,14 +334,16 @@ def session_row(
 ) -> Row:
     a = s.attribution
     start = to_micros(s.start)
+    first = s.start
     path: list[int] = []
     for visit in s.path:
         path.append(pages[visit.url])
-        path.append(to_micros(visit.timestamp) - start)
+        # Offsets from the start, as timedelta arithmetic (exact, one C operation).
+        path.append((visit.timestamp - first) // _MICROSECOND)
     conversions = [
         (
             c.event_id,
-            to_micros(c.timestamp) - start,
+            (c.timestamp - first) // _MICROSECOND,
             pages[c.page],
             pages[c.previous_page],
             c.email,
@@ -387,7 +447,7 @@ def _json_or_empty(blob: bytes | None) -> list[Any]:
 
 
 EVENT_SELECT: Final = (
-    "SELECT e.event_id, e.type, e.visitor_key, e.ts, e.page_key, e.url, e.referrer, "
+    "SELECT e.event_id, e.type, e.visitor_key, e.ts, e.page_key, e.url, e.referrer_key, "
     "e.user_agent_key, e.email, e.meta_type, e.meta_id FROM events AS e"
 )
 
@@ -401,7 +461,7 @@ def events_from_rows(
 ) -> Iterator[Event]:
     """Events of ``rows`` (``EVENT_SELECT``); ``visitor_ids`` maps their visitor keys."""
     pages = keys.pages.values(conn, {row[4] for row in rows})
-    agents = keys.texts.values(conn, {row[7] for row in rows if row[7] is not None})
+    texts = keys.texts.values(conn, {k for row in rows for k in row[6:8] if k is not None})
     for row in rows:
         page = pages[row[4]]
         yield Event(
@@ -412,8 +472,8 @@ def events_from_rows(
             EPOCH + timedelta(0, 0, row[3]),
             row[5] or page,
             page,
-            row[6],
-            None if row[7] is None else agents[row[7]],
+            None if row[6] is None else texts[row[6]],
+            None if row[7] is None else texts[row[7]],
             row[8],
             row[9],
             row[10],

@@ -38,6 +38,14 @@ _OLDER_EVENTS: Final = (
 )
 
 
+# The counted columns of the sessions a re-cut replaces (per [visitor key, resume point]).
+_TAIL_SESSIONS: Final = (
+    f"SELECT {', '.join('s.' + c for c in codec.COUNTED_COLUMNS.split(', '))} "
+    "FROM json_each(?) AS j CROSS JOIN sessions AS s INDEXED BY sessions_by_visitor "
+    "ON s.visitor_key = j.value ->> 0 AND s.start >= j.value ->> 1"
+)
+
+
 class _Bounds:
     """What ``resume_point`` reads of a stored session."""
 
@@ -60,12 +68,16 @@ def ingest(
         # Rows are appended to the events table, so while this transaction holds the
         # write lock, every row with a larger rowid is one this batch inserted.
         last_rowid: int = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        # Likewise visitor keys: a visitor with a larger key is new, with nothing stored.
+        last_visitor: int = conn.execute(
+            "SELECT coalesce(max(visitor_key), 0) FROM visitors"
+        ).fetchone()[0]
         rows = keys.event_rows(events)
         before = conn.total_changes
         conn.executemany(codec.INSERT_EVENT, rows)
         accepted = conn.total_changes - before
         if accepted:
-            _recut(conn, keys, site_id, events, rows, last_rowid, recut)
+            _recut(conn, keys, site_id, events, rows, (last_rowid, last_visitor), recut)
         conn.execute("COMMIT")
     except BaseException:
         # A failed COMMIT may already have rolled back on its own.
@@ -83,9 +95,10 @@ def _recut(
     site_id: str,
     events: Sequence[Event],
     rows: Sequence[codec.Row],
-    last_rowid: int,
+    before: tuple[int, int],
     recut: Recut,
 ) -> None:
+    last_rowid, last_visitor = before
     by_id: dict[str, tuple[Event, int]] = {}
     for event, row in zip(events, rows, strict=True):
         by_id.setdefault(event.event_id, (event, row[3]))
@@ -97,8 +110,9 @@ def _recut(
         added[visitor_key].append(event)
         visitor_ids[visitor_key] = event.visitor_id
 
+    known = [visitor_key for visitor_key in added if visitor_key <= last_visitor]
     bounds: dict[int, list[_Bounds]] = defaultdict(list)
-    for chunk in chunks(list(added)):
+    for chunk in chunks(known):
         for visitor_key, start, last in conn.execute(_SESSION_BOUNDS, (orjson.dumps(chunk),)):
             bounds[visitor_key].append(_Bounds(start, last))
     # Per visitor: where its tail starts (-1: re-cut whole) and how many sessions precede.
@@ -115,7 +129,7 @@ def _recut(
     history: dict[int, list[Event]] = {v: list(new) for v, new in added.items()}
     key_of = {visitor_id: key for key, visitor_id in visitor_ids.items()}
     pairs: list[tuple[int, int]] = [(key, point) for key, (point, _) in points.items()]
-    for some in chunks(pairs):
+    for some in chunks([pair for pair in pairs if pair[0] <= last_visitor]):
         older = conn.execute(_OLDER_EVENTS, (orjson.dumps(some), last_rowid)).fetchall()
         for event in codec.events_from_rows(conn, keys, site_id, visitor_ids, older):
             history[key_of[event.visitor_id]].append(event)
@@ -125,9 +139,17 @@ def _recut(
         kept = points[visitor_key][1]
         sessions = sorted(recut(visitor_events), key=lambda s: s.order_key)
         numbered.extend((session, kept + i) for i, session in enumerate(sessions))
+    removed: list[codec.Row] = []
+    stored_pairs = [pair for pair in pairs if bounds.get(pair[0])]
+    for some in chunks(stored_pairs):
+        removed.extend(conn.execute(_TAIL_SESSIONS, (orjson.dumps(some),)).fetchall())
     conn.executemany(
         "DELETE FROM sessions WHERE visitor_key = ? AND start >= ?",
-        [(visitor_key, point) for visitor_key, point in pairs],
+        stored_pairs,
     )
     visitor_keys = {(site_id, visitor_id): key for visitor_id, key in key_of.items()}
-    conn.executemany(codec.INSERT_SESSION, keys.session_rows(numbered, visitor_keys))
+    rows = keys.session_rows(numbered, visitor_keys)
+    conn.executemany(codec.INSERT_SESSION, rows)
+    # The counts columns of an INSERT_SESSION row: site_key, start, then the filters'.
+    counted = [(r[0], r[3], r[10], r[11], r[12], r[13], r[14], r[7]) for r in rows]
+    conn.executemany(codec.ADD_COUNTS, codec.count_changes(removed, counted))

@@ -341,14 +341,7 @@ class SqliteSnapshot:
     ) -> int:
         keys = self._keys
 
-        def count(conn: sqlite3.Connection) -> int:
-            chosen = queries.selection(conn, keys, site_id, filters, window)
-            if chosen is None:
-                return 0
-            sql = f"SELECT count(*) FROM sessions WHERE {chosen.where}"
-            return int(conn.execute(sql, chosen.params).fetchone()[0])
-
-        return await self.run(count)
+        return await self.run(lambda conn: queries.count(conn, keys, site_id, filters, window))
 
     async def list_sessions(
         self,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.model import Event
-from domain.sessionization import recut_visitor, resume_point, sessionize
+from domain.sessionization import recut_visitor, resume_point, sessionize, sessionize_visitor
 
 from .builders import event
 
@@ -103,3 +105,16 @@ def test_recutting_from_the_resume_point_equals_a_full_recut(
             kept = [s for s in before if s.start < point]
             resumed = kept + sessionize([e for e in everything if e.timestamp >= point])
         assert resumed == sessionize(everything)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=event_sets(), data=st.data())
+def test_the_one_visitor_cut_equals_the_general_cut_duplicates_included(
+    events: list[Event], data: st.DataObject
+) -> None:
+    one_visitor = [e for e in events if e.visitor_id == "v1"]
+    # An event id sent again with other content: both keep the first event seen.
+    originals = data.draw(st.lists(st.sampled_from(one_visitor), max_size=3)) if one_visitor else []
+    repeated = [replace(e, url=e.url + "/again", page=e.page + "/again") for e in originals]
+    shuffled = data.draw(st.permutations([*one_visitor, *repeated]))
+    assert sessionize_visitor(shuffled) == sessionize(shuffled)
