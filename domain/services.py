@@ -341,5 +341,9 @@ class Reads:
         builder = PageReportBuilder(query, now, rule=rule, first_converting=first_converting)
         async for rows in snapshot.report_sessions(site_id, query.filters, query.window):
             builder.add(rows)
-        keys = builder.page_keys()
-        return builder.result(await snapshot.page_urls(keys) if keys else {})
+        # The final counting takes a long moment in one piece: on a thread, the event
+        # loop keeps answering other requests meanwhile (the GIL is handed over every
+        # few milliseconds) instead of stalling behind it.
+        keys = await asyncio.to_thread(builder.page_keys)
+        urls = await snapshot.page_urls(keys) if keys else {}
+        return await asyncio.to_thread(builder.result, urls)

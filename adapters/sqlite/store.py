@@ -31,7 +31,7 @@ _READ_THREADS: Final = 4
 _IDLE_READERS: Final = 4
 # Rows per hop between a reader thread and the event loop: small enough that a report
 # leaves the loop free for other requests between chunks, large enough to amortize a hop.
-_REPORT_CHUNK: Final = 8_192
+_REPORT_CHUNK: Final = 4_096
 # Background checkpoints every so many stored events; SQLite's own would run on the
 # commit path.
 _CHECKPOINT_EVERY_EVENTS: Final = 10_000
