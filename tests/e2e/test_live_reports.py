@@ -19,7 +19,7 @@ from tests.e2e.graphql_support import graphql
 from tests.e2e.rest_support import conversion, pageview, post_json
 
 WINDOW = {"start_date": "2025-07-01", "end_date": "2025-07-30"}
-BATCHES = 12
+BATCHES = 8
 VISITORS_PER_BATCH = 20
 SCOPES = [scope.value for scope in TouchScope]
 FORM = "hubspot_form"
@@ -69,10 +69,28 @@ async def test_every_touch_scope_answers_while_events_arrive_and_totals_only_gro
     # Per reader and scope, the totals in the order the reader saw them.
     seen: dict[tuple[str, str], list[int]] = {}
 
+    rounds = [0, 0, 0]  # reading rounds completed, per reader
+    progress = asyncio.Condition()
+
+    async def round_done(me: int) -> None:
+        async with progress:
+            rounds[me] += 1
+            progress.notify_all()
+
+    async def readers_moved_on() -> None:
+        # Each batch waits for every reader to finish a round started after the previous
+        # one, so that reads and writes interleave whatever the machine's speed.
+        before = list(rounds)
+        async with progress:
+            await progress.wait_for(
+                lambda: all(now > then for now, then in zip(rounds, before, strict=True))
+            )
+
     async def writer() -> None:
         nonlocal writing
         try:
             for batch in range(BATCHES):
+                await readers_moved_on()
                 events = [
                     event
                     for index in range(VISITORS_PER_BATCH)
@@ -81,11 +99,10 @@ async def test_every_touch_scope_answers_while_events_arrive_and_totals_only_gro
                 status, body = await post_json(client, "/api/v1/events", key, {"events": events})
                 if status != 200 or body["rejected"]:
                     failures.append(("events", status, body))
-                await asyncio.sleep(0)
         finally:
             writing = False
 
-    async def rest_reader() -> None:
+    async def rest_reader(me: int) -> None:
         while writing:
             for scope in SCOPES:
                 body = {**WINDOW, "touch_scope": scope, "meta_type": "hubspot_form"}
@@ -94,9 +111,10 @@ async def test_every_touch_scope_answers_while_events_arrive_and_totals_only_gro
                     failures.append(("rest", scope, status, reply))
                     continue
                 total = reply.get("summary_totals", {}).get("total_sessions", 0)
-                seen.setdefault(("rest", scope), []).append(total)
+                seen.setdefault((f"rest {me}", scope), []).append(total)
+            await round_done(me)
 
-    async def graphql_reader() -> None:
+    async def graphql_reader(me: int) -> None:
         while writing:
             for scope in TouchScope:
                 status, reply = await graphql(client, key, BOTH_READS, {"scope": scope.name})
@@ -114,8 +132,9 @@ async def test_every_touch_scope_answers_while_events_arrive_and_totals_only_gro
                 seen.setdefault(("graphql", scope.value), []).append(totals[0])
                 if isolated and totals[1] != totals[2]:
                     failures.append(("graphql fields disagree", scope, totals))
+            await round_done(me)
 
-    await asyncio.gather(writer(), rest_reader(), rest_reader(), graphql_reader())
+    await asyncio.gather(writer(), rest_reader(0), rest_reader(1), graphql_reader(2))
 
     assert failures == []
     assert {scope for _, scope in seen} == set(SCOPES)
