@@ -1,4 +1,4 @@
-"""The ``attributionhub`` command line (SPEC 13): serve, sites create, import.
+"""The ``attributionhub`` command line (README.md, "Using it"): serve, sites create, import.
 
 Every command opens the store named by ``--store`` / ``ATTRIBUTIONHUB_STORE`` through
 ``attributionhub.stores.open_store`` and works through ``AttributionService``, the same
@@ -400,7 +400,7 @@ def import_command(
     max_errors: int,
     as_json: bool,
 ) -> None:
-    """Load events from FILE (NDJSON, one SPEC-3 event per line; - for stdin).
+    """Load events from FILE (NDJSON, one event per line; - for stdin).
 
     The file is streamed, never loaded whole. Events already stored (same event_id) count
     as duplicates, so an interrupted import can simply be run again. Lines that are not

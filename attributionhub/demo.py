@@ -456,8 +456,9 @@ def generate_events(
     seed: int = 7,
     site_url: str = DEFAULT_SITE_URL,
 ) -> Iterator[RawEvent]:
-    """Exactly ``count`` raw events (SPEC 3 shape) timestamped within [start, end], in
-    chronological order, the same ones for the same arguments.
+    """Exactly ``count`` raw events (shaped as in docs/concepts.md, "Sites, visitors,
+    events") timestamped within [start, end], in chronological order, the same ones for
+    the same arguments.
 
     About 1.5% come from crawler user agents, which ingestion drops. ``start`` and
     ``end`` without a timezone are taken as UTC.

@@ -1,10 +1,10 @@
-"""Attribution of sessions and campaign touches (SPEC 5).
+"""Attribution of sessions and campaign touches (docs/concepts.md, "Source and medium").
 
 Everything here runs on every event of every ingest, so the expensive parts (referrer
 classification per host, the attribution of a given url/referrer pair) are cached; the
 results are immutable values and safe to share.
 
-Decisions where SPEC 5 is silent:
+Decisions that docs/concepts.md ("Source and medium") leaves open:
 
 - A referrer is considered only when it is an absolute http(s) URL with a host, or an
   Android app referrer (``android-app://<package>[/<scheme>/<host>/...]``, what Chrome on
@@ -20,7 +20,7 @@ Decisions where SPEC 5 is silent:
   from the fragment.
 - Click ids follow the same rules as UTM parameters: names match case-insensitively and an
   empty value is absent. When both a Google and a Microsoft click id are present, Google
-  wins (the order SPEC 5 lists them in).
+  wins (the order docs/concepts.md lists them in).
 - Known-referrer categories are checked in the order email, social, search engine: the
   lists overlap (``mail.google.com`` is under Google, ``plus.google.com`` is a social
   network, ``www.facebook.com`` also appears as a search engine upstream), and the more
@@ -51,7 +51,7 @@ NONE: Final = "none"
 
 UTM_PARAMETERS: Final = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
-# SPEC 5: click id -> source used when there is no external referrer. Order matters.
+# Click id -> source used when there is no external referrer. Order matters.
 CLICK_IDS: Final = (
     ("gclid", "google.com"),
     ("gbraid", "google.com"),
@@ -250,18 +250,18 @@ def _attribution(url: str, referrer: str | None) -> tuple[Attribution, bool]:
 
 
 def _considered_referrer(event: Event) -> str | None:
-    # SPEC 5: only a pageview's referrer counts; a session opened by a conversion has none.
+    # Only a pageview's referrer counts; a session opened by a conversion has none.
     return event.referrer if event.type is EventType.PAGEVIEW else None
 
 
 def session_attribution(event: Event) -> Attribution:
-    """Attribution of a session from its first event (SPEC 5)."""
+    """Attribution of a session from its first event (docs/concepts.md, "Source and medium")."""
     return _attribution(event.url, _considered_referrer(event))[0]
 
 
 def is_touch(event: Event) -> bool:
     """Whether ``event`` is a campaign touch: a pageview with a non-empty UTM parameter, a
-    click id or an external referrer (SPEC 4 rule 3, SPEC 5)."""
+    click id or an external referrer (docs/concepts.md, "Sessions", rule 3)."""
     return event.type is EventType.PAGEVIEW and _attribution(event.url, event.referrer)[1]
 
 

@@ -1,4 +1,4 @@
-"""Reading an API key from request headers (SPEC 10), independent of any web framework."""
+"""Reading an API key from request headers, independent of any web framework."""
 
 from __future__ import annotations
 

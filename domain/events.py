@@ -1,4 +1,7 @@
-"""Validation of raw tracking events into ``Event`` values (SPEC 3)."""
+"""Validation of raw tracking events into ``Event`` values.
+
+The rules: docs/concepts.md, "Sites, visitors, events", and docs/decisions.md, "Events".
+"""
 
 from __future__ import annotations
 

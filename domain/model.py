@@ -33,7 +33,7 @@ class EventType(enum.StrEnum):
     EXIT = "exit"
 
 
-# SPEC 4: events at the same instant are ordered pageview, conversion, exit.
+# Events at the same instant are ordered pageview, conversion, exit.
 TYPE_RANK = {EventType.PAGEVIEW: 0, EventType.CONVERSION: 1, EventType.EXIT: 2}
 
 DEFAULT_META_TYPE = "custom"
@@ -63,7 +63,8 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Attribution:
-    """How a session arrived (SPEC 5). ``source`` and ``medium`` are always known."""
+    """How a session arrived (docs/concepts.md, "Source and medium"). ``source`` and
+    ``medium`` are always known."""
 
     source: str
     medium: str
@@ -132,7 +133,8 @@ class _SessionLifecycle:
         return (self.start, self.session_id)
 
     def is_closed(self, now: datetime) -> bool:
-        """SPEC 4: closed when a later session exists or the timeout has passed."""
+        """Closed when a later session exists or the timeout has passed
+        (docs/concepts.md, "Open and closed sessions")."""
         return not self.is_last or now > self.inactive_after
 
     def exit(self, now: datetime) -> Exit | None:

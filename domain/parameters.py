@@ -1,20 +1,22 @@
 """Request parameters of the two read endpoints, parsed and validated into typed queries.
 
-SPEC 8 (/sessions), 9 (/pages) and 14 (errors). Every rejection is a ``ParameterError``
-whose text names the parameter, says what was expected and quotes what was got, so the
-REST and GraphQL layers can pass it on unchanged as a 400.
+The rules are in docs/concepts.md ("/sessions", "/pages", "Errors"). Every rejection is a
+``ParameterError`` whose text names the parameter, says what was expected and quotes what
+was got, so the REST and GraphQL layers can pass it on unchanged as a 400.
 
-Conventions where SPEC is silent, applied to every parameter alike:
+Conventions the published REST docs leave open (docs/decisions.md, "Reads"), applied to
+every parameter alike:
 
-- JSON ``null`` counts as not given, like the empty string (SPEC 8): clients that send
-  unused fields as ``""`` send them as ``null`` just as often, and neither can mean
-  "match sessions without this field".
+- JSON ``null`` counts as not given, like the empty string: clients that send unused
+  fields as ``""`` send them as ``null`` just as often, and neither can mean "match
+  sessions without this field".
 - Values are taken exactly as sent: no trimming. Filters are exact matches, and a date
   or page with stray spaces is reported rather than guessed at.
 - Unknown names are rejected whatever their value, even ``""``: the point is to surface a
-  misspelt filter (SPEC 14), and a client sending ``{"landing_pgae": ""}`` has one.
-- Checks run in a fixed order (unknown names first, then the parameters in SPEC order) so
-  that one request always gets the same error.
+  misspelt filter (docs/concepts.md, "Errors"), and a client sending
+  ``{"landing_pgae": ""}`` has one.
+- Checks run in a fixed order (unknown names first, then each parameter in turn) so that
+  one request always gets the same error.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ class ParameterError(ValueError):
 
 
 def merge_parameters(query: Mapping[str, str], body: Mapping[str, object]) -> dict[str, object]:
-    """Query-string and body parameters combined; the body wins per key (SPEC 8).
+    """Query-string and body parameters combined; the body wins per key.
 
     A body value that counts as not given (``""`` or ``null``) does not hide a query-string
     value: clients that send every field in the body, unused ones as ``""``, still get the
@@ -109,7 +111,8 @@ def merge_parameters(query: Mapping[str, str], body: Mapping[str, object]) -> di
 
 
 def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
-    """SPEC 8: filters, an inclusive window (unbounded where not given) and the page."""
+    """The /sessions query: filters, an inclusive window (unbounded where not given) and
+    the page."""
     _reject_unknown(params, SESSIONS_PARAMETERS)
     page = _page(params.get("page"))
     start_text = _optional_string(params, "start_date")
@@ -130,9 +133,9 @@ def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
 
 
 def parse_pages_query(params: Mapping[str, object], *, now: datetime) -> PagesQuery:
-    """SPEC 9: the effective window (defaults and 30-day truncation applied, both bounds
-    set), the conversion definition, session filters and touch scope. ``now`` must be
-    timezone-aware."""
+    """The /pages query: the effective window (defaults and 30-day truncation applied,
+    both bounds set), the conversion definition, session filters and touch scope. ``now``
+    must be timezone-aware."""
     _reject_unknown(params, PAGES_PARAMETERS)
     window = pages_window(
         _optional_string(params, "start_date"), _optional_string(params, "end_date"), now=now
@@ -152,7 +155,7 @@ def parse_pages_query(params: Mapping[str, object], *, now: datetime) -> PagesQu
 
 
 def pages_window(start_date: str | None, end_date: str | None, *, now: datetime) -> TimeWindow:
-    """The /pages window of SPEC 9 from the two bounds as written (None: not given).
+    """The /pages window from the two bounds as written (None: not given).
 
     Defaults: end = ``now``, start = end - 30 days. The span is measured from the start to
     the end's *anchor* (its midnight when date-only, the instant itself otherwise), so
@@ -186,7 +189,7 @@ def pages_window(start_date: str | None, end_date: str | None, *, now: datetime)
 
 
 def parse_date_bound(parameter: str, value: str, *, end: bool) -> datetime:
-    """A window bound as a timezone-aware UTC instant (SPEC 8).
+    """A window bound as a timezone-aware UTC instant.
 
     ``YYYY-MM-DD``: a start is that day's 00:00:00Z, an end the last microsecond of that
     day, so both bounds are inclusive. A date-time (``Z``, an offset, or none meaning UTC;

@@ -62,8 +62,8 @@ class TimeWindow:
 
 @dataclass(frozen=True, slots=True)
 class ConversionDefinition:
-    """Which conversion events count (SPEC 9); None means any. ``conversion_page`` is
-    normalized."""
+    """Which conversion events count (docs/concepts.md, "/pages"); None means any.
+    ``conversion_page`` is normalized."""
 
     conversion_page: str | None = None
     meta_type: str | None = None

@@ -1,5 +1,5 @@
-"""Cutting a visitor's events into sessions (SPEC 4) and building the session record
-(SPEC 7).
+"""Cutting a visitor's events into sessions and building the session record
+(docs/concepts.md, "Sessions").
 
 The cut is a pure function of the *set* of events: they are de-duplicated by
 ``event_id`` and sorted before anything else, so the order and the batches in which

@@ -1,4 +1,5 @@
-"""URL normalization (SPEC 6) and registrable-domain lookup (SPEC 5)."""
+"""URL normalization (docs/concepts.md, "Pages: one URL, one page") and registrable-domain
+lookup ("Source and medium")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The GraphQL API (SPEC 12): the REST reads and ingestion for front-end apps, served at
+"""The GraphQL API: the REST reads and ingestion for front-end apps, served at
 ``/graphql`` by the same aiohttp app over the same application service.
 
 The composition root calls ``setup`` while building the app and puts the service under

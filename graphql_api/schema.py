@@ -1,5 +1,5 @@
 """The GraphQL schema: the two reads of the REST API and ingestion, over the same
-application service (SPEC 12)."""
+application service."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Output types. Field names are REST's in camelCase; ``null`` stands where REST omits a
-key (SPEC 7)."""
+key (docs/concepts.md, "/sessions")."""
 
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 
 Authentication happens before anything of the request body is looked at: a missing or
 wrong key gets HTTP 401 with one fixed JSON error, the same for every kind of failure
-(SPEC 10), shaped as a GraphQL response (``errors[0].extensions.code`` =
-``UNAUTHENTICATED``) so that GraphQL clients can read it. Queries come only by POST; GET
-serves the GraphiQL page when it is enabled and nothing else.
+(docs/decisions.md, "GraphQL"), shaped as a GraphQL response
+(``errors[0].extensions.code`` = ``UNAUTHENTICATED``) so that GraphQL clients can read it.
+Queries come only by POST; GET serves the GraphiQL page when it is enabled and nothing
+else.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The REST compatibility layer: ``/api/v1/sessions``, ``/api/v1/pages`` and
-``/api/v1/events`` exactly as the published docs describe them (SPEC 7-11, 14).
+``/api/v1/events`` exactly as the published docs describe them (see docs/concepts.md).
 
 Handlers parse with ``domain.parameters``, call ``domain.services.AttributionService``
 and serialize; no business rule lives here.

@@ -1,4 +1,4 @@
-"""Authentication and rate limiting of REST requests (SPEC 10).
+"""Authentication and rate limiting of REST requests.
 
 Every failure gets the same 401 body, so a client cannot tell a missing key from a
 malformed, unknown or revoked one.

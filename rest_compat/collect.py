@@ -1,4 +1,4 @@
-"""The browser side of ingestion (SPEC 11): ``GET /tracker.js`` and ``POST /collect``.
+"""The browser side of ingestion: ``GET /tracker.js`` and ``POST /collect``.
 
 ``/collect`` is called cross-origin from customers' pages, with the public tracker token
 (write-only) in the query string because ``navigator.sendBeacon`` cannot set headers. The

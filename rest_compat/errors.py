@@ -1,4 +1,4 @@
-"""JSON errors (SPEC 14): every failure a client can see is ``{"error": "..."}``.
+"""JSON errors (docs/concepts.md, "Errors"): every failure a client can see is ``{"error": "..."}``.
 
 Handlers raise ``ApiError``; ``error_middleware`` turns it, aiohttp's own HTTP errors
 (404, 405, 413 from the router and the body reader) and anything unexpected into JSON

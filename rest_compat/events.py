@@ -1,4 +1,4 @@
-"""POST /api/v1/events (SPEC 11): server-side ingestion with the API key.
+"""POST /api/v1/events: server-side ingestion with the API key.
 
 The response is sent only after ``AttributionService.ingest`` returned, which is after
 the store committed: a 2xx means every accepted event is durable. Per-event failures are

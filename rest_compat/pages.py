@@ -1,4 +1,4 @@
-"""POST /api/v1/pages (SPEC 9)."""
+"""POST /api/v1/pages (docs/concepts.md, "/pages")."""
 
 from __future__ import annotations
 

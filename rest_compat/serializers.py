@@ -1,4 +1,4 @@
-"""Domain results as the documented JSON shapes (SPEC 7, 8, 9, 11).
+"""Domain results as the documented JSON shapes (docs/concepts.md, "/sessions", "/pages").
 
 Key order follows the reference docs. Absent optional fields are left out, never
 ``null``: legacy clients test for a key's presence.

@@ -1,4 +1,4 @@
-"""POST /api/v1/sessions (SPEC 8)."""
+"""POST /api/v1/sessions (docs/concepts.md, "/sessions")."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ query Pages($filter: PageFilter) {{
 }}
 """
 
-# The GraphQL argument of each REST parameter (SPEC 12: REST naming in camelCase).
+# The GraphQL argument of each REST parameter (REST naming in camelCase).
 _CAMEL = re.compile(r"_([a-z])")
 
 

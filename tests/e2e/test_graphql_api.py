@@ -1,4 +1,4 @@
-"""/graphql end to end (SPEC 10, 12, 14): cursor paging under concurrent ingestion,
+"""/graphql end to end: cursor paging under concurrent ingestion,
 authentication and tenant isolation, errors as REST words them, ingestion as REST does
 it, HTTP-level refusals, and a real GraphQL client library over HTTP."""
 

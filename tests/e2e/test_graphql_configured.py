@@ -1,4 +1,4 @@
-"""/graphql as ``serve --demo`` configures it: GraphiQL and introspection on (SPEC 12).
+"""/graphql as ``serve --demo`` configures it: GraphiQL and introspection on.
 Off by default is covered in ``test_graphql_api``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""GraphQL and REST answer the same question with the same data (SPEC 12): for a table of
+"""GraphQL and REST answer the same question with the same data: for a table of
 filter combinations over the hand-worked journeys dataset (see ``rest_support``), the
 GraphQL answer equals the application service's result and, once turned into REST's
 spelling, the REST endpoint's JSON exactly."""

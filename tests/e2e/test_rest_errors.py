@@ -1,5 +1,5 @@
-"""The error table of SPEC 14, one test per row: JSON errors naming the parameter,
-the same 401 for every kind of bad key, JSON 404/405/413, and never a 500."""
+"""REST errors (docs/concepts.md, "Errors"), one test per case: JSON errors naming the
+parameter, the same 401 for every kind of bad key, JSON 404/405/413, and never a 500."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /api/v1/events end to end (SPEC 11): per-event results, idempotency, limits."""
+"""POST /api/v1/events end to end: per-event results, idempotency, limits."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """POST /api/v1/pages end to end: the docs' examples, every touch scope on the
 hand-worked journeys dataset (see rest_support), conversion definitions and the 30-day
-window (SPEC 9)."""
+window (docs/concepts.md, "/pages")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """POST /api/v1/sessions end to end: the docs' examples, the record shape, filters,
-pagination and windows (SPEC 7, 8)."""
+pagination and windows (docs/concepts.md, "Sessions", "/sessions")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC 5: how a session's source, medium, campaign, content and term are derived."""
+"""How a session's source, medium, campaign, content and term are derived
+(docs/concepts.md, "Source and medium")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The /pages report (SPEC 9) on small hand-worked session sets."""
+"""The /pages report (docs/concepts.md, "/pages") on small hand-worked session sets."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ ConversionSpec = tuple[str, str, str | None]
 
 
 def _previous_page(path: Sequence[str], index: int) -> str:
-    """SPEC 7: walking back from ``path[index]``, the first different page, else itself."""
+    """Walking back from ``path[index]``, the first different page, else itself
+    (docs/concepts.md, "Previous page")."""
     for page in reversed(path[:index]):
         if page != path[index]:
             return page
