@@ -149,7 +149,8 @@ class Store(Protocol):
     # --- reads -------------------------------------------------------------------
     def snapshot(self) -> AbstractAsyncContextManager[StoreSnapshot]:
         """One committed state of the store, for every read that answers one request:
-        what is written while it is open is not seen through it."""
+        the state as of its first read; what is written after that is not seen through
+        it."""
         ...
 
     async def count_sessions(

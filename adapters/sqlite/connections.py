@@ -98,10 +98,8 @@ def close_writer(conn: sqlite3.Connection) -> None:
 
 
 def begin_read(conn: sqlite3.Connection) -> None:
-    """Open a read transaction and pin its snapshot now (WAL fixes it at the first read),
-    not at the first query of the request."""
+    """Open a read transaction; WAL fixes its snapshot at the first read inside it."""
     conn.execute("BEGIN")
-    conn.execute("SELECT count(*) FROM site_keys").fetchone()
 
 
 def end_read(conn: sqlite3.Connection) -> None:

@@ -17,6 +17,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
+import orjson
+
 from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
@@ -127,23 +129,34 @@ class SqliteStore:
     async def snapshot(self) -> AsyncIterator[SqliteSnapshot]:
         self._check_open()
         conn = await self._acquire_reader()
-        ended = False
+        snapshot = SqliteSnapshot(self, conn)
         try:
-            await self._on_reader(conn, connections.begin_read, conn)
-            yield SqliteSnapshot(self, conn)
+            yield snapshot
         finally:
-            try:
-                if conn not in self._interrupted:
-                    await self._on_reader(conn, connections.end_read, conn)
-                    ended = True
-            finally:
-                # A read transaction left open would pin the WAL: such a connection is
-                # closed (which ends the transaction) rather than pooled.
-                self._release_reader(conn, reusable=ended)
+            if conn in self._interrupted or not snapshot.begun:
+                self._release_reader(conn)
+            else:
+                # Ending the read transaction is not waited for: the connection goes back
+                # to the pool once it has. One left open would pin the WAL, so a
+                # connection whose COMMIT failed is closed (ending it) rather than pooled.
+                job = asyncio.get_running_loop().run_in_executor(
+                    self._read_executor, connections.end_read, conn
+                )
+                job.add_done_callback(
+                    lambda done: self._release_reader(
+                        conn, reusable=not done.cancelled() and done.exception() is None
+                    )
+                )
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        async with self.snapshot() as snapshot:
-            return await snapshot.run(fn)
+        """One read of its own: ``fn`` runs on a pooled connection in one hop, its
+        statements each in their own implicit transaction."""
+        self._check_open()
+        conn = await self._acquire_reader()
+        try:
+            return await self._on_reader(conn, fn, conn)
+        finally:
+            self._release_reader(conn)
 
     # --- sites -------------------------------------------------------------------
     async def add_site(self, site: Site) -> None:
@@ -331,10 +344,15 @@ class SqliteSnapshot:
         self._conn = conn
         self._keys = store._keys
         self._lock = asyncio.Lock()
+        self.begun = False
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         async with self._lock:
-            return await self._store._on_reader(self._conn, fn, self._conn)
+            if self.begun:
+                return await self._store._on_reader(self._conn, fn, self._conn)
+            # The read transaction starts with the first read, in the same hop.
+            self.begun = True
+            return await self._store._on_reader(self._conn, _in_transaction, fn, self._conn)
 
     async def count_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
@@ -361,11 +379,20 @@ class SqliteSnapshot:
             chosen = queries.selection(conn, keys, site_id, filters, window, after)
             if chosen is None:
                 return []
+            # First the page's primary keys, walking the listing index alone (skipping
+            # an offset costs no table reads), then those sessions' rows.
             sql = (
-                f"{codec.SESSION_SELECT} WHERE {chosen.where} {queries.LISTING_ORDER} "
-                "LIMIT ? OFFSET ?"
+                f"SELECT start, visitor_key, ordinal FROM sessions WHERE {chosen.where} "
+                f"{queries.LISTING_ORDER} LIMIT ? OFFSET ?"
             )
-            rows = conn.execute(sql, (*chosen.params, limit, max(offset, 0))).fetchall()
+            page = conn.execute(sql, (*chosen.params, limit, max(offset, 0))).fetchall()
+            if not page:
+                return []
+            found = {
+                (row[3], row[1], row[2]): row
+                for row in conn.execute(_PAGE_ROWS, (orjson.dumps(page), chosen.params[0]))
+            }
+            rows = [found[tuple(key)] for key in page]
             return codec.sessions_from_rows(conn, keys, site_id, rows)
 
         return await self.run(listing)
@@ -425,6 +452,21 @@ class SqliteSnapshot:
         ints = [int(key) for key in keys]  # type: ignore[call-overload]  # this store's keys are ints
         found = await self.run(lambda conn: pages.values(conn, ints))
         return dict(found.items())
+
+
+# The sessions of a list of [start, visitor_key, ordinal] primary keys of one site.
+_PAGE_ROWS: Final = (
+    "SELECT "
+    + ", ".join("s." + column for column in codec.SESSION_COLUMNS.split(", "))
+    + " FROM json_each(?) AS j CROSS JOIN sessions AS s ON s.site_key = ?"
+    " AND s.start = j.value ->> 0 AND s.visitor_key = j.value ->> 1"
+    " AND s.ordinal = j.value ->> 2"
+)
+
+
+def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+    connections.begin_read(conn)
+    return fn(conn)
 
 
 def _site(row: codec.Row) -> Site:
