@@ -914,7 +914,31 @@ def parse_args(argv: Sequence[str] | None) -> tuple[list[tuple[int, float]], Pat
     return [(size, days_for(size)) for size in sizes], args.workdir, bool(args.keep)
 
 
+def http_only(store: Path, api_key: str) -> None:
+    """Only the HTTP phase, on a store imported before (quicker to repeat while tuning the
+    serving path; the import figures need a full run)."""
+    print(f"HTTP: attributionhub serve on {store}; one keep-alive aiohttp session", flush=True)
+    log = Path(tempfile.mkdtemp(prefix="attributionhub-http-only-")) / SERVER_LOG
+    server = Server(store, log)
+    try:
+        bad = asyncio.run(http_phase(server, api_key))
+    finally:
+        code = server.stop()
+    print(f"  server stopped by SIGTERM, exit code {code}")
+    for kind, count in sorted(bad.items()):
+        print(f"  !!! non-2xx {kind}: {count:,}")
+    for line in server_log_report(log):
+        print(line)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--http-only":
+        if len(argv) != 4 or argv[2] != "--api-key":
+            raise SystemExit("usage: http_bench --http-only STORE --api-key KEY")
+        http_only(Path(argv[1]), argv[3])
+        return
     plan, workdir, keep = parse_args(argv)
     wrk = shutil.which("wrk")
     print(

@@ -37,9 +37,10 @@ from domain.queries import (
 from domain.sessionization import sessionize_visitor
 
 MAX_BATCH_EVENTS = 10_000
-# Reports that run at once; more wait their turn. Each holds the CPU for its whole pass
-# (one core, the GIL), so more than the cores only adds memory and latency to listings.
-DEFAULT_REPORT_CONCURRENCY = 2
+# Reports that run at once; more wait their turn. A report's Python work holds the GIL, so
+# two at once are no faster than one after the other: they only add memory and make
+# listings wait longer for the GIL meanwhile.
+DEFAULT_REPORT_CONCURRENCY = 1
 # Longer than any key or token the service issues: refused without hashing megabytes of
 # header.
 MAX_CREDENTIAL_LENGTH = 512

@@ -152,7 +152,8 @@ class _Dictionary:
         return found
 
     def lookup(self, conn: sqlite3.Connection, values: Iterable[str]) -> dict[str, int]:
-        """Keys of the ``values`` that have one, creating nothing (any connection)."""
+        """Keys of the ``values`` that have one, creating nothing (a reader's connection,
+        never the writer's: what it learns is cached as committed)."""
         found = {}
         missing = []
         for value in set(values):
@@ -162,7 +163,10 @@ class _Dictionary:
             else:
                 found[value] = key
         for chunk in chunks(missing):
-            found.update(conn.execute(self._by_value, (orjson.dumps(chunk),)).fetchall())
+            learnt = dict(conn.execute(self._by_value, (orjson.dumps(chunk),)).fetchall())
+            found.update(learnt)
+            # Committed rows (readers never see a write in progress): true for good.
+            self._remember((key, value) for value, key in learnt.items())
         return found
 
     def values(self, conn: sqlite3.Connection, keys: Iterable[int]) -> dict[int, str]:

@@ -20,7 +20,7 @@ _BUSY_TIMEOUT_MS: Final = 30_000
 # is large because re-cuts probe indexes all over the file; readers scan windows that
 # are mostly in the OS page cache anyway, and there are several of them.
 _WRITER_CACHE_KIB: Final = 65_536
-_READER_CACHE_KIB: Final = 16_384
+_READER_CACHE_KIB: Final = 4_096
 _WAL_BACKSTOP_PAGES: Final = 100_000
 # ANALYZE reads at most this many rows per index: statistics good enough for the
 # planner at a cost of milliseconds, whatever the size of the store.

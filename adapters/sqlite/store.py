@@ -29,8 +29,10 @@ from domain.queries import SessionFilters, TimeWindow
 
 T = TypeVar("T")
 
-_READ_THREADS: Final = 4
-_IDLE_READERS: Final = 4
+_READ_THREADS: Final = 2
+# Connections kept open between requests: as many as requests commonly in flight, so
+# that a busy server reuses warm page caches instead of opening cold connections.
+_IDLE_READERS: Final = 32
 # Rows per hop between a reader thread and the event loop: small enough that a report
 # leaves the loop free for other requests between chunks, large enough to amortize a hop.
 _REPORT_CHUNK: Final = 4_096
@@ -55,7 +57,11 @@ class SqliteStore:
         self._writer = writer
         self._write_executor = write_executor
         self._keys = Dictionaries(writer)
-        self._read_executor = ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="sqlite-read")
+        # One thread for short reads (sites, listings, counts) and one for the long scans
+        # of reports: a listing never queues behind a report's chunks, and no more threads
+        # contend for the GIL than there is work to overlap.
+        self._read_executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-read")
+        self._report_executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-report")
         self._idle_readers: list[sqlite3.Connection] = []
         self._interrupted: dict[sqlite3.Connection, asyncio.Future[Any]] = {}
         self._closed = False
@@ -91,10 +97,16 @@ class SqliteStore:
             self._write_executor, fn, self._writer
         )
 
-    async def _on_reader(self, conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn`` on the read executor for ``conn``. A cancelled caller does not stop
+    async def _on_reader(
+        self,
+        conn: sqlite3.Connection,
+        fn: Callable[..., T],
+        *args: Any,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> T:
+        """Run ``fn`` on a read executor for ``conn``. A cancelled caller does not stop
         the thread, so the connection is marked busy until the job really ends."""
-        job = asyncio.get_running_loop().run_in_executor(self._read_executor, fn, *args)
+        job = asyncio.get_running_loop().run_in_executor(executor or self._read_executor, fn, *args)
         try:
             return await asyncio.shield(job)
         except asyncio.CancelledError:
@@ -333,6 +345,7 @@ class SqliteStore:
         self._idle_readers.clear()
         self._write_executor.shutdown(wait=True)
         self._read_executor.shutdown(wait=True)
+        self._report_executor.shutdown(wait=True)
 
 
 class SqliteSnapshot:
@@ -346,13 +359,19 @@ class SqliteSnapshot:
         self._lock = asyncio.Lock()
         self.begun = False
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, fn: Callable[[sqlite3.Connection], T], *, scan: bool = False) -> T:
+        """``fn(connection)`` on this snapshot's connection; ``scan`` for the long reads of
+        reports, which run on a thread of their own."""
+        store = self._store
+        executor = store._report_executor if scan else None
         async with self._lock:
             if self.begun:
-                return await self._store._on_reader(self._conn, fn, self._conn)
+                return await store._on_reader(self._conn, fn, self._conn, executor=executor)
             # The read transaction starts with the first read, in the same hop.
             self.begun = True
-            return await self._store._on_reader(self._conn, _in_transaction, fn, self._conn)
+            return await store._on_reader(
+                self._conn, _in_transaction, fn, self._conn, executor=executor
+            )
 
     async def count_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
@@ -415,8 +434,8 @@ class SqliteSnapshot:
             return codec.report_rows(cursor.fetchmany(_REPORT_CHUNK))
 
         try:
-            if await self.run(start):
-                while rows := await self.run(fetch):
+            if await self.run(start, scan=True):
+                while rows := await self.run(fetch, scan=True):
                     yield rows  # type: ignore[misc]  # rows are ReportSession tuples
         finally:
             cursor.close()
@@ -441,7 +460,7 @@ class SqliteSnapshot:
                 for visitor, ordinal, blob in conn.execute(sql, chosen.params)
             ]
 
-        yield await self.run(read)
+        yield await self.run(read, scan=True)
 
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
         keys = self._keys
