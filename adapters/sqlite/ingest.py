@@ -72,12 +72,17 @@ def ingest(
         last_visitor: int = conn.execute(
             "SELECT coalesce(max(visitor_key), 0) FROM visitors"
         ).fetchone()[0]
-        rows = keys.event_rows(events)
-        before = conn.total_changes
-        conn.executemany(codec.INSERT_EVENT, rows)
-        accepted = conn.total_changes - before
+        # Events stored already are left out before any row is built: a re-sent batch
+        # (a client's retry, a re-import) costs one index probe per event.
+        fresh = _not_stored(conn, keys, site_id, events)
+        accepted = 0
+        if fresh:
+            rows = keys.event_rows(fresh)
+            before = conn.total_changes
+            conn.executemany(codec.INSERT_EVENT, rows)
+            accepted = conn.total_changes - before
         if accepted:
-            _recut(conn, keys, site_id, events, rows, (last_rowid, last_visitor), recut)
+            _recut(conn, keys, site_id, fresh, rows, (last_rowid, last_visitor), recut)
         conn.execute("COMMIT")
     except BaseException:
         # A failed COMMIT may already have rolled back on its own.
@@ -87,6 +92,26 @@ def ingest(
         raise
     keys.commit()
     return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
+
+
+def _not_stored(
+    conn: sqlite3.Connection, keys: Dictionaries, site_id: str, events: Sequence[Event]
+) -> list[Event]:
+    site = keys.sites.keys(conn, [site_id])[site_id]
+    stored: set[str] = set()
+    for chunk in chunks([e.event_id for e in events]):
+        stored.update(
+            event_id for (event_id,) in conn.execute(_STORED_IDS, (site, orjson.dumps(chunk)))
+        )
+    if not stored:
+        return list(events)
+    return [e for e in events if e.event_id not in stored]
+
+
+_STORED_IDS: Final = (
+    "SELECT event_id FROM events INDEXED BY events_by_id "
+    f"WHERE site_key = ? AND event_id {_IN_KEYS}"
+)
 
 
 def _recut(
