@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+from adapters.read_model import OwnSnapshotReads
 from domain.model import Event, Session, Site
 from domain.page_report import (
     PageKey,
@@ -24,7 +25,7 @@ from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
 
 
-class MemoryStore:
+class MemoryStore(OwnSnapshotReads):
     def __init__(self) -> None:
         self._sites: dict[str, Site] = {}
         self._events: dict[str, dict[str, Event]] = defaultdict(dict)  # site -> id -> event
@@ -93,27 +94,6 @@ class MemoryStore:
         # Ingestion replaces a visitor's list of sessions, never changes one in place:
         # a copy of the mapping is a committed state.
         yield MemorySnapshot(dict(self._sessions))
-
-    async def count_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> int:
-        async with self.snapshot() as snapshot:
-            return await snapshot.count_sessions(site_id, filters, window)
-
-    async def list_sessions(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        *,
-        limit: int,
-        offset: int = 0,
-        after: SessionKey | None = None,
-    ) -> list[Session]:
-        async with self.snapshot() as snapshot:
-            return await snapshot.list_sessions(
-                site_id, filters, window, limit=limit, offset=offset, after=after
-            )
 
     async def close(self) -> None:
         return None

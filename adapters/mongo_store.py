@@ -103,7 +103,13 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from adapters.read_model import FILTER_FIELDS, KEYS_PER_QUERY, chunks, filter_values
+from adapters.read_model import (
+    FILTER_FIELDS,
+    KEYS_PER_QUERY,
+    OwnSnapshotReads,
+    chunks,
+    filter_values,
+)
 from domain.model import (
     Attribution,
     Conversion,
@@ -154,7 +160,7 @@ class VisitorLockTimeoutError(RuntimeError):
     """A visitor's re-cut lock stayed taken for longer than its lease allows."""
 
 
-class MongoStore:
+class MongoStore(OwnSnapshotReads):
     """``Store`` on MongoDB. Create with ``await MongoStore.open(url)``."""
 
     def __init__(
@@ -670,27 +676,6 @@ class MongoStore:
             return
         async with await self._client.start_session(snapshot=True) as session:
             yield MongoSnapshot(sessions, session)
-
-    async def count_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> int:
-        async with self.snapshot() as snapshot:
-            return await snapshot.count_sessions(site_id, filters, window)
-
-    async def list_sessions(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        *,
-        limit: int,
-        offset: int = 0,
-        after: SessionKey | None = None,
-    ) -> list[Session]:
-        async with self.snapshot() as snapshot:
-            return await snapshot.list_sessions(
-                site_id, filters, window, limit=limit, offset=offset, after=after
-            )
 
 
 class MongoSnapshot:

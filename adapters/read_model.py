@@ -6,11 +6,12 @@ bounded queries. Instants are integer microseconds (``domain.model.to_micros``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Final, TypeVar
 
-from domain.model import to_micros
-from domain.ports import SessionKey
-from domain.queries import SessionFilters
+from domain.model import Session, to_micros
+from domain.ports import SessionKey, StoreSnapshot
+from domain.queries import SessionFilters, TimeWindow
 
 T = TypeVar("T")
 
@@ -45,3 +46,32 @@ def after_key(after: SessionKey) -> tuple[int, str, str]:
 def chunks(items: Sequence[T], size: int = KEYS_PER_QUERY) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+class OwnSnapshotReads:
+    """``Store.count_sessions`` and ``Store.list_sessions``, each one read of a snapshot
+    of its own, for every store that has ``snapshot()``."""
+
+    def snapshot(self) -> AbstractAsyncContextManager[StoreSnapshot]:
+        raise NotImplementedError
+
+    async def count_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> int:
+        async with self.snapshot() as snapshot:
+            return await snapshot.count_sessions(site_id, filters, window)
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: SessionKey | None = None,
+    ) -> list[Session]:
+        async with self.snapshot() as snapshot:
+            return await snapshot.list_sessions(
+                site_id, filters, window, limit=limit, offset=offset, after=after
+            )

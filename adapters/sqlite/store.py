@@ -19,6 +19,7 @@ from typing import Any, Final, Literal, TypeVar
 
 import orjson
 
+from adapters.read_model import OwnSnapshotReads
 from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
@@ -43,7 +44,7 @@ _PRAGMA_NAME: Final = re.compile(r"[a-z_]+")
 _SITE_COLUMNS: Final = "site_id, name, api_key_hash, tracker_token_hash, created_at"
 
 
-class SqliteStore:
+class SqliteStore(OwnSnapshotReads):
     """``Store`` on one SQLite file. Create with ``await SqliteStore.open(path)``."""
 
     def __init__(
@@ -269,27 +270,6 @@ class SqliteStore:
         return await self._read(read)
 
     # --- reads -------------------------------------------------------------------
-    async def count_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> int:
-        async with self.snapshot() as snapshot:
-            return await snapshot.count_sessions(site_id, filters, window)
-
-    async def list_sessions(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        *,
-        limit: int,
-        offset: int = 0,
-        after: SessionKey | None = None,
-    ) -> list[Session]:
-        async with self.snapshot() as snapshot:
-            return await snapshot.list_sessions(
-                site_id, filters, window, limit=limit, offset=offset, after=after
-            )
-
     # --- diagnostics -------------------------------------------------------------
     async def explain(
         self,
