@@ -269,7 +269,6 @@ class SqliteStore(OwnSnapshotReads):
 
         return await self._read(read)
 
-    # --- reads -------------------------------------------------------------------
     # --- diagnostics -------------------------------------------------------------
     async def explain(
         self,
