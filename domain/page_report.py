@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from domain.model import Session, to_micros
 from domain.queries import (
@@ -247,10 +247,21 @@ class _Section:
         return rows
 
 
-_VISITOR = itemgetter(0)
-_LANDING = itemgetter(2)
-_EXIT = itemgetter(3)
-_EXIT_PREVIOUS = itemgetter(4)
+# Positions in a ``ReportSession`` (stores may hand plain tuples): the report reads rows
+# by position, in loops that run once per session of the window. Literals, so that the
+# type checker knows each position's type (a wrong one fails every report test).
+_VISITOR_AT: Final = 0
+_ORDINAL: Final = 1
+_LANDING_AT: Final = 2
+_EXIT_AT: Final = 3
+_EXIT_PREVIOUS_AT: Final = 4
+_CLOSES_AFTER: Final = 5
+_CONVERSIONS: Final = 6
+_VISITOR = itemgetter(_VISITOR_AT)
+_LANDING = itemgetter(_LANDING_AT)
+_EXIT = itemgetter(_EXIT_AT)
+_EXIT_PREVIOUS = itemgetter(_EXIT_PREVIOUS_AT)
+_CONVERSIONS_OF = itemgetter(_CONVERSIONS)
 _PAGE_OF_PAIR = itemgetter(0)
 
 
@@ -297,18 +308,16 @@ class PageReportBuilder:
         now = self._now
         # Most sessions hold no conversion at all: they are drop-offs once closed (an
         # open session has not dropped off, yet), sorted out in one comprehension.
-        dropped = [r for r in selected if r[6] is None and now > r[5]]
+        dropped = [r for r in selected if r[_CONVERSIONS] is None and now > r[_CLOSES_AFTER]]
         counting_of = self._rule.counting
         section = self._conversions
-        for row in selected:
-            if row[6] is None:
-                continue
-            counting = counting_of(row[6])
+        for row in filter(_CONVERSIONS_OF, selected):
+            counting = counting_of(row[_CONVERSIONS])
             if not counting:
-                if now > row[5]:
+                if now > row[_CLOSES_AFTER]:
                     dropped.append(row)
                 continue
-            visitor = row[0]
+            visitor = row[_VISITOR_AT]
             self._conversion_events += len(counting)
             self._conversion_users.add(visitor)
             # Sets: a role counts once per session, however many conversions share it.
@@ -316,7 +325,7 @@ class PageReportBuilder:
                 section.add(0, page, visitor)
             for page in {c.previous_page for c in counting}:
                 section.add(1, page, visitor)
-            section.add(2, row[2], visitor)
+            section.add(2, row[_LANDING_AT], visitor)
         self._drop_offs.add_rows(dropped)
 
     def _in_scope(self, rows: Iterable[ReportSession], scope: TouchScope) -> list[ReportSession]:
@@ -327,9 +336,9 @@ class PageReportBuilder:
             for row in rows
             if in_touch_scope(
                 scope,
-                row[1],
-                bool(row[6] and counting_of(row[6])),
-                first_converting(row[0]),
+                row[_ORDINAL],
+                bool(row[_CONVERSIONS] and counting_of(row[_CONVERSIONS])),
+                first_converting(row[_VISITOR_AT]),
             )
         ]
 
