@@ -19,8 +19,9 @@ For each size N:
    first run (cold) and best of 3; /sessions page 1 with no filter and with
    ``medium=cpc`` (count + first page, as the endpoint does).
 
-Targets (printed for comparison, never asserted): at least 50,000 events/s imported, and
-the 30-day page report over 1M events in under 1 s.
+Targets (printed for comparison, never asserted; those of the live-reports round): at
+least 60,000 events/s imported, and the 30-day page report over 1M events in at most
+0.2 s (``bench/http_bench.py`` measures it over HTTP, as clients see it).
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = 90
 BATCH = 5_000
-TARGET_IMPORT_RATE = 50_000
-TARGET_REPORT_SECONDS = 1.0
+TARGET_IMPORT_RATE = 60_000
+TARGET_REPORT_SECONDS = 0.2
 
 _BASELINE_COLUMNS = (
     "type", "event_id", "visitor_id", "timestamp", "url", "referrer", "user_agent",
@@ -163,7 +164,8 @@ async def reads(db: Path, site_id: str) -> list[str]:
             sessions = report.summary.total_sessions if report else 0
             lines.append(
                 f"  30-day page report, scope {scope.value:<7} {sessions:>9,} sessions  "
-                f"cold {cold:7.3f} s  best {best:7.3f} s  (target at 1M events: < 1 s)"
+                f"cold {cold:7.3f} s  best {best:7.3f} s  "
+                f"(target at 1M events: <= {TARGET_REPORT_SECONDS} s)"
             )
         cpc = SessionFilters(medium="cpc")
         for label, filters in (("no filter", SessionFilters()), ("medium=cpc", cpc)):
@@ -221,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"import benchmark, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
     print(
         f"targets: >= {TARGET_IMPORT_RATE:,} events/s imported; "
-        f"30-day page report over 1M events < {TARGET_REPORT_SECONDS:.0f} s"
+        f"30-day page report over 1M events <= {TARGET_REPORT_SECONDS} s"
     )
     with tempfile.TemporaryDirectory(prefix="attributionhub-bench-") as tmp:
         for size in sizes:
