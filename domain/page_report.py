@@ -192,18 +192,22 @@ class _Section:
 
     __slots__ = ("pages", "visitors")
 
-    def __init__(self) -> None:
+    def __init__(self, *, shared_visitors: bool = False) -> None:
         self.pages: tuple[list[PageKey], list[PageKey], list[PageKey]] = ([], [], [])
-        self.visitors: tuple[list[VisitorKey], list[VisitorKey], list[VisitorKey]] = ([], [], [])
+        # A section whose three roles come from the same sessions keeps one list of their
+        # visitors for all three (``add_rows``), and checks it for repeats once.
+        if shared_visitors:
+            visitors: list[VisitorKey] = []
+            self.visitors = (visitors, visitors, visitors)
+        else:
+            self.visitors = ([], [], [])
 
     def add_rows(self, rows: list[ReportSession]) -> None:
-        """Sessions whose roles are their landing, exit and exit-previous pages (the
-        drop-off section): first role the exit, second its previous page, third the
-        landing page."""
-        visitors = list(map(_VISITOR, rows))
+        """Sessions whose roles are their exit page (first role), its previous page
+        (second) and their landing page (third): the drop-off section."""
+        self.visitors[0].extend(map(_VISITOR, rows))
         for role, column in enumerate((_EXIT, _EXIT_PREVIOUS, _LANDING)):
             self.pages[role].extend(map(column, rows))
-            self.visitors[role].extend(visitors)
 
     def add(self, role: int, page: PageKey, visitor: VisitorKey) -> None:
         self.pages[role].append(page)
@@ -216,33 +220,28 @@ class _Section:
         self, urls: Mapping[PageKey, str], repeat_visitors: set[VisitorKey]
     ) -> list[tuple[str, RoleCount, RoleCount, RoleCount]]:
         """Rows of the section, ordered. ``repeat_visitors`` are the visitors with more
-        than one session in the report: only their pairs of (page, visitor) can repeat,
-        so only theirs are deduplicated to count users."""
-        counts: list[tuple[Counter[PageKey], Counter[PageKey]]] = []
+        than one session in the report: only their (page, visitor) pairs can repeat, so
+        users are sessions less the repeats among those pairs."""
+        masks: dict[int, list[bool]] = {}
+        counts: list[tuple[Counter[PageKey], Counter[PageKey], Counter[PageKey]]] = []
         for pages, visitors in zip(self.pages, self.visitors, strict=True):
-            sessions = Counter(pages)
-            users = sessions
+            repeats: Counter[PageKey] = Counter()
+            distinct: Counter[PageKey] = Counter()
             if repeat_visitors:
-                pairs = list(
-                    compress(
-                        zip(pages, visitors, strict=True),
-                        map(repeat_visitors.__contains__, visitors),
-                    )
-                )
-                users = sessions.copy()
-                users.subtract(map(_PAGE_OF_PAIR, pairs))
-                users.update(map(_PAGE_OF_PAIR, set(pairs)))
-            counts.append((sessions, users))
-        (first, first_users), (assist, assist_users), (landing, landing_users) = counts
-        rows = [
-            (
-                urls[page],
-                RoleCount(first[page], first_users[page]),
-                RoleCount(assist[page], assist_users[page]),
-                RoleCount(landing[page], landing_users[page]),
-            )
-            for page in self.keys()
-        ]
+                mask = masks.get(id(visitors))
+                if mask is None:
+                    mask = masks[id(visitors)] = list(map(repeat_visitors.__contains__, visitors))
+                pairs = list(compress(zip(pages, visitors, strict=True), mask))
+                repeats = Counter(map(_PAGE_OF_PAIR, pairs))
+                distinct = Counter(map(_PAGE_OF_PAIR, set(pairs)))
+            counts.append((Counter(pages), repeats, distinct))
+
+        def role(page: PageKey, index: int) -> RoleCount:
+            sessions, repeats, distinct = counts[index]
+            n = sessions[page]
+            return RoleCount(n, n - repeats[page] + distinct[page])
+
+        rows = [(urls[page], role(page, 0), role(page, 1), role(page, 2)) for page in self.keys()]
         rows.sort(key=lambda row: (-row[1].sessions, row[0]))
         return rows
 
@@ -294,7 +293,7 @@ class PageReportBuilder:
         self._conversion_events = 0
         self._conversion_users: set[VisitorKey] = set()
         self._conversions = _Section()
-        self._drop_offs = _Section()
+        self._drop_offs = _Section(shared_visitors=True)
 
     def add(self, rows: Iterable[ReportSession]) -> None:
         """Feed rows; those outside the touch scope are left out here."""
