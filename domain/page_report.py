@@ -9,6 +9,7 @@ role) live here; keys are turned back into URLs only for the pages of the result
 
 from __future__ import annotations
 
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -261,6 +262,7 @@ _LANDING = itemgetter(_LANDING_AT)
 _EXIT = itemgetter(_EXIT_AT)
 _EXIT_PREVIOUS = itemgetter(_EXIT_PREVIOUS_AT)
 _CONVERSIONS_OF = itemgetter(_CONVERSIONS)
+_ORDINAL_OF = itemgetter(_ORDINAL)
 _PAGE_OF_PAIR = itemgetter(0)
 
 
@@ -328,16 +330,27 @@ class PageReportBuilder:
         self._drop_offs.add_rows(dropped)
 
     def _in_scope(self, rows: Iterable[ReportSession], scope: TouchScope) -> list[ReportSession]:
-        first_converting = self._first_converting.get
+        first_converting = self._first_converting
         counting_of = self._rule.counting
+        rows = rows if isinstance(rows, list) else list(rows)
+        # A necessary condition of the scope sifts the rows in C first (most sessions of a
+        # window are no visitor's first, hold no conversion, or are of visitors who never
+        # converted); ``in_touch_scope`` has the last word on those left.
+        candidates: Iterable[ReportSession]
+        if scope is TouchScope.FIRST:
+            candidates = compress(rows, map(operator.not_, map(_ORDINAL_OF, rows)))
+        elif scope is TouchScope.CONVERTING:
+            candidates = filter(_CONVERSIONS_OF, rows)
+        else:
+            candidates = compress(rows, map(first_converting.__contains__, map(_VISITOR, rows)))
         return [
             row
-            for row in rows
+            for row in candidates
             if in_touch_scope(
                 scope,
                 row[_ORDINAL],
                 bool(row[_CONVERSIONS] and counting_of(row[_CONVERSIONS])),
-                first_converting(row[_VISITOR_AT]),
+                first_converting.get(row[_VISITOR_AT]),
             )
         ]
 
