@@ -118,8 +118,9 @@ _V4_INDEXES: Final = (
     "CREATE INDEX sessions_by_campaign ON sessions (site_key, campaign_key)",
     "CREATE INDEX sessions_by_landing ON sessions (site_key, landing_key)",
     "CREATE INDEX sessions_by_visitor ON sessions (visitor_key, start, last_activity)",
-    # Touch scopes: the converting sessions of the window's visitors, a few percent.
-    """CREATE INDEX sessions_converting ON sessions (visitor_key, ordinal)
+    # Touch scopes: the converting sessions of the window's visitors, a few percent,
+    # with their conversions, so that the probe of each visitor reads this index alone.
+    """CREATE INDEX sessions_converting ON sessions (visitor_key, ordinal, conversions)
         WHERE conversions IS NOT NULL""",
 )
 
