@@ -117,7 +117,9 @@ _V4_INDEXES: Final = (
     "CREATE INDEX sessions_by_medium ON sessions (site_key, medium_key)",
     "CREATE INDEX sessions_by_campaign ON sessions (site_key, campaign_key)",
     "CREATE INDEX sessions_by_landing ON sessions (site_key, landing_key)",
-    "CREATE INDEX sessions_by_visitor ON sessions (visitor_key, start, last_activity)",
+    # A re-cut's tail: bounds and deletion by visitor and start (the last activity of the
+    # few stored sessions of a returning visitor is read from the table).
+    "CREATE INDEX sessions_by_visitor ON sessions (visitor_key, start)",
     # Touch scopes: the converting sessions of the window's visitors, a few percent,
     # with their conversions, so that the probe of each visitor reads this index alone.
     """CREATE INDEX sessions_converting ON sessions (visitor_key, ordinal, conversions)
