@@ -37,6 +37,7 @@ from importlib import resources
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
+from domain.caching import DEFAULT_MAX_CHARS, short_string_cache
 from domain.model import Attribution, Event, EventType
 from domain.urls import host_of, is_absolute_http_url, registrable_domain
 
@@ -61,7 +62,7 @@ CLICK_IDS: Final = (
 
 _WANTED_PARAMETERS = frozenset(UTM_PARAMETERS) | {name for name, _ in CLICK_IDS}
 _ANDROID_APP_PREFIX = "android-app://"
-_CACHE_SIZE = 65536
+_CACHE_SIZE = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ def classify_referrer(host: str) -> str:
     return REFERRAL
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@short_string_cache(maxsize=_CACHE_SIZE)
 def classify_app(package: str) -> str:
     """Medium of an Android app referrer by its package id, ``referral`` if unknown."""
     suffixes = tuple(_suffixes(package.lower()))
@@ -217,7 +218,7 @@ def _app_referrer(rest: str, page_url: str) -> _Referrer | None:
     return _Referrer(source=package, medium=classify_app(package))
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+@short_string_cache(maxsize=_CACHE_SIZE, max_chars=2 * DEFAULT_MAX_CHARS)
 def _attribution(url: str, referrer: str | None) -> tuple[Attribution, bool]:
     """Attribution of a landing ``url`` reached from ``referrer``, and whether it is a
     touch (a UTM parameter, a click id or an external referrer)."""

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import tldextract
 
+from domain.caching import short_string_cache
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # The bundled Public Suffix List snapshot only: no network at run time, ever.
@@ -18,7 +20,7 @@ class InvalidURLError(ValueError):
     """The text is not an absolute http or https URL."""
 
 
-@lru_cache(maxsize=65536)
+@short_string_cache(maxsize=16_384)
 def normalize_url(url: str) -> str:
     """Canonical page URL: lower-case scheme and host, no default port, query, fragment
     or trailing slash. The path keeps its case.

@@ -74,11 +74,11 @@ ADD_COUNTS: Final = (
 # Every count rebuilt from the sessions (migration 4).
 RECOUNT_SESSIONS: Final = (
     "DELETE FROM session_counts",
-    "INSERT INTO session_counts SELECT site_key, 0, 0, start / 86400000000, count(*) "
+    f"INSERT INTO session_counts SELECT site_key, 0, 0, start / {DAY_MICROS}, count(*) "
     "FROM sessions GROUP BY 1, 4",
     *(
         f"INSERT INTO session_counts SELECT site_key, {field}, {column}, "
-        f"start / 86400000000, count(*) FROM sessions WHERE {column} IS NOT NULL "
+        f"start / {DAY_MICROS}, count(*) FROM sessions WHERE {column} IS NOT NULL "
         "GROUP BY 1, 3, 4"
         for field, column in enumerate(COUNTED_FIELDS, start=1)
     ),
@@ -109,9 +109,10 @@ REPORT_COLUMNS: Final = (
     "visitor_key, ordinal, landing_key, exit_key, exit_previous_key, closes_after, conversions"
 )
 _IN_KEYS: Final = "IN (SELECT value FROM json_each(?))"
-# Dictionaries are small (pages, user agents, attribution values); past this many entries
-# a cache starts over rather than grow with every distinct URL an attacker can send.
-_CACHE_LIMIT: Final = 100_000
+# Dictionaries are small (pages, user agents, attribution values); past this many
+# characters cached a cache starts over rather than grow with every distinct URL or
+# referrer a client can send (a value may be kilobytes long).
+_CACHE_LIMIT_CHARS: Final = 8_000_000
 
 
 class _Dictionary:
@@ -130,6 +131,7 @@ class _Dictionary:
         self._keys: dict[str, int] = {}
         self._values: dict[int, str] = {}
         self._pending: dict[str, int] = {}
+        self._chars = 0
 
     def keys(self, conn: sqlite3.Connection, values: Iterable[str]) -> dict[str, int]:
         """Keys of ``values``, creating missing entries (inside the write transaction)."""
@@ -186,10 +188,13 @@ class _Dictionary:
         return found
 
     def _remember(self, pairs: Iterable[tuple[int, str]]) -> None:
-        if len(self._values) > _CACHE_LIMIT:
-            self._values.clear()
-            self._keys.clear()
         for key, value in pairs:
+            if self._chars > _CACHE_LIMIT_CHARS:
+                self._values.clear()
+                self._keys.clear()
+                self._chars = 0
+            if key not in self._values:
+                self._chars += len(value)
             self._values[key] = value
             self._keys[value] = key
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import tracemalloc
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -394,5 +395,37 @@ async def test_statistics_follow_the_store_as_it_grows(db_path: Path) -> None:
 
         described = await store.analyzed_events()
         assert described >= 6_000
+    finally:
+        await store.close()
+
+
+async def test_distinct_long_referrers_do_not_grow_the_process_without_bound(
+    db_path: Path,
+) -> None:
+    # Referrers and user agents live in a dictionary the store caches in memory: 40 MB
+    # of distinct 4 KB referrers must not all stay cached.
+    store = await SqliteStore.open(db_path)
+    try:
+        await store.ingest(SITE_A, [pageview("warm", "v0", "2025-07-15T10:00:00Z", HOME)], RECUT)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for batch in range(10):
+            events = [
+                pageview(
+                    f"r-{batch}-{i}",
+                    f"v{batch}-{i}",
+                    "2025-07-15T10:00:00Z",
+                    HOME,
+                    referrer=f"https://example.org/{batch}-{i}/" + "x" * 4000,
+                )
+                for i in range(1_000)
+            ]
+            await store.ingest(SITE_A, events, RECUT)
+            del events
+        held = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+
+        assert held < 20 * 2**20, f"{held / 2**20:.1f} MiB still held"
+        assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 10_001
     finally:
         await store.close()
