@@ -334,11 +334,10 @@ class Reads:
         )
         first_converting: dict[VisitorKey, int] | None = None
         if query.touch_scope in (TouchScope.ASSIST, TouchScope.AFTER):
-            first_converting = {}
-            async for chunk in snapshot.visitor_conversions(site_id, query.filters, query.window):
-                for visitor, ordinal in first_converting_ordinals(chunk, rule).items():
-                    if ordinal < first_converting.get(visitor, ordinal + 1):
-                        first_converting[visitor] = ordinal
+            history = snapshot.visitor_conversions(site_id, query.filters, query.window)
+            first_converting = first_converting_ordinals(
+                [conversions async for chunk in history for conversions in chunk], rule
+            )
         builder = PageReportBuilder(query, now, rule=rule, first_converting=first_converting)
         async for rows in snapshot.report_sessions(site_id, query.filters, query.window):
             builder.add(rows)
