@@ -7,6 +7,7 @@ leak into logs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -15,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from rest_compat.app_keys import SITE_ID
+from rest_compat.errors import CLIENT_CLOSED_REQUEST
 
 logger = logging.getLogger("attributionhub.access")
 
@@ -29,6 +31,10 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         return response
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except asyncio.CancelledError:
+        # aiohttp cancels a handler whose client hung up: logged as nginx logs it.
+        status = CLIENT_CLOSED_REQUEST
         raise
     finally:
         site_id = request.get(SITE_ID)

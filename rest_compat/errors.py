@@ -41,6 +41,9 @@ def error_response(
     return json_response({"error": message}, status=status, headers=headers)
 
 
+CLIENT_CLOSED_REQUEST = 499
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -52,6 +55,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise  # redirects are no errors; a JSON error of another layer stays as it is
         kept = {str(name): exc.headers[name] for name in _KEPT_HEADERS if name in exc.headers}
         return error_response(exc.status, _http_error_message(request, exc), kept)
+    except ConnectionResetError:
+        # The client hung up while its request was being read: no server error, and
+        # nobody left to answer. 499 ("client closed request", as nginx logs it) is what
+        # the access log records.
+        logger.info("client closed the connection during %s %s", request.method, request.path)
+        return web.Response(status=CLIENT_CLOSED_REQUEST)
     except Exception:
         # The details stay in the server log: they may hold internals a client has no
         # business seeing.

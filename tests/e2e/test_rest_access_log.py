@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from attributionhub.config import Settings
+from rest_compat.access_log import access_log_middleware
+from rest_compat.errors import error_middleware
 from tests.e2e.conftest import Running
 from tests.e2e.rest_support import post_json
 
@@ -129,3 +134,50 @@ async def test_a_collected_event_names_its_site_in_the_access_log(
     assert line["path"] == "/collect"  # the token in the query string is not logged
     assert line["site_id"] == new.site.site_id
     assert new.tracker_token not in json.dumps(line)
+
+
+async def test_a_client_that_hangs_up_mid_body_is_no_server_error(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = await running.new_site()
+    caplog.set_level(logging.INFO)
+    server = running.client.server
+    _, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(
+        b"POST /api/v1/sessions HTTP/1.1\r\nHost: test\r\n"
+        + f"Authentication: {new.api_key}\r\n".encode()
+        + b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"page": '
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    # The server notices the hang-up when it next reads; give it the chance.
+    for _ in range(100):
+        if access_lines(caplog):
+            break
+        await asyncio.sleep(0.01)
+
+    (line,) = access_lines(caplog)
+    assert line["status"] == 499  # "client closed request", as nginx logs it
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_a_connection_lost_while_reading_the_body_is_logged_as_499_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # When the body stream breaks under a handler that is not cancelled, the read raises
+    # ConnectionResetError: the same 499, no "unhandled error".
+    async def reads_a_lost_body(request: web.Request) -> web.Response:
+        raise ConnectionResetError("Connection lost")
+
+    app = web.Application(middlewares=[access_log_middleware, error_middleware])
+    app.router.add_post("/lost", reads_a_lost_body)
+    caplog.set_level(logging.INFO)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/lost", data=b"{}")
+
+    assert response.status == 499
+    (line,) = access_lines(caplog)
+    assert line["status"] == 499
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
