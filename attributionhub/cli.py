@@ -88,8 +88,15 @@ def display_store(store: str) -> str:
 def _settings(ctx: click.Context) -> Settings:
     settings = ctx.find_object(Settings)
     if settings is None:  # only when a subcommand is invoked on its own, as in tests
-        settings = Settings.from_env()
+        settings = _settings_from_env()
     return settings
+
+
+def _settings_from_env() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as err:  # a setting the environment gets wrong: it names itself
+        raise CliUsageError(str(err)) from err
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -145,7 +152,7 @@ def _stderr() -> Console:
 @click.pass_context
 def cli(ctx: click.Context, store: str | None) -> None:
     """AttributionHub: marketing attribution sessions and page roles over REST and GraphQL."""
-    settings = Settings.from_env()
+    settings = _settings_from_env()
     if store:
         settings = replace(settings, store=store)
     ctx.obj = settings

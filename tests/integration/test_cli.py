@@ -530,3 +530,17 @@ def test_sites_list_and_rotate_keys(tmp_path: Path) -> None:
     unknown = run(db, "sites", "rotate-keys", "site_nope")
     assert unknown.exit_code == 2
     assert "site_nope" in unknown.output
+
+
+def test_a_bad_report_concurrency_setting_is_named_in_one_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["--store", str(tmp_path / "cli.db"), "sites", "list"],
+        env={"ATTRIBUTIONHUB_REPORT_CONCURRENCY": "abc"},
+    )
+
+    assert result.exit_code == 2
+    assert "ATTRIBUTIONHUB_REPORT_CONCURRENCY: expected an integer >= 1, got 'abc'" in result.output
+    assert "Traceback" not in result.output
