@@ -158,9 +158,15 @@ class MemorySnapshot:
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
+        matching = {id(s) for s in self._matching(site_id, filters, window)}
+        returning = {
+            visitor
+            for (site, visitor), sessions in self._sessions.items()
+            if site == site_id and any(id(s) in matching for s in sessions[1:])
+        }
         yield [
             VisitorConversions(visitor, ordinal, report_conversions(session))
-            for visitor in self._visitors(site_id, filters, window)
+            for visitor in returning
             for ordinal, session in enumerate(self._sessions[(site_id, visitor)])
             if session.conversions
         ]

@@ -760,7 +760,8 @@ class MongoSnapshot:
         # at most; the grouping may spill to disk for windows of millions of visitors.
         visitors = self._sessions.aggregate(
             [
-                {"$match": _selection(site_id, filters, window)},
+                # Returning visitors only: a first session is never assist or after.
+                {"$match": {**_selection(site_id, filters, window), "ordinal": {"$gt": 0}}},
                 {"$group": {"_id": "$visitor_id"}},
             ],
             allowDiskUse=True,

@@ -91,9 +91,11 @@ class StoreSnapshot(Protocol):
     def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
-        """For every visitor with a matching session, the conversions of each session of
-        that visitor's whole history (matching or not, in the window or not), in chunks:
-        what the touch scopes are judged against."""
+        """For every visitor with a matching session that is not the visitor's first
+        (ordinal 1 or more: a first session is never in the ``assist`` or ``after``
+        scope), the conversions of each session of that visitor's whole history
+        (matching or not, in the window or not), in chunks: what those touch scopes are
+        judged against."""
         ...
 
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:

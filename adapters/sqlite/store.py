@@ -428,11 +428,12 @@ class SqliteSnapshot:
             chosen = queries.selection(conn, keys, site_id, filters, window)
             if chosen is None:
                 return []
-            # The converting sessions (a partial index) of the window's visitors.
+            # The converting sessions (a partial index) of the window's returning visitors.
             sql = (
                 "SELECT visitor_key, ordinal, conversions FROM sessions "
                 "INDEXED BY sessions_converting WHERE conversions IS NOT NULL AND "
-                f"visitor_key IN (SELECT visitor_key FROM sessions WHERE {chosen.where})"
+                "visitor_key IN (SELECT visitor_key FROM sessions "
+                f"WHERE {chosen.where} AND ordinal > 0)"
             )
             return [
                 VisitorConversions(visitor, ordinal, codec.report_conversions(blob))

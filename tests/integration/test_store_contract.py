@@ -823,3 +823,14 @@ async def test_visitor_conversions_reach_outside_the_window(store: Store) -> Non
         await visitor_conversions(store, EVERYTHING, TimeWindow(end=at("2025-06-30T00:00:00")))
         == []
     )
+
+
+async def test_visitor_conversions_leave_out_visitors_seen_only_in_their_first_session(
+    store: Store,
+) -> None:
+    await journey_history(store)
+    # v1's first session (07-01) and v3's only one (07-02): neither can be assist or
+    # after, so neither visitor's conversions are read, although v1 converted on 07-10.
+    window = TimeWindow(at("2025-07-01T00:00:00"), at("2025-07-03T00:00:00"))
+
+    assert await visitor_conversions(store, EVERYTHING, window) == []
