@@ -339,6 +339,19 @@ class Api:
     async def post(self, path: str, body: object) -> tuple[bytes, float]:
         return await self.request("POST", path, body)
 
+    async def post_after_writes(
+        self, path: str, body: object, runs: int
+    ) -> tuple[bytes, list[float]]:
+        """``runs`` timed POSTs, each the first request after a write of its own (no
+        answer can come from a cache); the last body and every time."""
+        times: list[float] = []
+        payload = b""
+        for _ in range(runs):
+            await self.write()
+            payload, elapsed = await self.post(path, body)
+            times.append(elapsed)
+        return payload, times
+
     async def write(self) -> None:
         """5 events of a visitor never seen before, within the last hour: new data that
         every report over the last 30 days and every unbounded /sessions listing covers."""
@@ -436,12 +449,7 @@ async def measure_pages(api: Api, out: HttpFigures) -> None:
     )
     any_median = 0.0
     for label, body in PAGES_VARIANTS:
-        times: list[float] = []
-        payload = b""
-        for _ in range(PAGES_RUNS):
-            await api.write()
-            payload, elapsed = await api.post("/api/v1/pages", body)
-            times.append(elapsed)
+        payload, times = await api.post_after_writes("/api/v1/pages", body, PAGES_RUNS)
         med = statistics.median(times)
         try:
             sessions = int(orjson.loads(payload)["summary_totals"]["total_sessions"])
@@ -482,12 +490,7 @@ async def measure_sessions(api: Api, out: HttpFigures) -> None:
         ),
     )
     for label, body, goal in variants:
-        times: list[float] = []
-        payload = b""
-        for _ in range(SESSIONS_RUNS):
-            await api.write()
-            payload, elapsed = await api.post("/api/v1/sessions", body)
-            times.append(elapsed)
+        payload, times = await api.post_after_writes("/api/v1/sessions", body, SESSIONS_RUNS)
         med = statistics.median(times)
         try:
             records = int(orjson.loads(payload)["pagination"]["total_records"])

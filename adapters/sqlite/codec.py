@@ -12,6 +12,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, Final
 
 import orjson
@@ -83,6 +84,16 @@ RECOUNT_SESSIONS: Final = (
         for field, column in enumerate(COUNTED_FIELDS, start=1)
     ),
 )
+
+
+_COUNTED_OF_SESSION_ROW: Final = itemgetter(
+    *(SESSION_COLUMNS.split(", ").index(column) for column in COUNTED_COLUMNS.split(", "))
+)
+
+
+def counted(session_rows: Iterable[Row]) -> list[Row]:
+    """The ``COUNTED_COLUMNS`` of ``INSERT_SESSION`` rows, in that order."""
+    return list(map(_COUNTED_OF_SESSION_ROW, session_rows))
 
 
 def count_changes(removed: Iterable[Row], added: Iterable[Row]) -> list[Row]:

@@ -175,6 +175,4 @@ def _recut(
     visitor_keys = {(site_id, visitor_id): key for visitor_id, key in key_of.items()}
     rows = keys.session_rows(numbered, visitor_keys)
     conn.executemany(codec.INSERT_SESSION, rows)
-    # The counts columns of an INSERT_SESSION row: site_key, start, then the filters'.
-    counted = [(r[0], r[3], r[10], r[11], r[12], r[13], r[14], r[7]) for r in rows]
-    conn.executemany(codec.ADD_COUNTS, codec.count_changes(removed, counted))
+    conn.executemany(codec.ADD_COUNTS, codec.count_changes(removed, codec.counted(rows)))
