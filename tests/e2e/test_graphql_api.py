@@ -363,6 +363,7 @@ BATCH: list[JsonDict] = [
     {**pageview("v3", "2025-07-15T12:00:00Z", "/"), "type": "click"},
     {**pageview("v3", "2025-08-01T12:30:00Z", "/")},
     {**pageview("v3", "2025-07-15T12:00:00Z", "/"), "url": "example.com/x"},
+    pageview("v4", "0001-01-01T00:00:00+05:00", "/"),
     conversion("v1", "2025-07-15T10:05:00Z", "/signup", email="a@b.c", meta_id="f"),
 ]
 
@@ -380,12 +381,15 @@ async def test_ingest_events_has_the_semantics_and_results_of_post_events(
         "ingestEvents"
     ]
     assert answer == rest
-    # Hand count: 10 events; #1 repeats #0's instant (+00:00 for Z) and #3 repeats e-2:
-    # 2 duplicates; #4 is a bot; #5 (no visitor), #6 (type), #7 (future), #8 (url)
-    # rejected; #0, #2, #9 accepted.
+    # Hand count: 11 events; #1 repeats #0's instant (+00:00 for Z) and #3 repeats e-2:
+    # 2 duplicates; #4 is a bot; #5 (no visitor), #6 (type), #7 (future), #8 (url),
+    # #9 (before year 1 in UTC) rejected; #0, #2, #10 accepted.
     assert (answer["accepted"], answer["duplicates"], answer["bots"]) == (3, 2, 1)
-    assert [r["index"] for r in answer["rejected"]] == [5, 6, 7, 8]
+    assert [r["index"] for r in answer["rejected"]] == [5, 6, 7, 8, 9]
     assert answer["rejected"][0]["error"].startswith("visitor_id: ")
+    assert answer["rejected"][4]["error"].endswith(
+        "outside the years 0001-9999 once converted to UTC"
+    )
 
     # Sending the batch again stores nothing new, in both.
     again = (await graphql_data(running.client, via_graphql.api_key, INGEST, {"events": events}))[
