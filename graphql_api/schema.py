@@ -26,7 +26,7 @@ from domain.ports import SessionKey
 from domain.services import BatchTooLargeError
 from graphql_api.context import GraphQLContext
 from graphql_api.cursor import decode_cursor, encode_cursor
-from graphql_api.errors import MASKED_MESSAGE, bad_user_input, is_unexpected, strip_suggestion
+from graphql_api.errors import MASKED_MESSAGE, bad_user_input, is_unexpected
 from graphql_api.fields import field as described
 from graphql_api.fields import mutation
 from graphql_api.inputs import EventInput, PageFilter, SessionFilter
@@ -177,15 +177,12 @@ class Mutation:
 
 
 class AttributionSchema(strawberry.Schema):
-    """Cuts "Did you mean" suggestions from every error (strawberry's own switch only
-    covers unknown fields, not arguments, input fields or enum values) and logs in full
-    only the errors that will be masked."""
+    """Logs in full the errors that will be masked."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            error.message = strip_suggestion(error.message)
             if is_unexpected(error):
                 logger.error(
                     "GraphQL resolver failed at %s",
@@ -212,5 +209,5 @@ def build_schema(settings: GraphQLSettings | None = None) -> AttributionSchema:
         query=Query,
         mutation=Mutation,
         extensions=extensions(settings or GraphQLSettings()),
-        config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
