@@ -77,31 +77,6 @@ class ParameterError(ValueError):
         self.message = message
 
 
-def merge_parameters(query: Mapping[str, str], body: Mapping[str, object]) -> dict[str, object]:
-    """Query-string and body parameters combined; the body wins per key.
-
-    A body value that counts as not given (``""`` or ``null``) does not hide a query-string
-    value: clients that send every field in the body, unused ones as ``""``, still get the
-    filter they put in the query string. A name repeated in the query string with different
-    values (``?source=a&source=b``, seen through a multi-dict's ``items()``) is a
-    ``ParameterError`` rather than a silent pick of one.
-    """
-    merged: dict[str, object] = {}
-    for name, value in query.items():
-        if name in merged and merged[name] != value:
-            raise ParameterError(
-                _display_name(name),
-                f"given more than once in the query string with different values "
-                f"({_describe(merged[name])} and {_describe(value)})",
-            )
-        merged[name] = value
-    for name, body_value in body.items():
-        if name in merged and _not_given(body_value):
-            continue
-        merged[name] = body_value
-    return merged
-
-
 def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
     """The /sessions query: filters, an inclusive window (unbounded where not given) and
     the page."""
@@ -112,7 +87,7 @@ def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
     start = _bound("start_date", start_text, end=False) if start_text is not None else None
     end = _bound("end_date", end_text, end=True) if end_text is not None else None
     if start is not None and end is not None and start.instant > end.instant:
-        raise _start_after_end(start_text, _describe(end_text))
+        raise _start_after_end(start_text, describe_value(end_text))
     filters = _filters(params)
     return SessionsQuery(
         filters=filters,
@@ -173,7 +148,7 @@ def pages_window(start_date: str | None, end_date: str | None, *, now: datetime)
     if start > end.instant:
         raise _start_after_end(
             start_date,
-            _describe(end_date) if end_date is not None else f"now ({format_instant(now)})",
+            describe_value(end_date) if end_date is not None else f"now ({format_instant(now)})",
         )
     if anchor - start > PAGES_MAX_SPAN:
         start = _minus(anchor, PAGES_MAX_SPAN)
@@ -240,7 +215,7 @@ def _minus(instant: datetime, span: timedelta) -> datetime:
 def _start_after_end(start_text: str | None, end_described: str) -> ParameterError:
     return ParameterError(
         "start_date",
-        f"must not be after end_date (got start_date {_describe(start_text)}, "
+        f"must not be after end_date (got start_date {describe_value(start_text)}, "
         f"end_date {end_described})",
     )
 
@@ -259,7 +234,7 @@ def _reject_unknown(params: Mapping[str, object], known: frozenset[str]) -> None
         message = f"unknown parameter; did you mean {close[0]!r}? Known parameters: {known_list}"
     else:
         message = f"unknown parameter. Known parameters: {known_list}"
-    raise ParameterError(_display_name(name), message)
+    raise ParameterError(display_name(name), message)
 
 
 def _filters(params: Mapping[str, object]) -> SessionFilters:
@@ -275,7 +250,7 @@ def _filters(params: Mapping[str, object]) -> SessionFilters:
 
 def _optional_string(params: Mapping[str, object], name: str) -> str | None:
     value = params.get(name)
-    if _not_given(value):
+    if not_given(value):
         return None
     if not isinstance(value, str):
         raise ParameterError(name, f"expected a string, got {json_kind(value)}")
@@ -295,7 +270,7 @@ def _optional_url(params: Mapping[str, object], name: str) -> str | None:
 
 
 def _page(value: object) -> int:
-    if _not_given(value):
+    if not_given(value):
         return 1
     page: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -309,7 +284,7 @@ def _page(value: object) -> int:
         # Sidesteps int()'s limit on very long digit strings, which raises.
         page = MAX_PAGE if len(digits) > len(str(MAX_PAGE)) else int(digits or "0")
     if page is None or page < 1:
-        raise ParameterError("page", f"expected an integer >= 1, got {_describe(value)}")
+        raise ParameterError("page", f"expected an integer >= 1, got {describe_value(value)}")
     return min(page, MAX_PAGE)
 
 
@@ -325,11 +300,11 @@ def _touch_scope(value: str | None) -> TouchScope:
         ) from None
 
 
-def _not_given(value: object) -> bool:
+def not_given(value: object) -> bool:
     return value is None or value == ""
 
 
-def _describe(value: object) -> str:
+def describe_value(value: object) -> str:
     """What was got, as the client would recognise it: JSON spelling for scalars."""
     if isinstance(value, str):
         return _quote(value)
@@ -349,7 +324,7 @@ def _quote(value: str) -> str:
     return repr(value)
 
 
-def _display_name(name: str) -> str:
+def display_name(name: str) -> str:
     """A client-chosen name fit to lead an error message: bare when it is a plain word."""
     if len(name) <= _MAX_QUOTED and name.isascii() and name.replace("_", "a").isalnum():
         return name

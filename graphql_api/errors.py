@@ -39,6 +39,7 @@ ARGUMENTS = {
     "meta_type": "filter.metaType",
     "meta_id": "filter.metaId",
     "touch_scope": "filter.touchScope",
+    "page_size": "pageSize",
 }
 
 

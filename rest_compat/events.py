@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from domain.services import MAX_BATCH_EVENTS, BatchTooLargeError
+from domain.services import BatchTooLargeError
 from rest_compat.app_keys import SERVICE, SETTINGS
 from rest_compat.auth import authenticated_site
 from rest_compat.errors import ApiError
@@ -34,10 +34,6 @@ async def events_handler(request: web.Request) -> web.Response:
     events = body["events"]
     if not isinstance(events, list):
         raise ApiError(400, f"events: expected an array of event objects, got {json_kind(events)}")
-    if len(events) > MAX_BATCH_EVENTS:
-        raise ApiError(
-            413, f"events: expected at most {MAX_BATCH_EVENTS} events, got {len(events)}"
-        )
     try:
         report = await request.app[SERVICE].ingest(site.site_id, events)
     except BatchTooLargeError as err:

@@ -20,8 +20,6 @@ from domain.events import parse_event
 from domain.model import Event, Site
 from domain.ports import SessionKey
 from domain.queries import (
-    ConversionDefinition,
-    PagesQuery,
     SessionFilters,
     TimeWindow,
     TouchScope,
@@ -128,11 +126,14 @@ def v3_fixture_events() -> list[Event]:
 
 async def every_page_report(service: AttributionService) -> list[object]:
     reports: list[object] = []
+    window = {
+        "start_date": (V3_END - timedelta(days=10)).isoformat(),
+        "end_date": V3_END.isoformat(),
+    }
     for scope in TouchScope:
-        for definition in (ConversionDefinition(), ConversionDefinition(meta_type="hubspot_form")):
-            window = TimeWindow(V3_END - timedelta(days=10), V3_END)
-            query = PagesQuery(SessionFilters(), window, definition, scope)
-            reports.append(await service.page_report("site-a", query))
+        for definition in ({}, {"meta_type": "hubspot_form"}):
+            params = {**window, **definition, "touch_scope": scope.value}
+            reports.append(await service.page_report("site-a", params))
     return reports
 
 
