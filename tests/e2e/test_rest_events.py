@@ -106,7 +106,12 @@ async def test_an_empty_batch_is_fine(running: Running, key: str) -> None:
             {"events": [], "site_id": "x"},
             "'site_id': unknown key; expected a body {\"events\": [...]}",
         ),
-        ([], "body: expected a JSON object, got an array"),
+        (
+            [{"type": "pageview"}],
+            'body: expected a JSON object {"events": [...]}, got an array; wrap the array: '
+            '{"events": [...]}',
+        ),
+        (7, 'body: expected a JSON object {"events": [...]}, got a number'),
     ],
 )
 async def test_a_body_of_the_wrong_shape_is_400(
