@@ -903,6 +903,7 @@ def _event_document(event: Event) -> Document:
         "email": event.email,
         "meta_type": event.meta_type,
         "meta_id": event.meta_id,
+        "value": event.value,
     }
 
 
@@ -920,6 +921,7 @@ def _event(doc: Mapping[str, Any]) -> Event:
         email=doc.get("email"),
         meta_type=doc.get("meta_type"),
         meta_id=doc.get("meta_id"),
+        value=doc.get("value"),
     )
 
 
@@ -952,6 +954,7 @@ def _session_document(session: Session, ordinal: int) -> Document:
                 "email": c.email,
                 "meta_type": c.meta_type,
                 "meta_id": c.meta_id,
+                "value": c.value,
             }
             for c in session.conversions
         ],
@@ -1024,6 +1027,7 @@ def _conversions(doc: Mapping[str, Any]) -> tuple[Conversion, ...]:
             email=c.get("email"),
             meta_type=c["meta_type"],
             meta_id=c.get("meta_id"),
+            value=c.get("value"),
         )
         for c in doc["conversions"]
     )

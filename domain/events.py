@@ -6,6 +6,7 @@ The rules: docs/concepts.md, "Sites, visitors, events", and docs/decisions.md, "
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,7 @@ class EventParser:
         meta_type = _optional_text(raw, "meta_type", MAX_TEXT_LENGTH)
         if type_ is EventType.CONVERSION and meta_type is None:
             meta_type = DEFAULT_META_TYPE
+        value = _value(raw.get("value")) if type_ is EventType.CONVERSION else None
         return Event(
             site_id=self.site_id,
             event_id=event_id,
@@ -82,6 +84,7 @@ class EventParser:
             email=_optional_text(raw, "email", MAX_TEXT_LENGTH),
             meta_type=meta_type,
             meta_id=_optional_text(raw, "meta_id", MAX_TEXT_LENGTH),
+            value=value,
         )
 
 
@@ -142,6 +145,26 @@ def _url(value: object) -> str:
             "url", f"expected an absolute http or https URL, got {_quote(value)}"
         ) from None
     return value.strip()
+
+
+def _value(value: object) -> float | None:
+    """A conversion's value: a finite number >= 0 (JSON number; not a string, so that
+    ``"1,5"`` is never read as 15 or 1.5)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EventError("value", f"expected a finite number >= 0, got {json_kind(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        # repr() of an int of thousands of digits raises; such a value needs no echo.
+        shown = (
+            "a very large number" if isinstance(value, int) and math.isinf(number) else repr(value)
+        )
+        raise EventError("value", f"expected a finite number >= 0, got {shown}")
+    return number
 
 
 def _required_text(raw: Mapping[str, object], field: str, limit: int) -> str:

@@ -56,6 +56,8 @@ class Event:
     email: str | None = None
     meta_type: str | None = None
     meta_id: str | None = None
+    # A conversion's worth in the site's currency (docs/attribution.md); None: not given.
+    value: float | None = None
 
     @property
     def sort_key(self) -> tuple[datetime, int, str]:
@@ -93,6 +95,7 @@ class Conversion:
     email: str | None
     meta_type: str
     meta_id: str | None
+    value: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,9 @@ class Conversion:
     previous_page: str
     meta_type: str
     meta_id: str | None
+    value: float | None = strawberry.field(
+        description="What the conversion was worth, in the site's currency; null if not sent."
+    )
 
     @classmethod
     def of(cls, conversion: model.Conversion) -> Conversion:
@@ -45,6 +48,7 @@ class Conversion:
             previous_page=conversion.previous_page,
             meta_type=conversion.meta_type,
             meta_id=conversion.meta_id,
+            value=conversion.value,
         )
 
 

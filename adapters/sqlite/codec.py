@@ -54,6 +54,7 @@ class EventRow(NamedTuple):
     email: str | None
     meta_type: str | None
     meta_id: str | None
+    value: float | None
 
 
 class SessionRow(NamedTuple):
@@ -88,10 +89,10 @@ _MICROSECOND: Final = timedelta(microseconds=1)
 
 EVENT_COLUMNS: Final = (
     "site_key, event_id, type, visitor_key, ts, page_key, url, referrer_key, user_agent_key, "
-    "email, meta_type, meta_id"
+    "email, meta_type, meta_id, value"
 )
 INSERT_EVENT: Final = (
-    f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 SESSION_COLUMNS: Final = column_list(SessionRow)
 INSERT_SESSION: Final = (
@@ -348,6 +349,7 @@ class Dictionaries:
                 e.email,
                 e.meta_type,
                 e.meta_id,
+                e.value,
             )
             for e in events
         ]
@@ -423,6 +425,7 @@ def session_row(
             c.email,
             c.meta_type,
             c.meta_id,
+            c.value,
         )
         for c in s.conversions
     ]
@@ -514,6 +517,8 @@ def sessions_from_rows(
                         c[4],
                         c[5],
                         c[6],
+                        # Blobs written before values existed have seven fields.
+                        c[7] if len(c) > 7 else None,
                     )
                     for c in conversions
                 ),
@@ -566,6 +571,7 @@ def events_from_rows(
             email=row.email,
             meta_type=row.meta_type,
             meta_id=row.meta_id,
+            value=row.value,
         )
 
 

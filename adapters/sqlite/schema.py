@@ -127,8 +127,13 @@ _V4_INDEXES: Final = (
 )
 
 
-# The new tables take their final names once the old ones are dropped.
-_INSERT_EVENT_V4: Final = codec.INSERT_EVENT.replace("INTO events ", "INTO events_v4 ")
+# The new tables take their final names once the old ones are dropped. Events as version 4
+# had them: the columns of today's rows but the last, ``value`` (version 5).
+_V4_EVENT_COLUMNS: Final = codec.EVENT_COLUMNS.removesuffix(", value")
+_INSERT_EVENT_V4: Final = (
+    f"INSERT OR IGNORE INTO events_v4 ({_V4_EVENT_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(_V4_EVENT_COLUMNS.split(', ')))})"
+)
 _INSERT_SESSION_V4: Final = codec.INSERT_SESSION.replace("INTO sessions ", "INTO sessions_v4 ")
 
 
@@ -144,7 +149,7 @@ def _migration_4(conn: sqlite3.Connection) -> None:
     )
     while rows := events.fetchmany(5_000):
         decoded = [codec.v3_event(row) for row in rows]
-        conn.executemany(_INSERT_EVENT_V4, keys.event_rows(decoded))
+        conn.executemany(_INSERT_EVENT_V4, [row[:-1] for row in keys.event_rows(decoded)])
     # Each row: the v3 session's columns, then its ordinal among its visitor's sessions.
     sessions = conn.execute(
         f"SELECT {codec.column_list(codec.V3SessionRow)}, row_number() OVER ("
@@ -236,6 +241,9 @@ MIGRATIONS: Final[Sequence[Migration]] = (
             ON sessions (site_id, visitor_id, start, last_activity, session_id, conversions)""",
     ),
     _migration_4,
+    # Conversion values (docs/attribution.md); sessions carry them in their conversion
+    # blobs, which older blobs simply lack.
+    ("ALTER TABLE events ADD COLUMN value REAL",),
 )
 
 

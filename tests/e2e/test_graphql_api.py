@@ -639,3 +639,28 @@ async def test_a_real_graphql_client_queries_over_http(
         "site": {"id": site_id},
         "sessions": {"records": [{"visitorId": "A", "campaign": "july_news"}]},
     }
+
+
+async def test_a_conversion_value_is_ingested_and_shown_in_the_sessions_conversions(
+    running: Running,
+) -> None:
+    new = await running.new_site()
+    events = [
+        {**graphql_event(pageview("v1", "2025-07-15T10:00:00Z", "/pricing"))},
+        {**graphql_event(conversion("v1", "2025-07-15T10:02:00Z", "/buy")), "value": 49.5},
+        {**graphql_event(conversion("v1", "2025-07-15T10:03:00Z", "/buy")), "value": -2},
+    ]
+    answer = (await graphql_data(running.client, new.api_key, INGEST, {"events": events}))[
+        "ingestEvents"
+    ]
+    assert answer["accepted"] == 2
+    assert answer["rejected"] == [
+        {"index": 2, "error": "value: expected a finite number >= 0, got -2.0"}
+    ]
+    query = "{ sessions { records { conversions { value } } } }"
+    listed = (await graphql_data(running.client, new.api_key, query))["sessions"]
+    assert listed["records"] == [{"conversions": [{"value": 49.5}]}]
+
+
+def graphql_event(rest_event: JsonDict) -> JsonDict:
+    return {graphql_key(k): v for k, v in rest_event.items()}

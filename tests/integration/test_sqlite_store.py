@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from adapters.bots import CrawlerDetectBots
@@ -38,6 +39,7 @@ from tests.integration.test_store_contract import (
     SITE_A,
     TIMEOUT,
     all_sessions,
+    conversion,
     pageview,
 )
 
@@ -446,3 +448,25 @@ async def test_row_types_name_real_columns_of_their_table(
     with closing(sqlite3.connect(tmp_path / "store.db")) as conn:
         columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
     assert set(row_type._fields) <= columns  # type: ignore[attr-defined]
+
+
+async def test_conversions_stored_before_values_existed_read_back_without_a_value(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    store = await SqliteStore.open(path)
+    try:
+        await store.ingest(SITE_A, [conversion("e-1", "v1", "2025-07-15T10:00:00Z", HOME)], RECUT)
+    finally:
+        await store.close()
+    # Version 4 wrote seven fields per conversion; version 5 appends the value.
+    with closing(sqlite3.connect(path)) as conn, conn:
+        [(blob,)] = conn.execute("SELECT conversions FROM sessions").fetchall()
+        seven_fields = [stored[:7] for stored in orjson.loads(blob)]
+        conn.execute("UPDATE sessions SET conversions = ?", (orjson.dumps(seven_fields),))
+    store = await SqliteStore.open(path)
+    try:
+        [session] = await all_sessions(store)
+    finally:
+        await store.close()
+    assert [(c.event_id, c.value) for c in session.conversions] == [("e-1", None)]

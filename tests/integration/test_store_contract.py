@@ -61,9 +61,15 @@ def pageview(
 
 
 def conversion(
-    event_id: str, visitor: str, timestamp: str, url: str, *, site: str = SITE_A
+    event_id: str,
+    visitor: str,
+    timestamp: str,
+    url: str,
+    *,
+    site: str = SITE_A,
+    value: float | None = None,
 ) -> Event:
-    raw = {
+    raw: dict[str, object] = {
         "type": "conversion",
         "event_id": event_id,
         "visitor_id": visitor,
@@ -73,6 +79,8 @@ def conversion(
         "meta_type": "hubspot_form",
         "meta_id": "form-7",
     }
+    if value is not None:
+        raw["value"] = value
     return parse_event(raw, site_id=site, now=NOW)
 
 
@@ -313,6 +321,27 @@ async def test_visitor_events_returns_every_stored_event_of_that_visitor_only(
     # Stored events come back as the same values, every field included.
     assert sorted(events, key=lambda e: e.event_id) == mine + later
     assert await store.visitor_events(SITE_A, "v9") == []
+
+
+async def test_conversion_values_are_kept_in_the_events_and_in_the_sessions(
+    store: Store,
+) -> None:
+    events = [
+        pageview("e-1", "v1", "2025-07-15T10:00:00Z", PRICING),
+        conversion("e-2", "v1", "2025-07-15T10:04:00Z", PRICING, value=49.5),
+        conversion("e-3", "v1", "2025-07-15T10:05:00Z", PRICING),
+        conversion("e-4", "v1", "2025-07-15T10:06:00Z", PRICING, value=0),
+    ]
+    await store.ingest(SITE_A, events, RECUT)
+
+    stored = {e.event_id: e.value for e in await store.visitor_events(SITE_A, "v1")}
+    assert stored == {"e-1": None, "e-2": 49.5, "e-3": None, "e-4": 0.0}
+    [session] = await all_sessions(store)
+    assert [(c.event_id, c.value) for c in session.conversions] == [
+        ("e-2", 49.5),
+        ("e-3", None),
+        ("e-4", 0.0),
+    ]
 
 
 async def test_sessions_are_materialized_as_the_recut_of_the_visitors_events(

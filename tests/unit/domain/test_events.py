@@ -176,3 +176,36 @@ def test_empty_optional_strings_count_as_absent() -> None:
 
 def test_non_string_optional_field_is_named() -> None:
     assert error_of(email={"$ne": None}).field == "email"
+
+
+def test_a_conversion_carries_its_value_as_a_number() -> None:
+    assert parse(type="conversion", value=49.5).value == 49.5
+    assert parse(type="conversion", value=0).value == 0.0
+    assert parse(type="conversion").value is None
+    assert parse(type="conversion", value=None).value is None
+
+
+@pytest.mark.parametrize(
+    ("bad", "got"),
+    [
+        (-1, "-1"),
+        (-0.01, "-0.01"),
+        (float("inf"), "inf"),
+        (float("nan"), "nan"),
+        (10**400, "a very large number"),
+        ("12.50", "a string"),
+        (True, "a boolean"),
+        ([5], "an array"),
+    ],
+)
+def test_a_conversion_value_that_is_not_a_finite_number_of_at_least_zero_is_rejected(
+    bad: object, got: str
+) -> None:
+    err = error_of(type="conversion", value=bad)
+    assert err.field == "value"
+    assert err.message.startswith("expected a finite number >= 0, got ")
+    assert got in err.message
+
+
+def test_a_pageview_ignores_a_value_like_any_unknown_key() -> None:
+    assert parse(type="pageview", value="whatever").value is None
