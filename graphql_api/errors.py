@@ -17,11 +17,11 @@ import re
 
 from graphql import GraphQLError
 
+from adapters.http.authentication import RATE_LIMITED, UNAUTHENTICATED
 from domain.parameters import ParameterError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
-UNAUTHENTICATED = "UNAUTHENTICATED"
-RATE_LIMITED = "RATE_LIMITED"
+__all__ = ["BAD_USER_INPUT", "RATE_LIMITED", "UNAUTHENTICATED"]
 _PUBLIC_CODES = frozenset({BAD_USER_INPUT, UNAUTHENTICATED})
 MASKED_MESSAGE = "Unexpected error."
 

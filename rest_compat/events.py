@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.http.authentication import authenticate
 from domain.services import MAX_BATCH_EVENTS, BatchTooLargeError
 from rest_compat.app_keys import SERVICE, SETTINGS
-from rest_compat.auth import authenticated_site
 from rest_compat.errors import ApiError
 from rest_compat.json_body import json_kind, read_json_object
 from rest_compat.responses import json_response
@@ -23,7 +23,7 @@ _MAX_QUOTED = 64
 
 
 async def events_handler(request: web.Request) -> web.Response:
-    site = await authenticated_site(request)
+    site = await authenticate(request)
     body = await read_json_object(request, max_bytes=request.app[SETTINGS].max_body_bytes)
     unknown = sorted(set(body) - _ALLOWED_KEYS)
     if unknown:

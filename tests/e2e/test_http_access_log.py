@@ -1,4 +1,5 @@
-"""The structured access log: one JSON line per request, never the key."""
+"""The access log of both faces (adapters/http/access_log.py): one line per request with
+its site, client and request id, never the key."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.http.access_log import access_log_middleware
 from attributionhub.config import Settings
-from rest_compat.access_log import access_log_middleware
 from rest_compat.errors import error_middleware
 from tests.e2e.conftest import Running
 from tests.e2e.rest_support import post_json
@@ -23,22 +24,28 @@ def settings() -> Settings:
     return Settings(access_log=True)
 
 
+FIELDS = ("event", "method", "path", "status", "duration_ms", "site_id", "client", "request_id")
+
+
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [
-        json.loads(record.getMessage())
+        {name: getattr(record, name) for name in FIELDS}
         for record in caplog.records
         if record.name == "attributionhub.access"
     ]
 
 
-async def test_each_request_logs_method_path_status_duration_and_site(
+async def test_each_request_logs_method_path_status_duration_site_client_and_request_id(
     running: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
     new = await running.new_site()
     caplog.set_level(logging.INFO, logger="attributionhub.access")
     await post_json(running.client, "/api/v1/sessions", new.api_key, {}, params={"page": "1"})
     (line,) = access_lines(caplog)
-    assert list(line) == ["method", "path", "status", "duration_ms", "site_id"]
+    assert line["event"] == "request"
+    assert line["client"] == "127.0.0.1"
+    assert isinstance(line["request_id"], str)
+    assert len(line["request_id"]) == 32
     assert line["method"] == "POST"
     assert line["path"] == "/api/v1/sessions"  # no query string
     assert line["status"] == 200
