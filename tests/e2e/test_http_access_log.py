@@ -13,9 +13,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.http.access_log import access_log_middleware
+from adapters.memory_store import MemoryStore
+from attributionhub.app import SERVICE, init
 from attributionhub.config import Settings
 from rest_compat.errors import error_middleware
 from tests.e2e.conftest import Running
+from tests.e2e.http_support import post, serve
 from tests.e2e.rest_support import post_json
 
 
@@ -187,4 +190,34 @@ async def test_a_connection_lost_while_reading_the_body_is_logged_as_499_without
     assert response.status == 499
     (line,) = access_lines(caplog)
     assert line["status"] == 499
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/sessions", "/graphql", "/collect"])
+async def test_a_client_that_hangs_up_mid_upload_leaves_a_499_and_no_traceback(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Served as `attributionhub serve` serves, on a real socket: the client sends its
+    # headers and part of the body, then closes the connection.
+    app = init(Settings(access_log=True), store=MemoryStore())
+    caplog.set_level(logging.DEBUG)
+    async for served in serve(app):
+        new = await app[SERVICE].create_site("Example")
+        credential = (
+            f"X-Tracker-Token: {new.tracker_token}"
+            if path == "/collect"
+            else f"Authentication: {new.api_key}"
+        )
+        _, writer = await asyncio.open_connection(served.host, served.port)
+        writer.write(post(path, b'{"events": [', credential.encode(), content_length=5000))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        for _ in range(200):
+            if access_lines(caplog):
+                break
+            await asyncio.sleep(0.01)
+
+    (line,) = access_lines(caplog)
+    assert (line["path"], line["status"]) == (path, 499)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
