@@ -8,6 +8,7 @@ the server is at fault).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import IO, Final
@@ -39,8 +40,26 @@ class JsonFormatter(logging.Formatter):
             line["traceback"] = record.exc_text
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        # default=str: a field of an unexpected type must not lose the whole line.
-        return orjson.dumps(line, default=str).decode()
+        try:
+            # default=str: a field of an unexpected type must not lose the whole line.
+            return orjson.dumps(line, default=str).decode()
+        except orjson.JSONEncodeError:
+            # A lone surrogate (from bytes a client sent that were not UTF-8) cannot be
+            # written as UTF-8: it becomes U+FFFD rather than losing the line.
+            return orjson.dumps(_without_surrogates(line), default=str).decode()
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(line: dict[str, object]) -> dict[str, object]:
+    return {name: _clean(value) for name, value in line.items()}
+
+
+def _clean(value: object) -> object:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _SURROGATE.sub("\ufffd", value if isinstance(value, str) else str(value))
 
 
 def configure_logging(*, level: int = logging.INFO, stream: IO[str] | None = None) -> None:

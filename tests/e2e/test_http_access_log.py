@@ -221,3 +221,47 @@ async def test_a_client_that_hangs_up_mid_upload_leaves_a_499_and_no_traceback(
     (line,) = access_lines(caplog)
     assert (line["path"], line["status"]) == (path, 499)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_a_sane_request_id_is_kept_echoed_and_logged(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="attributionhub.access")
+    response = await running.client.get("/healthz", headers={"X-Request-Id": "lb-7f3a:0001"})
+    assert response.headers["X-Request-Id"] == "lb-7f3a:0001"
+    (line,) = access_lines(caplog)
+    assert line["request_id"] == "lb-7f3a:0001"
+
+
+@pytest.mark.parametrize("incoming", ["", "a b", "x" * 129, "<script>", "id\u00e9"])
+async def test_a_missing_or_odd_request_id_is_replaced_by_a_new_one(
+    running: Running, caplog: pytest.LogCaptureFixture, incoming: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="attributionhub.access")
+    response = await running.client.post(
+        "/api/v1/nothing", headers={"X-Request-Id": incoming} if incoming else {}
+    )
+    assert response.status == 404
+    echoed = response.headers["X-Request-Id"]
+    assert echoed != incoming
+    assert len(echoed) == 32
+    (line,) = access_lines(caplog)
+    assert line["request_id"] == echoed
+
+
+async def test_every_request_gets_its_own_id(running: Running) -> None:
+    ids = {(await running.client.get("/healthz")).headers["X-Request-Id"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+async def test_a_client_error_is_logged_without_a_traceback(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = await running.new_site()
+    caplog.set_level(logging.DEBUG)
+    for body in (b"{not json", b'{"page": "x"}', b'{"start_date": "2025-13-01"}'):
+        response = await running.client.post(
+            "/api/v1/sessions", data=body, headers={"Authentication": new.api_key}
+        )
+        assert response.status == 400
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
