@@ -14,7 +14,7 @@ import graphql_api
 import rest_compat
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import SystemClock
-from adapters.http.access_log import access_log_middleware
+from adapters.http.access_log import ACCESS_LOG, access_log_middleware
 from adapters.http.bodies import BODY_LIMITS, BodyLimits
 from adapters.http.request_keys import RATE_LIMITER, SITE_LOOKUP
 from adapters.rate_limiter import RateLimiter
@@ -102,12 +102,13 @@ def init(
                 await opened.close()
 
     app.cleanup_ctx.append(service_ctx)
-    # The shared edge of both faces (adapters/http/): one access log (outermost, so it
-    # records the status the JSON error middleware settled on), one authentication path
+    # The shared edge of both faces (adapters/http/): request ids and one access log
+    # (outermost, so it records the status the JSON error middleware settled on), one
+    # authentication path
     # and one rate limiter (switching API must not double a site's budget), one reading
     # of request bodies.
-    if settings.access_log:
-        app.middlewares.append(access_log_middleware)
+    app.middlewares.append(access_log_middleware)
+    app[ACCESS_LOG] = settings.access_log
     app[BODY_LIMITS] = BodyLimits(
         timeout=settings.body_timeout_seconds, max_pending=settings.max_pending_bodies
     )

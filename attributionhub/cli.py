@@ -9,7 +9,6 @@ code, never a traceback (set ``ATTRIBUTIONHUB_DEBUG=1`` to get the traceback).
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import re
 import sys
@@ -573,6 +572,7 @@ def serve(
     stored only as hashes, so a key can be printed only when it is made. Other sites of
     the store are left alone.
     """
+    configure_logging()  # JSON lines on stderr from here on (docs/deployment.md, "Logs")
     settings = replace(_settings(ctx), host=host, port=port)
     if rate_limit is not None:
         settings = replace(settings, rate_limit=None if rate_limit == "off" else rate_limit)
@@ -608,7 +608,6 @@ def serve(
         )
         sys.stdout.flush()
 
-    configure_logging(level=logging.INFO if settings.access_log else logging.WARNING)
     # A report's work runs on threads that hold the GIL; handing it over every
     # millisecond (instead of every 5) lets the event loop answer listings meanwhile.
     sys.setswitchinterval(_SWITCH_INTERVAL_SECONDS)

@@ -30,6 +30,9 @@ from adapters.http.request_keys import REQUEST_ID, SITE_ID
 
 logger = logging.getLogger("attributionhub.access")
 
+# False turns the access lines off; request ids are given and echoed all the same.
+ACCESS_LOG: web.AppKey[bool] = web.AppKey("adapters.http.access_log", bool)
+
 REQUEST_ID_HEADER = "X-Request-Id"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -79,7 +82,8 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
     try:
         response = await handler(request)
         status = response.status
-        response.headers[REQUEST_ID_HEADER] = request_id
+        if not response.prepared:  # a streamed response has sent its headers already
+            response.headers[REQUEST_ID_HEADER] = request_id
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -90,21 +94,26 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = CLIENT_CLOSED_REQUEST
         raise
     finally:
-        duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        site_id = request.get(SITE_ID)
-        logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            status,
-            extra={
-                "event": "request",
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "duration_ms": duration_ms,
-                "site_id": site_id if isinstance(site_id, str) else None,
-                "client": request.remote,
-                "request_id": request_id,
-            },
-        )
+        if request.app.get(ACCESS_LOG, True):
+            _log(request, status, started, request_id)
+
+
+def _log(request: web.Request, status: int, started: float, request_id: str) -> None:
+    duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    site_id = request.get(SITE_ID)
+    logger.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        status,
+        extra={
+            "event": "request",
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "site_id": site_id if isinstance(site_id, str) else None,
+            "client": request.remote,
+            "request_id": request_id,
+        },
+    )

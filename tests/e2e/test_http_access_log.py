@@ -265,3 +265,14 @@ async def test_a_client_error_is_logged_without_a_traceback(
         )
         assert response.status == 400
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_with_the_access_log_off_requests_still_get_an_id_and_nothing_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = init(Settings(access_log=False), store=MemoryStore())
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/healthz", headers={"X-Request-Id": "abc-1"})
+    assert response.headers["X-Request-Id"] == "abc-1"
+    assert access_lines(caplog) == []
