@@ -572,7 +572,6 @@ def serve(
     stored only as hashes, so a key can be printed only when it is made. Other sites of
     the store are left alone.
     """
-    configure_logging()  # JSON lines on stderr from here on (docs/deployment.md, "Logs")
     settings = replace(_settings(ctx), host=host, port=port)
     if rate_limit is not None:
         settings = replace(settings, rate_limit=None if rate_limit == "off" else rate_limit)
@@ -608,6 +607,7 @@ def serve(
         )
         sys.stdout.flush()
 
+    configure_logging()  # JSON lines on stderr (docs/deployment.md, "Logs")
     # A report's work runs on threads that hold the GIL; handing it over every
     # millisecond (instead of every 5) lets the event loop answer listings meanwhile.
     sys.setswitchinterval(_SWITCH_INTERVAL_SECONDS)

@@ -62,14 +62,20 @@ def _clean(value: object) -> object:
     return _SURROGATE.sub("\ufffd", value if isinstance(value, str) else str(value))
 
 
+class _JsonLinesHandler(logging.StreamHandler[IO[str]]):
+    """The handler ``configure_logging`` installs, told apart from any other."""
+
+
 def configure_logging(*, level: int = logging.INFO, stream: IO[str] | None = None) -> None:
     """Send every record of the process (ours, aiohttp's, asyncio's) to ``stream`` as
-    JSON lines. Replaces the root logger's handlers, so calling it twice is harmless."""
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    JSON lines. Replaces the handler an earlier call installed, so calling it twice
+    writes each record once."""
+    handler = _JsonLinesHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestContextFilter())
     root = logging.getLogger()
     for old in root.handlers[:]:
-        root.removeHandler(old)
+        if isinstance(old, _JsonLinesHandler):
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
