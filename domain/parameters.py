@@ -25,8 +25,10 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
+from domain.instants import InstantError, read_instant
+from domain.json_kinds import json_kind
 from domain.queries import (
     ConversionDefinition,
     PagesQuery,
@@ -58,16 +60,6 @@ MAX_PAGE = 10**9
 _END_OF_DAY = time(23, 59, 59, 999_999)
 _MAX_QUOTED = 64
 _DATE_EXPECTED = "expected YYYY-MM-DD or an ISO 8601 date-time"
-_DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
-# RFC 3339 profile of ISO 8601, plus what clients commonly send: no seconds, a space
-# separator, a comma before the fraction, more than six fractional digits, an offset
-# without colon or minutes.
-_DATE_TIME = re.compile(
-    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt ]"
-    r"(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,32}))?)?"
-    r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<off_h>\d{2})(?::?(?P<off_m>\d{2}))?)?",
-    re.ASCII,
-)
 # A '+' sent unencoded in a query string arrives as a space.
 _MANGLED_PLUS = re.compile(r".*[Tt ]\d{2}:\d{2}.* \d{2}(:?\d{2})?", re.ASCII)
 
@@ -85,31 +77,6 @@ class ParameterError(ValueError):
         self.message = message
 
 
-def merge_parameters(query: Mapping[str, str], body: Mapping[str, object]) -> dict[str, object]:
-    """Query-string and body parameters combined; the body wins per key.
-
-    A body value that counts as not given (``""`` or ``null``) does not hide a query-string
-    value: clients that send every field in the body, unused ones as ``""``, still get the
-    filter they put in the query string. A name repeated in the query string with different
-    values (``?source=a&source=b``, seen through a multi-dict's ``items()``) is a
-    ``ParameterError`` rather than a silent pick of one.
-    """
-    merged: dict[str, object] = {}
-    for name, value in query.items():
-        if name in merged and merged[name] != value:
-            raise ParameterError(
-                _display_name(name),
-                f"given more than once in the query string with different values "
-                f"({_describe(merged[name])} and {_describe(value)})",
-            )
-        merged[name] = value
-    for name, body_value in body.items():
-        if name in merged and _not_given(body_value):
-            continue
-        merged[name] = body_value
-    return merged
-
-
 def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
     """The /sessions query: filters, an inclusive window (unbounded where not given) and
     the page."""
@@ -120,7 +87,7 @@ def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
     start = _bound("start_date", start_text, end=False) if start_text is not None else None
     end = _bound("end_date", end_text, end=True) if end_text is not None else None
     if start is not None and end is not None and start.instant > end.instant:
-        raise _start_after_end(start_text, _describe(end_text))
+        raise _start_after_end(start_text, describe_value(end_text))
     filters = _filters(params)
     return SessionsQuery(
         filters=filters,
@@ -181,7 +148,7 @@ def pages_window(start_date: str | None, end_date: str | None, *, now: datetime)
     if start > end.instant:
         raise _start_after_end(
             start_date,
-            _describe(end_date) if end_date is not None else f"now ({format_instant(now)})",
+            describe_value(end_date) if end_date is not None else f"now ({format_instant(now)})",
         )
     if anchor - start > PAGES_MAX_SPAN:
         start = _minus(anchor, PAGES_MAX_SPAN)
@@ -219,56 +186,16 @@ class _Bound:
 
 
 def _bound(parameter: str, value: str, *, end: bool) -> _Bound:
-    day_match = _DATE_ONLY.fullmatch(value)
-    if day_match is not None:
-        day = _date_or_error(parameter, value, *day_match.groups())
-        midnight = datetime.combine(day, time(), tzinfo=UTC)
-        instant = datetime.combine(day, _END_OF_DAY, tzinfo=UTC) if end else midnight
-        return _Bound(instant, midnight)
-    match = _DATE_TIME.fullmatch(value)
-    if match is None:
-        raise ParameterError(parameter, _date_complaint(value))
-    instant = _instant_or_error(parameter, value, match)
-    return _Bound(instant, instant)
-
-
-def _date_or_error(parameter: str, value: str, year: str, month: str, day: str) -> date:
     try:
-        return date(int(year), int(month), int(day))
-    except ValueError:
-        raise ParameterError(parameter, f"{_DATE_EXPECTED}, got {_quote(value)}") from None
-
-
-def _instant_or_error(parameter: str, value: str, match: re.Match[str]) -> datetime:
-    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
-    try:
-        tz = _offset(match)
-        local = datetime(
-            int(match["year"]),
-            int(match["month"]),
-            int(match["day"]),
-            int(match["hour"]),
-            int(match["minute"]),
-            int(match["second"] or 0),
-            int(fraction),
-            tzinfo=tz,
-        )
-        return local.astimezone(UTC)
-    except (ValueError, OverflowError):
-        # Out-of-range fields (month 13, 24:00, offset +25:00) or an instant that leaves
-        # the representable years once shifted to UTC.
-        raise ParameterError(parameter, f"{_DATE_EXPECTED}, got {_quote(value)}") from None
-
-
-def _offset(match: re.Match[str]) -> timezone:
-    if match["sign"] is None:
-        return UTC
-    off_m = int(match["off_m"] or 0)
-    if off_m >= 60:
-        raise ValueError("offset minutes out of range")
-    minutes = int(match["off_h"]) * 60 + off_m
-    delta = timedelta(minutes=minutes if match["sign"] == "+" else -minutes)
-    return timezone(delta)  # raises ValueError for offsets of a day or more
+        written = read_instant(value)
+    except InstantError as err:
+        if err.malformed:
+            raise ParameterError(parameter, _date_complaint(value)) from None
+        raise ParameterError(parameter, f"{_date_complaint(value)}: {err}") from None
+    if written.day is None:
+        return _Bound(written.instant, written.instant)
+    end_of_day = datetime.combine(written.day, _END_OF_DAY, tzinfo=UTC)
+    return _Bound(end_of_day if end else written.instant, written.instant)
 
 
 def _date_complaint(value: str) -> str:
@@ -288,7 +215,7 @@ def _minus(instant: datetime, span: timedelta) -> datetime:
 def _start_after_end(start_text: str | None, end_described: str) -> ParameterError:
     return ParameterError(
         "start_date",
-        f"must not be after end_date (got start_date {_describe(start_text)}, "
+        f"must not be after end_date (got start_date {describe_value(start_text)}, "
         f"end_date {end_described})",
     )
 
@@ -307,7 +234,7 @@ def _reject_unknown(params: Mapping[str, object], known: frozenset[str]) -> None
         message = f"unknown parameter; did you mean {close[0]!r}? Known parameters: {known_list}"
     else:
         message = f"unknown parameter. Known parameters: {known_list}"
-    raise ParameterError(_display_name(name), message)
+    raise ParameterError(display_name(name), message)
 
 
 def _filters(params: Mapping[str, object]) -> SessionFilters:
@@ -323,10 +250,10 @@ def _filters(params: Mapping[str, object]) -> SessionFilters:
 
 def _optional_string(params: Mapping[str, object], name: str) -> str | None:
     value = params.get(name)
-    if _not_given(value):
+    if not_given(value):
         return None
     if not isinstance(value, str):
-        raise ParameterError(name, f"expected a string, got {_kind(value)}")
+        raise ParameterError(name, f"expected a string, got {json_kind(value)}")
     return value
 
 
@@ -343,17 +270,21 @@ def _optional_url(params: Mapping[str, object], name: str) -> str | None:
 
 
 def _page(value: object) -> int:
-    if _not_given(value):
+    if not_given(value):
         return 1
     page: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         page = value
+    elif isinstance(value, float) and value.is_integer():
+        # JSON has one number type: 2.0 is the integer 2, and a client's integer of more
+        # than 64 bits arrives here as a float (orjson) rather than as a huge int.
+        page = MAX_PAGE if value > MAX_PAGE else int(value)
     elif isinstance(value, str) and value.isascii() and value.isdigit():
         digits = value.lstrip("0")
         # Sidesteps int()'s limit on very long digit strings, which raises.
         page = MAX_PAGE if len(digits) > len(str(MAX_PAGE)) else int(digits or "0")
     if page is None or page < 1:
-        raise ParameterError("page", f"expected an integer >= 1, got {_describe(value)}")
+        raise ParameterError("page", f"expected an integer >= 1, got {describe_value(value)}")
     return min(page, MAX_PAGE)
 
 
@@ -369,23 +300,11 @@ def _touch_scope(value: str | None) -> TouchScope:
         ) from None
 
 
-def _not_given(value: object) -> bool:
+def not_given(value: object) -> bool:
     return value is None or value == ""
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return f"a {type(value).__name__}"
-
-
-def _describe(value: object) -> str:
+def describe_value(value: object) -> str:
     """What was got, as the client would recognise it: JSON spelling for scalars."""
     if isinstance(value, str):
         return _quote(value)
@@ -396,7 +315,7 @@ def _describe(value: object) -> str:
         return str(value) if abs(value) < 10**18 else "a very large number"
     if isinstance(value, float):
         return repr(value)
-    return _kind(value)
+    return json_kind(value)
 
 
 def _quote(value: str) -> str:
@@ -405,7 +324,7 @@ def _quote(value: str) -> str:
     return repr(value)
 
 
-def _display_name(name: str) -> str:
+def display_name(name: str) -> str:
     """A client-chosen name fit to lead an error message: bare when it is a plain word."""
     if len(name) <= _MAX_QUOTED and name.isascii() and name.replace("_", "a").isalnum():
         return name

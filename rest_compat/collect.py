@@ -14,9 +14,10 @@ from aiohttp import hdrs, web
 
 from adapters.http.authentication import Credential, authenticate
 from adapters.http.errors import HttpError
+from domain.json_kinds import json_kind
 from rest_compat.app_keys import SERVICE
 from rest_compat.errors import ApiError
-from rest_compat.json_body import json_kind, read_json_object
+from rest_compat.json_body import read_json_object
 from rest_compat.responses import json_response
 from rest_compat.serializers import ingest_report
 

@@ -11,17 +11,26 @@ from aiohttp import web
 
 from adapters.http import bodies
 from adapters.http.errors import HttpError
+from domain.json_kinds import json_kind
 from rest_compat.errors import ApiError
 
 
-async def read_json_object(request: web.Request, *, max_bytes: int) -> dict[str, object]:
-    """The body as a JSON object; an empty body is ``{}`` (every parameter optional)."""
+async def read_json_object(
+    request: web.Request, *, max_bytes: int, shape: str | None = None
+) -> dict[str, object]:
+    """The body as a JSON object; an empty body is ``{}`` (every parameter optional).
+    ``shape``, an example of the object expected, is shown to a client that sent
+    something else."""
     raw = await read_body(request, max_bytes=max_bytes)
     if not raw.strip():
         return {}
     value = decode_json(raw)
     if not isinstance(value, dict):
-        raise ApiError(400, f"body: expected a JSON object, got {json_kind(value)}")
+        expected = "a JSON object" if shape is None else f"a JSON object {shape}"
+        hint = ""
+        if shape is not None and isinstance(value, list):
+            hint = f"; wrap the array: {shape}"
+        raise ApiError(400, f"body: expected {expected}, got {json_kind(value)}{hint}")
     return value
 
 
@@ -35,18 +44,3 @@ def decode_json(raw: bytes) -> object:
         return bodies.decode_json(raw)
     except HttpError as err:
         raise ApiError(err.status, err.message) from None
-
-
-def json_kind(value: object) -> str:
-    """How a decoded JSON value is named in error messages."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null"

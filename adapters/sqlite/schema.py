@@ -140,21 +140,19 @@ def _migration_4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
     keys = codec.Dictionaries(conn)
     events = conn.execute(
-        "SELECT site_id, event_id, type, visitor_id, ts, url, page, referrer, user_agent, "
-        "email, meta_type, meta_id FROM events ORDER BY rowid"
+        f"SELECT {codec.column_list(codec.V3EventRow)} FROM events ORDER BY rowid"
     )
     while rows := events.fetchmany(5_000):
         decoded = [codec.v3_event(row) for row in rows]
         conn.executemany(_INSERT_EVENT_V4, keys.event_rows(decoded))
+    # Each row: the v3 session's columns, then its ordinal among its visitor's sessions.
     sessions = conn.execute(
-        "SELECT site_id, session_id, visitor_id, start, last_activity, inactive_after, "
-        "is_last, source, medium, campaign, content, term, landing_page, exit_page, "
-        "exit_previous_page, path, conversions, row_number() OVER ("
+        f"SELECT {codec.column_list(codec.V3SessionRow)}, row_number() OVER ("
         "PARTITION BY site_id, visitor_id ORDER BY start, session_id) - 1 "
         "FROM sessions"
     )
     while rows := sessions.fetchmany(5_000):
-        numbered = [(codec.v3_session(row), row[17]) for row in rows]
+        numbered = [(codec.v3_session(row[:-1]), row[-1]) for row in rows]
         conn.executemany(_INSERT_SESSION_V4, keys.session_rows(numbered))
     for statement in (
         "DROP TABLE events",

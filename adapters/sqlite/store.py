@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import orjson
 
@@ -41,7 +41,17 @@ _REPORT_CHUNK: Final = 4_096
 # commit path.
 _CHECKPOINT_EVERY_EVENTS: Final = 10_000
 _PRAGMA_NAME: Final = re.compile(r"[a-z_]+")
-_SITE_COLUMNS: Final = "site_id, name, api_key_hash, tracker_token_hash, created_at"
+
+
+class _SiteRow(NamedTuple):
+    site_id: str
+    name: str
+    api_key_hash: str
+    tracker_token_hash: str
+    created_at: int
+
+
+_SITE_COLUMNS: Final = codec.column_list(_SiteRow)
 
 
 class SqliteStore(OwnSnapshotReads):
@@ -173,12 +183,12 @@ class SqliteStore(OwnSnapshotReads):
 
     # --- sites -------------------------------------------------------------------
     async def add_site(self, site: Site) -> None:
-        row = (
-            site.site_id,
-            site.name,
-            site.api_key_hash,
-            site.tracker_token_hash,
-            to_micros(site.created_at),
+        row = _SiteRow(
+            site_id=site.site_id,
+            name=site.name,
+            api_key_hash=site.api_key_hash,
+            tracker_token_hash=site.tracker_token_hash,
+            created_at=to_micros(site.created_at),
         )
 
         def insert(conn: sqlite3.Connection) -> None:
@@ -293,7 +303,8 @@ class SqliteStore(OwnSnapshotReads):
                 "report": f"SELECT {codec.REPORT_COLUMNS} FROM sessions WHERE {chosen.where}",
             }[operation]
             rows = conn.execute("EXPLAIN QUERY PLAN " + sql, chosen.params).fetchall()
-            return [str(row[3]) for row in rows]
+            # EXPLAIN QUERY PLAN rows: id, parent, notused, detail.
+            return [str(detail) for _id, _parent, _notused, detail in rows]
 
         return await self._read(plan)
 
@@ -391,8 +402,11 @@ class SqliteSnapshot:
             if not page:
                 return []
             found = {
-                (row[3], row[1], row[2]): row
-                for row in conn.execute(_PAGE_ROWS, (orjson.dumps(page), chosen.params[0]))
+                (row.start, row.visitor_key, row.ordinal): row
+                for row in map(
+                    codec.SessionRow._make,
+                    conn.execute(_PAGE_ROWS, (orjson.dumps(page), chosen.params[0])),
+                )
             }
             rows = [found[tuple(key)] for key in page]
             return codec.sessions_from_rows(conn, keys, site_id, rows)
@@ -460,7 +474,7 @@ class SqliteSnapshot:
 # The sessions of a list of [start, visitor_key, ordinal] primary keys of one site.
 _PAGE_ROWS: Final = (
     "SELECT "
-    + ", ".join("s." + column for column in codec.SESSION_COLUMNS.split(", "))
+    + codec.column_list(codec.SessionRow, "s.")
     + " FROM json_each(?) AS j CROSS JOIN sessions AS s ON s.site_key = ?"
     " AND s.start = j.value ->> 0 AND s.visitor_key = j.value ->> 1"
     " AND s.ordinal = j.value ->> 2"
@@ -472,5 +486,12 @@ def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connect
     return fn(conn)
 
 
-def _site(row: codec.Row) -> Site:
-    return Site(row[0], row[1], row[2], row[3], from_micros(row[4]))
+def _site(raw: codec.Row) -> Site:
+    row = _SiteRow._make(raw)
+    return Site(
+        site_id=row.site_id,
+        name=row.name,
+        api_key_hash=row.api_key_hash,
+        tracker_token_hash=row.tracker_token_hash,
+        created_at=from_micros(row.created_at),
+    )

@@ -62,7 +62,10 @@ async def test_malformed_date_in_the_query_string_is_400(running: Running, key: 
         running, "/api/v1/sessions", key, params={"start_date": "2025-13-01"}
     )
     assert status == 400
-    assert message == ("start_date: expected YYYY-MM-DD or an ISO 8601 date-time, got '2025-13-01'")
+    assert message == (
+        "start_date: expected YYYY-MM-DD or an ISO 8601 date-time, got '2025-13-01': "
+        "no month 13 (months are 01-12)"
+    )
 
 
 @pytest.mark.parametrize("path", READS)
@@ -119,7 +122,7 @@ async def test_parameter_of_the_other_endpoint_is_unknown(running: Running, key:
     ("value", "kind"),
     [
         ({"$ne": None}, "an object"),
-        (["google.com"], "a list"),
+        (["google.com"], "an array"),
         (1, "a number"),
         (True, "a boolean"),
     ],

@@ -75,6 +75,36 @@ def test_unparseable_timestamps_are_rejected(bad: object) -> None:
     assert error_of(timestamp=bad).field == "timestamp"
 
 
+@pytest.mark.parametrize("bad", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_a_timestamp_outside_the_representable_years_is_a_rejection_not_a_crash(
+    bad: str,
+) -> None:
+    err = error_of(timestamp=bad)
+    assert str(err) == (
+        f"timestamp: expected an ISO 8601 date-time, got {bad!r}: "
+        "outside the years 0001-9999 once converted to UTC"
+    )
+
+
+def test_an_impossible_timestamp_says_why() -> None:
+    assert error_of(timestamp="2026-02-30T10:00:00Z").message == (
+        "expected an ISO 8601 date-time, got '2026-02-30T10:00:00Z': "
+        "no day 30 in February 2026 (it has 28 days)"
+    )
+
+
+def test_a_date_alone_is_not_a_timestamp() -> None:
+    assert error_of(timestamp="2025-07-15").message == (
+        "expected an ISO 8601 date-time (a date alone has no time of day), got '2025-07-15'"
+    )
+
+
+def test_a_number_as_timestamp_is_named_as_a_json_number() -> None:
+    assert error_of(timestamp=1721000000).message == (
+        "expected an ISO 8601 date-time string, got a number"
+    )
+
+
 def test_timestamp_without_offset_means_utc() -> None:
     assert parse(timestamp="2025-07-15T10:15:00").timestamp == datetime(
         2025, 7, 15, 10, 15, tzinfo=UTC
