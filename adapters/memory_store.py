@@ -32,6 +32,7 @@ class MemoryStore(OwnSnapshotReads):
         self._visitor_events: dict[tuple[str, str], list[Event]] = defaultdict(list)
         self._sessions: dict[tuple[str, str], list[Session]] = {}  # (site, visitor) -> sessions
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def add_site(self, site: Site) -> None:
         if site.site_id in self._sites:
@@ -95,8 +96,12 @@ class MemoryStore(OwnSnapshotReads):
         # a copy of the mapping is a committed state.
         yield MemorySnapshot(dict(self._sessions))
 
+    async def ping(self) -> None:  # Store port
+        if self._closed:
+            raise RuntimeError("the in-memory store is closed")
+
     async def close(self) -> None:
-        return None
+        self._closed = True
 
 
 def _listing_order(session: Session) -> tuple[float, str, str]:

@@ -127,6 +127,7 @@ from domain.queries import SessionFilters, TimeWindow
 
 DEFAULT_DATABASE: Final = "attributionhub"
 SERVER_SELECTION_TIMEOUT: Final = 5.0  # seconds: start-up fails fast, not after 30 s
+PING_TIMEOUT: Final = 2.0  # seconds: a health check answers well before a proxy gives up
 DEFAULT_LOCK_LEASE: Final = timedelta(seconds=60)
 
 _DUPLICATE_KEY: Final = 11000
@@ -410,6 +411,18 @@ class MongoStore(OwnSnapshotReads):
         """Drop this store's whole database: for throwaway test databases only."""
         self._collection("sites")  # refuses a closed store
         await self._client.drop_database(self._db.name)
+
+    async def ping(self) -> None:  # Store port
+        self._collection("sites")  # refuses a closed store
+        try:
+            # The client waits up to serverSelectionTimeoutMS for a server; a health
+            # check must answer sooner, and maxTimeMS bounds the server's side.
+            async with asyncio.timeout(PING_TIMEOUT):
+                await self._db.command("ping", maxTimeMS=int(PING_TIMEOUT * 1000))
+        except TimeoutError:
+            raise MongoUnavailableError(
+                f"MongoDB did not answer a ping within {PING_TIMEOUT:g} s"
+            ) from None
 
     async def close(self) -> None:
         if self._closed:

@@ -9,7 +9,6 @@ code, never a traceback (set ``ATTRIBUTIONHUB_DEBUG=1`` to get the traceback).
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import re
 import sys
@@ -39,8 +38,10 @@ from rich.table import Table
 
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import SystemClock
+from adapters.http.server import run_app
 from attributionhub.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, Settings
 from attributionhub.demo import DEFAULT_DEMO_DAYS, DEFAULT_DEMO_EVENTS, fill_demo
+from attributionhub.logs import configure_logging
 from attributionhub.stores import open_store
 from domain.model import Site
 from domain.parameters import format_instant
@@ -606,20 +607,14 @@ def serve(
         )
         sys.stdout.flush()
 
-    if settings.access_log:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    configure_logging()  # JSON lines on stderr (docs/deployment.md, "Logs")
     # A report's work runs on threads that hold the GIL; handing it over every
     # millisecond (instead of every 5) lets the event loop answer listings meanwhile.
     sys.setswitchinterval(_SWITCH_INTERVAL_SECONDS)
     try:
-        web.run_app(
-            app,
-            host=host,
-            port=port,
-            shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
-            print=listening,
-            # rest_compat writes its own structured access log.
-            access_log=None,
+        # The edge's runner: aiohttp's own parser errors answer JSON too.
+        run_app(
+            app, host=host, port=port, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS, print=listening
         )
     except OSError as err:
         raise CliError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
+from adapters.http.bodies import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_MAX_PENDING_BODIES
 from domain.services import DEFAULT_REPORT_CONCURRENCY
 
 DEFAULT_STORE = str(Path("attributionhub-data") / "attributionhub.db")
@@ -31,6 +32,10 @@ class Settings:
     access_log: bool = True
     # Page reports computed at once; more wait their turn (docs/deployment.md).
     report_concurrency: int = DEFAULT_REPORT_CONCURRENCY
+    # A request body must arrive within this many seconds; at most this many may be
+    # arriving at once (docs/deployment.md, "Timeouts and slow clients").
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    max_pending_bodies: int = DEFAULT_MAX_PENDING_BODIES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +55,12 @@ class Settings:
             settings = replace(settings, mongo_write_concern=value)
         if value := env.get("ATTRIBUTIONHUB_REPORT_CONCURRENCY"):
             settings = replace(settings, report_concurrency=_positive(REPORT_CONCURRENCY, value))
+        if value := env.get(BODY_TIMEOUT):
+            settings = replace(
+                settings, body_timeout_seconds=_positive_seconds(BODY_TIMEOUT, value)
+            )
+        if value := env.get(MAX_PENDING_BODIES):
+            settings = replace(settings, max_pending_bodies=_positive(MAX_PENDING_BODIES, value))
         return settings
 
     @property
@@ -62,6 +73,18 @@ def is_mongodb_url(store: str) -> bool:
 
 
 REPORT_CONCURRENCY = "ATTRIBUTIONHUB_REPORT_CONCURRENCY"
+BODY_TIMEOUT = "ATTRIBUTIONHUB_BODY_TIMEOUT_SECONDS"
+MAX_PENDING_BODIES = "ATTRIBUTIONHUB_MAX_PENDING_BODIES"
+
+
+def _positive_seconds(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number < float("inf"):
+        raise ValueError(f"{name}: expected a number of seconds > 0, got {value!r}")
+    return number
 
 
 def _positive(name: str, value: str) -> int:

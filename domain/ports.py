@@ -174,4 +174,10 @@ class Store(Protocol):
         """``list_sessions`` of a snapshot of its own."""
         ...
 
+    async def ping(self) -> None:
+        """Return once the store has answered a trivial read; raise when it cannot serve
+        (closed, unreachable). Cheap enough for every health check, and bounded in time
+        by the store itself (a few seconds at most)."""
+        ...
+
     async def close(self) -> None: ...

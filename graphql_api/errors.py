@@ -17,11 +17,10 @@ import re
 
 from graphql import GraphQLError
 
+from adapters.http.authentication import UNAUTHENTICATED
 from domain.parameters import ParameterError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
-UNAUTHENTICATED = "UNAUTHENTICATED"
-RATE_LIMITED = "RATE_LIMITED"
 _PUBLIC_CODES = frozenset({BAD_USER_INPUT, UNAUTHENTICATED})
 MASKED_MESSAGE = "Unexpected error."
 

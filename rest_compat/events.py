@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.http.authentication import authenticate
 from domain.json_kinds import json_kind
 from domain.services import BatchTooLargeError
 from rest_compat.app_keys import SERVICE, SETTINGS
-from rest_compat.auth import authenticated_site
 from rest_compat.errors import ApiError
 from rest_compat.json_body import read_json_object
 from rest_compat.responses import json_response
@@ -24,7 +24,7 @@ _MAX_QUOTED = 64
 
 
 async def events_handler(request: web.Request) -> web.Response:
-    site = await authenticated_site(request)
+    site = await authenticate(request)
     body = await read_json_object(
         request, max_bytes=request.app[SETTINGS].max_body_bytes, shape=_SHAPE
     )

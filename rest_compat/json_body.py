@@ -7,9 +7,10 @@ it.
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
+from adapters.http import bodies
+from adapters.http.errors import HttpError
 from domain.json_kinds import json_kind
 from rest_compat.errors import ApiError
 
@@ -34,27 +35,12 @@ async def read_json_object(
 
 
 async def read_body(request: web.Request, *, max_bytes: int) -> bytes:
-    declared = request.content_length
-    if declared is not None and declared > max_bytes:
-        raise ApiError(413, _too_large(max_bytes))
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        # aiohttp's client_max_size caught a body without (or lying about) its length.
-        raise ApiError(413, _too_large(max_bytes)) from None
-    if len(raw) > max_bytes:
-        raise ApiError(413, _too_large(max_bytes))
-    return raw
+    """The body, within the edge's time limit and size (``adapters/http/bodies.py``)."""
+    return await bodies.read_body(request, max_bytes=max_bytes)
 
 
 def decode_json(raw: bytes) -> object:
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise ApiError(
-            400, f"body: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
-        ) from None
-
-
-def _too_large(max_bytes: int) -> str:
-    return f"body: too large, expected at most {max_bytes} bytes"
+        return bodies.decode_json(raw)
+    except HttpError as err:
+        raise ApiError(err.status, err.message) from None

@@ -319,6 +319,10 @@ class SqliteStore(OwnSnapshotReads):
         row = await self._read(lambda c: c.execute(f"PRAGMA {name}").fetchone())
         return None if row is None else row[0]
 
+    async def ping(self) -> None:  # Store port
+        # Reads the schema's first page: the file must still be a readable database.
+        await self._read(lambda c: c.execute("SELECT 1 FROM sqlite_schema LIMIT 1").fetchall())
+
     async def close(self) -> None:
         if self._closed:
             return

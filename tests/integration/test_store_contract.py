@@ -175,6 +175,19 @@ def expected_rows(history: Sequence[Session], selected: Sequence[Session]) -> li
     return [report_session(s, n) for s, n in with_ordinals(history) if s.session_id in chosen]
 
 
+# --- health --------------------------------------------------------------------------
+async def test_an_open_store_answers_a_ping(store: Store) -> None:
+    await store.ping()  # returns, having read something, without raising
+    await store.add_site(site("s1", "one"))
+    await store.ping()
+
+
+async def test_a_closed_store_fails_its_ping(store: Store) -> None:
+    await store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.ping()
+
+
 # --- sites ---------------------------------------------------------------------------
 def site(site_id: str, key: str) -> Site:
     return Site(
