@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from functools import partial
-from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +20,7 @@ from adapters.rate_limiter import RateLimiter
 from attributionhub.config import Settings
 from attributionhub.stores import open_store
 from domain.ports import BotDetector, Clock, Store
-from domain.services import AttributionService, IngestReport
+from domain.services import AttributionService
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 SERVICE: web.AppKey[AttributionService] = web.AppKey("service", AttributionService)
@@ -34,38 +33,7 @@ STORE_UNAVAILABLE = (
     "(the server log has the reason)"
 )
 
-ingest_logger = logging.getLogger("attributionhub.ingest")
 health_logger = logging.getLogger("attributionhub.health")
-
-
-class IngestLoggingService(AttributionService):
-    """The service, with a log line per ingested batch and one when bots were dropped
-    (docs/deployment.md, "Logs"), whichever face (REST, ``/collect``, GraphQL) called."""
-
-    async def ingest(
-        self, site_id: str, raw_events: Sequence[object], **options: Any
-    ) -> IngestReport:
-        report = await super().ingest(site_id, raw_events, **options)
-        ingest_logger.info(
-            "ingested a batch for %s",
-            site_id,
-            extra={
-                "event": "ingest",
-                "site_id": site_id,
-                "accepted": report.accepted,
-                "duplicates": report.duplicates,
-                "bots": report.bots,
-                "rejected": len(report.rejected),
-            },
-        )
-        if report.bots:
-            ingest_logger.info(
-                "dropped %d bot events for %s",
-                report.bots,
-                site_id,
-                extra={"event": "bots_dropped", "site_id": site_id, "bots": report.bots},
-            )
-        return report
 
 
 def init(
@@ -83,7 +51,7 @@ def init(
 
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         opened = store if store is not None else await open_store(settings)
-        service = IngestLoggingService(
+        service = AttributionService(
             opened,
             clock or SystemClock(),
             bots or CrawlerDetectBots(),

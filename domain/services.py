@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -31,6 +32,7 @@ from domain.queries import SESSIONS_PAGE_SIZE, PagesQuery, TouchScope
 from domain.sessionization import sessionize_visitor
 
 MAX_BATCH_EVENTS = 10_000
+_log = logging.getLogger("attributionhub.ingest")
 # Reports that run at once; more wait their turn. A report's Python work holds the GIL, so
 # two at once are no faster than one after the other: they only add memory and make
 # listings wait longer for the GIL meanwhile.
@@ -95,7 +97,9 @@ class BatchTooLargeError(ValueError):
 def hash_secret(secret: str) -> str:
     # Keys are 256-bit random tokens, so a fast hash is enough: there is nothing to
     # brute-force that a slow KDF would protect.
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # "surrogatepass": a text that is no real key (bytes a web server could not decode,
+    # kept as surrogates) hashes to a digest no key has, instead of raising.
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _new_api_key() -> str:
@@ -195,7 +199,29 @@ class AttributionService:
             stamp_with_server_time=stamp_with_server_time,
             max_events=max_events,
         )
-        return await self.store_batch(batch)
+        report = await self.store_batch(batch)
+        # One line per batch whichever face sent it (docs/deployment.md, "Logs"), and one
+        # when bots were dropped: the only trace of events that left nothing behind.
+        _log.info(
+            "ingested a batch for %s",
+            site_id,
+            extra={
+                "event": "ingest",
+                "site_id": site_id,
+                "accepted": report.accepted,
+                "duplicates": report.duplicates,
+                "bots": report.bots,
+                "rejected": len(report.rejected),
+            },
+        )
+        if report.bots:
+            _log.info(
+                "dropped %d bot events for %s",
+                report.bots,
+                site_id,
+                extra={"event": "bots_dropped", "site_id": site_id, "bots": report.bots},
+            )
+        return report
 
     def validate_batch(
         self,

@@ -375,3 +375,12 @@ async def test_paging_by_position_reports_whether_more_follows_and_the_totals() 
         "v0",
     ]
     assert last.has_next_page is False
+
+
+async def test_a_credential_that_is_not_valid_unicode_finds_no_site(
+    service: AttributionService,
+) -> None:
+    # What a web server makes of bytes that are not UTF-8: lone surrogates.
+    await service.create_site("A")
+    assert await service.site_for_api_key("ahk_\udcff\udcfe") is None
+    assert await service.site_for_tracker_token("aht_\udcff") is None
