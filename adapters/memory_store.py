@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from adapters.read_model import OwnSnapshotReads
 from domain.model import Event, Session, Site
+from domain.multi_touch import JourneySession, journey_session
 from domain.page_report import (
     PageKey,
     ReportSession,
@@ -174,6 +175,17 @@ class MemorySnapshot:
             for visitor in returning
             for ordinal, session in enumerate(self._sessions[(site_id, visitor)])
             if session.conversions
+        ]
+
+    async def journey_sessions(
+        self, site_id: str, window: TimeWindow
+    ) -> AsyncIterator[Sequence[JourneySession]]:
+        yield [
+            journey_session(s)
+            for (site, _), sessions in self._sessions.items()
+            if site == site_id
+            for s in sessions
+            if window.contains(s.start)
         ]
 
     def _visitors(self, site_id: str, filters: SessionFilters, window: TimeWindow) -> set[str]:

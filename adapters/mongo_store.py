@@ -121,6 +121,7 @@ from domain.model import (
     from_micros,
     to_micros,
 )
+from domain.multi_touch import JourneyConversion, JourneySession
 from domain.page_report import PageKey, ReportConversion, ReportSession, VisitorConversions
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
@@ -766,6 +767,19 @@ class MongoSnapshot:
             async for docs in batches:
                 yield [_report_session(doc) for doc in docs]
 
+    async def journey_sessions(
+        self, site_id: str, window: TimeWindow
+    ) -> AsyncIterator[Sequence[JourneySession]]:
+        cursor = self._sessions.find(
+            _selection(site_id, SessionFilters(), window),
+            projection=_JOURNEY_FIELDS,
+            batch_size=_REPORT_CHUNK,
+            session=self._session,
+        )
+        async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
+            async for docs in batches:
+                yield [_journey_session(doc) for doc in docs]
+
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
@@ -1000,6 +1014,37 @@ _REPORT_FIELDS: Final = {
 }
 # What the touch scopes read of a converting session.
 _CONVERTING_FIELDS: Final = {"_id": False, "visitor_id": True, "ordinal": True, _CONVERSIONS: True}
+
+
+# What attribution reads of a session.
+_JOURNEY_FIELDS: Final = {
+    "_id": False,
+    "visitor_id": True,
+    "start_us": True,
+    "source": True,
+    "medium": True,
+    "campaign": True,
+    "conversions.at_us": True,
+    "conversions.page": True,
+    "conversions.meta_type": True,
+    "conversions.meta_id": True,
+    "conversions.value": True,
+}
+
+
+def _journey_session(doc: Mapping[str, Any]) -> JourneySession:
+    conversions = tuple(
+        JourneyConversion(c["at_us"], c["page"], c["meta_type"], c.get("meta_id"), c.get("value"))
+        for c in doc.get("conversions") or ()
+    )
+    return JourneySession(
+        doc["visitor_id"],
+        doc["start_us"],
+        doc["source"],
+        doc["medium"],
+        doc.get("campaign"),
+        conversions or None,
+    )
 
 
 def _conversion_rows(rows: Iterable[Sequence[Any]]) -> tuple[ReportConversion, ...]:

@@ -17,7 +17,7 @@ from typing import Final, NamedTuple
 
 from domain import markov
 from domain.channels import channel
-from domain.model import to_micros
+from domain.model import Session, to_micros
 from domain.page_report import CountingRule, PageKey, VisitorKey
 from domain.queries import ConversionDefinition, TimeWindow
 
@@ -99,6 +99,24 @@ class JourneySession(NamedTuple):
     medium: str
     campaign: str | None
     conversions: tuple[JourneyConversion, ...] | None
+
+
+def journey_session(session: Session) -> JourneySession:
+    """The attribution row of a whole session, keyed by URL and visitor id (for stores
+    that keep sessions whole)."""
+    a = session.attribution
+    conversions = tuple(
+        JourneyConversion(to_micros(c.timestamp), c.page, c.meta_type, c.meta_id, c.value)
+        for c in session.conversions
+    )
+    return JourneySession(
+        session.visitor_id,
+        to_micros(session.start),
+        a.source,
+        a.medium,
+        a.campaign,
+        conversions or None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,13 +22,23 @@ every parameter alike:
 from __future__ import annotations
 
 import difflib
+import enum
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import TypeVar
 
 from domain.instants import InstantError, read_instant
 from domain.json_kinds import json_kind
+from domain.multi_touch import (
+    ALL_MODELS,
+    AttributionQuery,
+    Dimension,
+    Model,
+    PathTransform,
+)
 from domain.queries import (
     ConversionDefinition,
     PagesQuery,
@@ -51,6 +61,24 @@ PAGES_PARAMETERS = FILTER_PARAMETERS | {
 }
 
 PAGES_MAX_SPAN = timedelta(days=30)
+# A window without a start_date: the 30 days up to its end, whatever span is allowed.
+DEFAULT_SPAN = timedelta(days=30)
+ATTRIBUTION_MAX_SPAN = timedelta(days=90)
+ATTRIBUTION_PARAMETERS = frozenset(
+    {
+        "start_date",
+        "end_date",
+        "conversion_page",
+        "meta_type",
+        "meta_id",
+        "lookback_days",
+        "dimension",
+        "models",
+        "path_transform",
+        "half_life_days",
+    }
+)
+MAX_LOOKBACK_DAYS = 90
 
 # Larger page numbers are served as this one (an empty page past the last record): a
 # 10**30 offset would only make stores do silly arithmetic, and no site has 5*10**10
@@ -121,7 +149,123 @@ def parse_pages_query(params: Mapping[str, object], *, now: datetime) -> PagesQu
     )
 
 
-def pages_window(start_date: str | None, end_date: str | None, *, now: datetime) -> TimeWindow:
+def parse_attribution_query(params: Mapping[str, object], *, now: datetime) -> AttributionQuery:
+    """The attribution query (docs/attribution.md): a window on conversion time (the 30
+    days up to now by default, at most 90 kept ending at ``end_date``), the conversion
+    definition, lookback, dimension, models in the order asked, path transform and
+    half-life."""
+    _reject_unknown(params, ATTRIBUTION_PARAMETERS)
+    window = pages_window(
+        _optional_string(params, "start_date"),
+        _optional_string(params, "end_date"),
+        now=now,
+        max_span=ATTRIBUTION_MAX_SPAN,
+    )
+    definition = ConversionDefinition(
+        conversion_page=_optional_url(params, "conversion_page"),
+        meta_type=_optional_string(params, "meta_type"),
+        meta_id=_optional_string(params, "meta_id"),
+    )
+    return AttributionQuery(
+        window=window,
+        definition=definition,
+        lookback_days=_lookback_days(params.get("lookback_days")),
+        dimension=_choice(params, "dimension", Dimension, Dimension.CHANNEL),
+        models=_models(params.get("models")),
+        transform=_choice(params, "path_transform", PathTransform, PathTransform.NONE),
+        half_life_days=_half_life(params.get("half_life_days")),
+    )
+
+
+def _lookback_days(value: object) -> int:
+    if not_given(value):
+        return 30
+    days: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        days = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 6
+    ):
+        days = int(value)
+    if days is None or not 1 <= days <= MAX_LOOKBACK_DAYS:
+        raise ParameterError(
+            "lookback_days",
+            f"expected an integer from 1 to {MAX_LOOKBACK_DAYS}, got {describe_value(value)}",
+        )
+    return days
+
+
+def _half_life(value: object) -> float:
+    if not_given(value):
+        return 7.0
+    days: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        days = float(value) if abs(value) < 1e300 else None
+    elif isinstance(value, str) and len(value) <= _MAX_QUOTED:
+        try:
+            days = float(value)
+        except ValueError:
+            days = None
+    if days is None or not math.isfinite(days) or days <= 0:
+        raise ParameterError(
+            "half_life_days", f"expected a number of days > 0, got {describe_value(value)}"
+        )
+    return days
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _choice(params: Mapping[str, object], name: str, kind: type[_E], default: _E) -> _E:
+    value = _optional_string(params, name)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ParameterError(name, f"expected one of {allowed}, got {_quote(value)}") from None
+
+
+def _models(value: object) -> tuple[Model, ...]:
+    if not_given(value):
+        return ALL_MODELS
+    allowed = ", ".join(model.value for model in Model)
+    if isinstance(value, str):
+        # The query-string form: comma-separated.
+        names: list[object] = [part.strip() for part in value.split(",")]
+    elif isinstance(value, list):
+        names = list(value)
+    else:
+        raise ParameterError(
+            "models",
+            f"expected a list of models ({allowed}), got {json_kind(value)}",
+        )
+    if not names:
+        raise ParameterError("models", f"expected at least one of {allowed}")
+    chosen: list[Model] = []
+    for name in names:
+        if not isinstance(name, str) or name not in _MODEL_BY_NAME:
+            raise ParameterError(
+                "models", f"expected models among {allowed}, got {describe_value(name)}"
+            )
+        model = _MODEL_BY_NAME[name]
+        if model in chosen:
+            raise ParameterError("models", f"{model.value!r} is given more than once")
+        chosen.append(model)
+    return tuple(chosen)
+
+
+_MODEL_BY_NAME = {model.value: model for model in Model}
+
+
+def pages_window(
+    start_date: str | None,
+    end_date: str | None,
+    *,
+    now: datetime,
+    max_span: timedelta = PAGES_MAX_SPAN,
+) -> TimeWindow:
     """The /pages window from the two bounds as written (None: not given).
 
     Defaults: end = ``now``, start = end - 30 days. The span is measured from the start to
@@ -143,15 +287,15 @@ def pages_window(start_date: str | None, end_date: str | None, *, now: datetime)
         end = _Bound(now, now)
         anchor = now
     if start_date is None:
-        return TimeWindow(start=_minus(anchor, PAGES_MAX_SPAN), end=end.instant)
+        return TimeWindow(start=_minus(anchor, DEFAULT_SPAN), end=end.instant)
     start = _bound("start_date", start_date, end=False).instant
     if start > end.instant:
         raise _start_after_end(
             start_date,
             describe_value(end_date) if end_date is not None else f"now ({format_instant(now)})",
         )
-    if anchor - start > PAGES_MAX_SPAN:
-        start = _minus(anchor, PAGES_MAX_SPAN)
+    if anchor - start > max_span:
+        start = _minus(anchor, max_span)
     return TimeWindow(start=start, end=end.instant)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.model import Event, Session, Site
+from domain.multi_touch import JourneySession
 from domain.page_report import PageKey, ReportSession, VisitorConversions
 from domain.queries import SessionFilters, TimeWindow
 
@@ -96,6 +97,14 @@ class StoreSnapshot(Protocol):
         scope), the conversions of each session of that visitor's whole history
         (matching or not, in the window or not), in chunks: what those touch scopes are
         judged against."""
+        ...
+
+    def journey_sessions(
+        self, site_id: str, window: TimeWindow
+    ) -> AsyncIterator[Sequence[JourneySession]]:
+        """The attribution row of every session of the site starting in ``window`` (both
+        bounds set), in chunks, in no particular order (the attribution report's input).
+        Page and visitor keys are the store's own, as in ``report_sessions``."""
         ...
 
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:

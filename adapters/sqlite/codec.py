@@ -466,6 +466,38 @@ def report_rows(rows: list[Row]) -> list[Row]:
     ]
 
 
+# What attribution reads of a session (``JourneySession`` but for the text keys).
+JOURNEY_COLUMNS: Final = "visitor_key, start, source_key, medium_key, campaign_key, conversions"
+
+
+def journey_rows(conn: sqlite3.Connection, keys: Dictionaries, rows: list[Row]) -> list[Row]:
+    """Rows of ``JOURNEY_COLUMNS`` as ``JourneySession`` tuples: attribution values looked
+    up (a few hundred distinct ones), conversion blobs decoded."""
+    texts = keys.texts.values(conn, {key for row in rows for key in row[2:5] if key is not None})
+    journeys: list[Row] = []
+    for visitor, start, source, medium, campaign, blob in rows:
+        conversions = None
+        if blob is not None:
+            conversions = tuple(
+                [
+                    # at, page, meta_type, meta_id, value (absent from older blobs)
+                    (start + c[1], c[2], c[5], c[6], c[7] if len(c) > 7 else None)
+                    for c in orjson.loads(blob)
+                ]
+            )
+        journeys.append(
+            (
+                visitor,
+                start,
+                texts[source],
+                texts[medium],
+                None if campaign is None else texts[campaign],
+                conversions,
+            )
+        )
+    return journeys
+
+
 # --- reading whole values back (listings, re-cuts) ---------------------------------------
 SESSION_SELECT: Final = f"SELECT {SESSION_COLUMNS} FROM sessions"
 

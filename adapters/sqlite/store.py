@@ -24,6 +24,7 @@ from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
 from domain.model import Event, Session, Site, from_micros, to_micros
+from domain.multi_touch import JourneySession
 from domain.page_report import PageKey, ReportSession, VisitorConversions
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
@@ -434,6 +435,30 @@ class SqliteSnapshot:
             if await self.run(start, scan=True):
                 while rows := await self.run(fetch, scan=True):
                     yield rows  # type: ignore[misc]  # rows are ReportSession tuples
+        finally:
+            cursor.close()
+
+    async def journey_sessions(
+        self, site_id: str, window: TimeWindow
+    ) -> AsyncIterator[Sequence[JourneySession]]:
+        keys = self._keys
+        cursor = self._conn.cursor()
+
+        def start(conn: sqlite3.Connection) -> bool:
+            chosen = queries.selection(conn, keys, site_id, SessionFilters(), window)
+            if chosen is None:
+                return False
+            sql = f"SELECT {codec.JOURNEY_COLUMNS} FROM sessions WHERE {chosen.where}"
+            cursor.execute(sql, chosen.params)
+            return True
+
+        def fetch(conn: sqlite3.Connection) -> list[codec.Row]:
+            return codec.journey_rows(conn, keys, cursor.fetchmany(_REPORT_CHUNK))
+
+        try:
+            if await self.run(start, scan=True):
+                while rows := await self.run(fetch, scan=True):
+                    yield rows  # type: ignore[misc]  # rows are JourneySession tuples
         finally:
             cursor.close()
 

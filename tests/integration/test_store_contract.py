@@ -17,6 +17,7 @@ import pytest
 
 from domain.events import parse_event
 from domain.model import Event, Session, Site
+from domain.multi_touch import JourneyConversion, JourneySession, journey_session
 from domain.page_report import (
     ReportConversion,
     ReportSession,
@@ -876,3 +877,72 @@ async def test_visitor_conversions_leave_out_visitors_seen_only_in_their_first_s
     window = TimeWindow(at("2025-07-01T00:00:00"), at("2025-07-03T00:00:00"))
 
     assert await visitor_conversions(store, EVERYTHING, window) == []
+
+
+# --- attribution's reads ------------------------------------------------------------------
+
+
+async def journey_rows(
+    store: Store, window: TimeWindow, site_id: str = SITE_A
+) -> list[JourneySession]:
+    """Journey rows of the window, page keys turned into URLs."""
+    async with store.snapshot() as snapshot:
+        rows = [
+            JourneySession(*row)
+            async for chunk in snapshot.journey_sessions(site_id, window)
+            for row in chunk
+        ]
+        keys = {c[1] for row in rows for c in row.conversions or ()}
+        urls = await snapshot.page_urls(keys)
+    return [
+        row._replace(
+            conversions=tuple(
+                JourneyConversion(*c)._replace(page=urls[c[1]]) for c in row.conversions
+            )
+            if row.conversions
+            else None
+        )
+        for row in rows
+    ]
+
+
+JUNE_NEWSLETTER = "utm_source=news&utm_medium=email&utm_campaign=june"
+
+
+async def test_journey_sessions_are_the_sessions_starting_in_the_window_with_values(
+    store: Store,
+) -> None:
+    events = [
+        pageview(
+            "e-1",
+            "v1",
+            "2025-07-10T10:00:00Z",
+            f"{PRICING}?utm_source=news&utm_medium=email&utm_campaign=june",
+        ),
+        conversion("e-2", "v1", "2025-07-10T10:04:00Z", PRICING, value=12.5),
+        pageview("e-3", "v1", "2025-07-12T10:00:00Z", HOME, referrer="https://www.google.com/"),
+        pageview("e-4", "v2", "2025-07-11T09:00:00Z", BLOG),
+        pageview("e-5", "v2", "2025-07-20T09:00:00Z", BLOG),  # after the window
+    ]
+    await store.ingest(SITE_A, events, RECUT)
+    await store.ingest(
+        SITE_B, [pageview("e-9", "v1", "2025-07-11T09:00:00Z", HOME, site=SITE_B)], RECUT
+    )
+    window = TimeWindow(at("2025-07-10T00:00:00Z"), at("2025-07-15T00:00:00Z"))
+
+    rows = await journey_rows(store, window)
+
+    expected = [journey_session(s) for s in await all_sessions(store) if window.contains(s.start)]
+    assert len(rows) == 3
+    assert sorted((tuple(r[1:]) for r in rows), key=repr) == sorted(
+        (tuple(r[1:]) for r in expected), key=repr
+    )
+    # v1's two sessions share one visitor key, v2's session has another.
+    by_start = {row.start: row.visitor for row in rows}
+    v1 = [row.start for row in expected if row.visitor == "v1"]
+    assert by_start[v1[0]] == by_start[v1[1]]
+    assert len(set(by_start.values())) == 2
+    converted = next(row for row in rows if row.conversions)
+    assert converted.conversions is not None
+    assert converted.conversions[0].value == 12.5
+    assert (converted.source, converted.medium, converted.campaign) == ("news", "email", "june")
