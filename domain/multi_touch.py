@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import itemgetter
 from typing import Final, NamedTuple
 
 from domain import markov
@@ -259,39 +260,40 @@ def collect_paths(
     w_start, w_end = to_micros(window.start), to_micros(window.end)
     lookback = query.lookback_days * DAY_MICROS
     label = label_of(query.dimension)
+    # Rows are read by position: stores may hand plain tuples (JourneySession's order),
+    # and this loop runs once per session of the reach.
     by_visitor: dict[VisitorKey, list[JourneySession]] = defaultdict(list)
     for session in sessions:
-        by_visitor[session.visitor].append(session)
+        by_visitor[session[0]].append(session)
     converting: list[ConvertingPath] = []
     non_converting: list[tuple[Touch, ...]] = []
     users = 0
     for history in by_visitor.values():
         history.sort(key=_start)
         touches = [
-            Touch(label(s.source, s.medium, s.campaign), s.start, is_direct(s.source, s.medium))
+            Touch(label(s[2], s[3], s[4]), s[1], s[2] == "direct" and s[3] == "none")
             for s in history
         ]
         found = False
         for held_by, session in enumerate(history):
-            for conversion in session.conversions or ():
+            for conversion in session[5] or ():
                 if not w_start <= conversion.at <= w_end or not rule.counts(conversion):
                     continue
                 found = True
                 since = conversion.at - lookback
-                first = next((i for i in range(held_by + 1) if history[i].start >= since), held_by)
+                first = next((i for i in range(held_by + 1) if history[i][1] >= since), held_by)
                 path = transform(touches[first : held_by + 1], query.transform)
                 converting.append(ConvertingPath(path, conversion.at, conversion.value or 0.0))
         if found:
             users += 1
             continue
-        in_window = [t for t, s in zip(touches, history, strict=True) if s.start >= w_start]
+        in_window = [t for t in touches if t.start >= w_start]
         if in_window:
             non_converting.append(transform(in_window, query.transform))
     return _Paths(converting, non_converting, users)
 
 
-def _start(session: JourneySession) -> int:
-    return session.start
+_start: Final = itemgetter(1)
 
 
 def attribution_report(

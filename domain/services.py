@@ -19,6 +19,7 @@ from functools import partial
 
 from domain.events import EventError, EventParser
 from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
+from domain.multi_touch import AttributionQuery, AttributionReport, attribution_report
 from domain.page_report import (
     CountingRule,
     PageReport,
@@ -26,7 +27,12 @@ from domain.page_report import (
     VisitorKey,
     first_converting_ordinals,
 )
-from domain.parameters import ParameterError, parse_pages_query, parse_sessions_query
+from domain.parameters import (
+    ParameterError,
+    parse_attribution_query,
+    parse_pages_query,
+    parse_sessions_query,
+)
 from domain.ports import BotDetector, Clock, SessionKey, Store, StoreSnapshot
 from domain.queries import SESSIONS_PAGE_SIZE, PagesQuery, TouchScope
 from domain.sessionization import sessionize_visitor
@@ -292,6 +298,14 @@ class AttributionService:
         async with self.reading() as reads:
             return await reads.page_report(site_id, params)
 
+    async def attribution(
+        self, site_id: str, params: Mapping[str, object]
+    ) -> AttributionReport | None:
+        """The attribution use case: ``params`` as the client named them; see
+        ``Reads.attribution``."""
+        async with self.reading() as reads:
+            return await reads.attribution(site_id, params)
+
     def now(self) -> datetime:
         return self.clock.now()
 
@@ -379,6 +393,18 @@ class Reads:
         async with self._service.report_slots:
             return await self._page_report(site_id, query)
 
+    async def attribution(
+        self, site_id: str, params: Mapping[str, object]
+    ) -> AttributionReport | None:
+        """Which values of a dimension earn the window's conversions under each model
+        asked for (docs/attribution.md); None when no conversion counts. ``params`` are
+        the attribution parameters by their REST names; the default window ends at this
+        reading's ``now``. Heavy: it waits for a report slot like the page report.
+        Raises ``ParameterError``."""
+        query = parse_attribution_query(params, now=self.now)
+        async with self._service.report_slots:
+            return await _attribution_report(await self.snapshot(), site_id, query)
+
     async def _page_report(self, site_id: str, query: PagesQuery) -> PageReport | None:
         snapshot = await self.snapshot()
         page = query.definition.conversion_page
@@ -401,6 +427,21 @@ class Reads:
         keys = await asyncio.to_thread(builder.page_keys)
         urls = await snapshot.page_urls(keys) if keys else {}
         return await asyncio.to_thread(builder.result, urls)
+
+
+async def _attribution_report(
+    snapshot: StoreSnapshot, site_id: str, query: AttributionQuery
+) -> AttributionReport | None:
+    page = query.definition.conversion_page
+    rule = CountingRule(
+        query.definition,
+        page_keys=await snapshot.page_keys([page]) if page is not None else {},
+    )
+    sessions = [
+        row async for chunk in snapshot.journey_sessions(site_id, query.reach) for row in chunk
+    ]
+    # One piece of pure computation: on a thread, as the page report's counting.
+    return await asyncio.to_thread(attribution_report, sessions, query, rule)
 
 
 def _page_size(value: int | None) -> int:

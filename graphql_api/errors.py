@@ -39,6 +39,11 @@ ARGUMENTS = {
     "meta_id": "filter.metaId",
     "touch_scope": "filter.touchScope",
     "page_size": "pageSize",
+    "lookback_days": "filter.lookbackDays",
+    "dimension": "filter.dimension",
+    "models": "filter.models",
+    "path_transform": "filter.pathTransform",
+    "half_life_days": "filter.halfLifeDays",
 }
 
 

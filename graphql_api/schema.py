@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 from domain.parameters import ParameterError
 from domain.ports import SessionKey
 from domain.services import BatchTooLargeError
+from graphql_api.attribution import AttributionFilter, AttributionReportResult
 from graphql_api.context import GraphQLContext
 from graphql_api.cursor import decode_cursor, encode_cursor
 from graphql_api.errors import MASKED_MESSAGE, bad_user_input, is_unexpected
@@ -110,6 +111,23 @@ class Query:
         except ParameterError as err:
             raise bad_user_input(err) from None
         return PageReportResult(report=found) if found is not None else None
+
+    @described(
+        "Which channels (sources, campaigns...) earn the conversions, under several "
+        "attribution models side by side, as `POST /api/v1/attribution`; null when no "
+        'conversion counts (where REST answers "No conversions found for the given '
+        'parameters.").'
+    )
+    async def attribution(
+        self, info: Info, filter: AttributionFilter | None = None
+    ) -> AttributionReportResult | None:
+        params = filter.to_parameters() if filter is not None else {}
+        try:
+            reads = await info.context.reads()
+            found = await reads.attribution(info.context.site.site_id, params)
+        except ParameterError as err:
+            raise bad_user_input(err) from None
+        return AttributionReportResult(report=found) if found is not None else None
 
 
 @strawberry.type

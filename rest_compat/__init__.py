@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from rest_compat.app_keys import SERVICE, SETTINGS
+from rest_compat.attribution import attribution_handler
 from rest_compat.collect import collect_handler, collect_preflight_handler, tracker_handler
 from rest_compat.errors import error_middleware
 from rest_compat.events import events_handler
@@ -39,6 +40,7 @@ def setup(app: web.Application, settings: RestSettings) -> None:
     # The docs' first /sessions example posts to /conversions; clients copied it.
     app.router.add_post("/api/v1/conversions", sessions_handler)
     app.router.add_post("/api/v1/pages", pages_handler)
+    app.router.add_post("/api/v1/attribution", attribution_handler)
     app.router.add_post("/api/v1/events", events_handler)
     app.router.add_get("/api/v1/openapi.json", openapi_handler)
     app.router.add_get("/tracker.js", tracker_handler)

@@ -29,6 +29,7 @@ from domain.model import (
     from_micros,
     to_micros,
 )
+from domain.multi_touch import JourneyConversion
 from domain.page_report import ReportConversion, ReportSession, closes_after
 
 Row = tuple[Any, ...]
@@ -480,8 +481,8 @@ def journey_rows(conn: sqlite3.Connection, keys: Dictionaries, rows: list[Row]) 
         if blob is not None:
             conversions = tuple(
                 [
-                    # at, page, meta_type, meta_id, value (absent from older blobs)
-                    (start + c[1], c[2], c[5], c[6], c[7] if len(c) > 7 else None)
+                    # value: absent from older blobs
+                    JourneyConversion(start + c[1], c[2], c[5], c[6], c[7] if len(c) > 7 else None)
                     for c in orjson.loads(blob)
                 ]
             )
