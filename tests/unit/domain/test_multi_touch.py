@@ -357,3 +357,22 @@ def test_data_driven_merges_the_least_touched_values_beyond_fifty_into_other() -
     assert "c49" not in credited
     # The other models are not merged.
     assert {row.value for row in found.rows} >= {"c49", "c59"}
+
+
+def test_the_worked_example_of_the_docs_through_the_data_driven_model() -> None:
+    # docs/attribution.md: THREE, plus a visitor from Google who left and one from the
+    # newsletter who bought. P = 2/3; effects O 1/2, E 1, D 1/2; credits 0.5, 1, 0.5.
+    sessions = [
+        *THREE,
+        visit("v2", 0, ORGANIC),
+        visit("v3", 1, EMAIL, bought(1, value=50.0)),
+    ]
+    found = report(sessions, models=(Model.DATA_DRIVEN,))
+    assert_close(
+        credit(found, Model.DATA_DRIVEN),
+        {
+            "Organic Search": (0.5, 150 * 0.25),
+            "Email": (1.0, 150 * 0.5),
+            "Direct": (0.5, 150 * 0.25),
+        },
+    )
