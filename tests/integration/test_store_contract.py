@@ -15,6 +15,8 @@ from functools import partial
 
 import pytest
 
+from adapters.clock import FixedClock
+from adapters.memory_store import MemoryStore
 from domain.events import parse_event
 from domain.model import Event, Session, Site
 from domain.multi_touch import JourneyConversion, JourneySession, journey_session
@@ -26,7 +28,10 @@ from domain.page_report import (
 )
 from domain.ports import DuplicateSiteError, SessionKey, Store, StoreSnapshot
 from domain.queries import SessionFilters, TimeWindow
+from domain.services import AttributionService
 from domain.sessionization import sessionize
+from tests.unit.domain.test_services import JOURNEY_EVENTS, ListBots
+from tests.unit.domain.test_services import NOW as SERVICE_NOW
 
 NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
 TIMEOUT = timedelta(minutes=30)
@@ -946,3 +951,20 @@ async def test_journey_sessions_are_the_sessions_starting_in_the_window_with_val
     assert converted.conversions is not None
     assert converted.conversions[0].value == 12.5
     assert (converted.source, converted.medium, converted.campaign) == ("news", "email", "june")
+
+
+async def test_an_attribution_report_does_not_depend_on_the_ingestion_order(
+    store: Store,
+) -> None:
+    # The same events as the service's unit test, reversed and in three batches here,
+    # in order into the in-memory reference there: every figure equal to the last bit.
+    window = {"start_date": "2025-07-01", "end_date": "2025-07-31"}
+    reference = AttributionService(MemoryStore(), FixedClock(SERVICE_NOW), ListBots())
+    await reference.ingest(SITE_A, JOURNEY_EVENTS)
+    service = AttributionService(store, FixedClock(SERVICE_NOW), ListBots())
+    reverse = JOURNEY_EVENTS[::-1]
+    for i in range(3):
+        await service.ingest(SITE_A, reverse[i::3])
+    expected = await reference.attribution(SITE_A, window)
+    assert expected is not None
+    assert await service.attribution(SITE_A, window) == expected

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.clock import FixedClock
 from adapters.memory_store import MemorySnapshot, MemoryStore
@@ -384,3 +386,33 @@ async def test_a_credential_that_is_not_valid_unicode_finds_no_site(
     await service.create_site("A")
     assert await service.site_for_api_key("ahk_\udcff\udcfe") is None
     assert await service.site_for_tracker_token("aht_\udcff") is None
+
+
+JOURNEY_EVENTS = [
+    pv("j1", "v1", "2025-07-10T10:00:00Z", "/?utm_source=google&utm_medium=cpc"),
+    pv("j2", "v1", "2025-07-12T10:00:00Z", "/?utm_source=news&utm_medium=email"),
+    {**pv("j3", "v1", "2025-07-12T10:02:00Z", "/buy"), "type": "conversion", "value": 40},
+    pv("j4", "v2", "2025-07-11T10:00:00Z", "/", referrer="https://www.bing.com/"),
+    pv("j5", "v2", "2025-07-15T10:00:00Z", "/"),
+    {**pv("j6", "v2", "2025-07-15T10:01:00Z", "/buy"), "type": "conversion", "value": 15.5},
+    pv("j7", "v3", "2025-07-16T10:00:00Z", "/", referrer="https://t.co/x"),
+    {**pv("j8", "v3", "2025-07-16T10:09:00Z", "/buy"), "type": "conversion"},
+    pv("j9", "v4", "2025-07-17T10:00:00Z", "/"),
+]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(JOURNEY_EVENTS), st.integers(1, 4))
+async def test_the_order_events_were_ingested_in_changes_no_attribution_figure(
+    events: list[dict[str, Any]], batches: int
+) -> None:
+    window = {"start_date": "2025-07-01", "end_date": "2025-07-31"}
+    in_order = AttributionService(MemoryStore(), FixedClock(NOW), ListBots())
+    await in_order.ingest("s", JOURNEY_EVENTS)
+    shuffled = AttributionService(MemoryStore(), FixedClock(NOW), ListBots())
+    for i in range(batches):
+        await shuffled.ingest("s", events[i::batches])
+    expected = await in_order.attribution("s", window)
+    assert expected is not None
+    assert expected.summary.conversions == 3
+    assert await shuffled.attribution("s", window) == expected
