@@ -43,6 +43,7 @@ MAX_REPORT_CONCURRENCY = 64
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_USERINFO = re.compile(r"(?<=://)[^@/]*@")
 _NUMBER_LIKE = re.compile(r"[+-]?\d+(\.\d*)?")
 
 
@@ -190,7 +191,7 @@ def parse_store(name: str, value: str) -> str:
     if "://" in value and not is_mongodb_url(value):
         raise SettingError(
             f"{name}: expected a file path or a mongodb:// or mongodb+srv:// URL, "
-            f"got {value.split('://', 1)[0]!r}://..."
+            f"got {_USERINFO.sub('***@', value, count=1)!r}"
         )
     return value
 

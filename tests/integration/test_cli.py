@@ -162,7 +162,7 @@ def test_import_summary_counts_each_outcome_and_names_rejected_lines(tmp_path: P
     assert summary["bots"] == 1  # line 8
     assert summary["rejected_count"] == 2
     assert [r["line"] for r in summary["rejected"]] == [5, 6]
-    assert summary["rejected"][0]["error"].startswith("invalid JSON at column ")
+    assert summary["rejected"][0]["error"].startswith("not valid JSON (column ")
     assert summary["rejected"][1]["error"].startswith("timestamp: ")
 
 
@@ -174,7 +174,7 @@ def test_import_prints_rejected_line_numbers_in_the_human_summary(tmp_path: Path
     result = run(db, "import", str(ndjson), "--site", site["site_id"])
 
     assert result.exit_code == 0, result.output
-    assert "line 5: invalid JSON" in result.stdout
+    assert "line 5: not valid JSON" in result.stdout
     assert "line 6: timestamp:" in result.stdout
     assert "line 3:" not in result.stdout  # a duplicate is not a rejection
 
@@ -287,7 +287,7 @@ def test_a_store_that_cannot_be_opened_is_a_message_not_a_traceback(tmp_path: Pa
     result = run(tmp_path, "sites", "create", "Acme")
 
     assert result.exit_code == 1
-    assert "cannot open the store" in result.output
+    assert "cannot open the embedded store" in result.output
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)  # a clean exit, nothing escaped
 
@@ -483,7 +483,8 @@ def test_serve_reports_an_unusable_rate_limit_as_a_usage_error(tmp_path: Path) -
     result = run(tmp_path / "cli.db", "serve", "--rate-limit", "lots")
 
     assert result.exit_code == 2
-    assert "rate_limit" in result.output
+    assert "--rate-limit: expected a limit such as '600/minute'" in result.output
+    assert "got 'lots'" in result.output
 
 
 @pytest.mark.slow
@@ -517,13 +518,13 @@ def test_sites_list_and_rotate_keys(tmp_path: Path) -> None:
     created = create_site(db)
     listed = run(db, "sites", "list", "--json")
     assert listed.exit_code == 0, listed.output
-    [row] = json.loads(listed.output)
+    [row] = json.loads(listed.stdout)
     assert (row["site_id"], row["name"]) == (created["site_id"], created["name"])
     assert "api_key" not in row
 
     rotated = run(db, "sites", "rotate-keys", created["site_id"], "--json")
     assert rotated.exit_code == 0, rotated.output
-    renewed = json.loads(rotated.output)
+    renewed = json.loads(rotated.stdout)
     assert renewed["site_id"] == created["site_id"]
     assert renewed["api_key"] != created["api_key"]
 
@@ -542,5 +543,8 @@ def test_a_bad_report_concurrency_setting_is_named_in_one_line_not_a_traceback(
     )
 
     assert result.exit_code == 2
-    assert "ATTRIBUTIONHUB_REPORT_CONCURRENCY: expected an integer >= 1, got 'abc'" in result.output
+    assert (
+        "ATTRIBUTIONHUB_REPORT_CONCURRENCY: expected an integer from 1 to 64, got 'abc'"
+        in result.output
+    )
     assert "Traceback" not in result.output
