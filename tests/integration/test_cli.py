@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import random
+import shutil
 import signal
 import socket
 import stat
@@ -631,7 +632,6 @@ def test_a_bad_report_concurrency_setting_is_named_in_one_line_not_a_traceback(
         ["sites", "create", "Acme"],
         ["sites", "rotate-keys", "site_x"],
         ["import", "-", "--site", "site_x"],
-        ["serve"],
     ],
 )
 @pytest.mark.parametrize("value", ["abc", "0", "-5"])
@@ -652,6 +652,25 @@ def test_a_bad_setting_stops_every_command_with_one_line_naming_it(
         f"from 1 to 1440, got {value!r}\n"
     )
     assert not db.exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize("value", ["abc", "0"])
+def test_serve_refuses_a_bad_setting_before_it_listens(tmp_path: Path, value: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTRIBUTIONHUB_")}
+    env |= {"PYTHONPATH": str(REPO), "ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES": value}
+    command = [sys.executable, "-m", "attributionhub", "--store", str(tmp_path / "s.db")]
+    port = str(free_port())
+
+    # A server that starts anyway would run until the timeout: that is the failure.
+    done = subprocess.run(
+        [*command, "serve", "--port", port], env=env, capture_output=True, timeout=60
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "Error: ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES: expected a whole number of minutes "
+        f"from 1 to 1440, got {value!r}\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -818,3 +837,62 @@ def test_import_help_describes_the_event_format_and_points_to_the_concepts_page(
     assert '"type": "pageview"' in result.output
     assert "docs/concepts.md" in result.output
     assert "SPEC" not in result.output
+
+
+# --- the README's usage section ---------------------------------------------------------
+def readme_usage_block() -> str:
+    section = (REPO / "README.md").read_text().split("\n## Using it\n", 1)[1]
+    return section.split("```sh\n", 1)[1].split("\n```\n", 1)[0]
+
+
+def json_documents(text: str) -> list[Any]:
+    """The JSON objects printed one after the other (curl adds no newline after them)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) != -1:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            at += 1
+            continue
+        found.append(value)
+        at = end
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's queries use curl")
+def test_the_readme_usage_section_runs_as_written_against_a_served_store(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    db = tmp_path / "readme.db"
+    server = Server(db)
+    servers.append(server)
+    server.wait_for("serving on")
+    # The README's `. .venv/bin/activate`, for whichever environment runs these tests.
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "activate").write_text(
+        f'PATH="{Path(sys.executable).parent}:$PATH"\nexport PATH\n'
+    )
+    script = readme_usage_block().replace("127.0.0.1:8080", f"127.0.0.1:{server.port}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTRIBUTIONHUB_")}
+    env |= {"ATTRIBUTIONHUB_STORE": str(db), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+
+    stdout, stderr = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, stdout + stderr
+    documents = [d for d in json_documents(stdout) if "records" in d or "summary_totals" in d]
+    assert len(documents) == 2, stdout
+    sessions, pages = documents
+    [session] = sessions["records"]
+    assert (session["source"], session["medium"]) == ("newsletter", "email")
+    assert session["conversion"]["email"] == "ann@example.org"
+    assert pages["summary_totals"]["total_conversion_users"] == 1
+    assert "accepted" in stdout  # the import's summary
+    assert "New keys for site 'My shop'" in stdout
