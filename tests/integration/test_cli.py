@@ -557,13 +557,24 @@ def test_serve_demo_again_keeps_the_demo_keys_and_prints_requests_inside_its_dat
 def test_a_second_ctrl_c_during_shutdown_exits_quietly(
     tmp_path: Path, servers: list[Server]
 ) -> None:
-    server = Server(tmp_path / "twice.db")
+    db = tmp_path / "twice.db"
+    site = create_site(db)
+    server = Server(db)
     servers.append(server)
     server.wait_for("serving on")
-
-    server.process.send_signal(signal.SIGINT)
-    server.process.send_signal(signal.SIGINT)
-    status = server.process.wait(timeout=30)
+    # A request in flight (its body still arriving) keeps the graceful shutdown busy, so
+    # the second Ctrl+C lands during it.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+        client.sendall(
+            b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authentication: {site['api_key']}\r\n".encode()
+            + b'Content-Length: 1000\r\n\r\n{"events": ['
+        )
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGINT)
+        time.sleep(1)  # the shutdown is now waiting for that request
+        server.process.send_signal(signal.SIGINT)
+        status = server.process.wait(timeout=30)
     server.kill()  # joins the output threads
 
     stderr = "".join(server.stderr_lines)
