@@ -132,8 +132,8 @@ def _store_option(f: Callable[..., Any]) -> Callable[..., Any]:
         help=(
             "Where the data lives: a file path selects the embedded SQLite store (its "
             "folder must exist), a mongodb:// URL selects MongoDB. "
-            "[env: ATTRIBUTIONHUB_STORE; default: attributionhub.db in the per-user data "
-            "folder, see README.md]"
+            f"[env: ATTRIBUTIONHUB_STORE; default: {config.default_store()}, in the per-user "
+            "data folder (README.md, 'Choosing the store')]"
         ),
     )(f)
 
@@ -528,7 +528,7 @@ def serve(
     --demo fills a site called 'Demo' with generated traffic the first time. Later runs
     on the same store reuse that site, its data and its keys: the clear-text keys are
     kept in a file readable only by you, beside the SQLite file (for MongoDB, in the
-    per-user data folder); see README.md, "Demo". Other sites are left alone.
+    per-user data folder); see README.md, "The demo". Other sites are left alone.
     """
     settings = replace(_settings(ctx), host=host, port=port)
     if rate_limit is not None:
@@ -603,7 +603,9 @@ async def _quiet_second_signal(app: web.Application) -> None:
         if stopping:
             return
         stopping = True
-        click.echo("Stopping: letting requests in flight finish (at most 10 s).")
+        click.echo(
+            f"Stopping: letting requests in flight finish (at most {SHUTDOWN_TIMEOUT_SECONDS:g} s)."
+        )
         raise GracefulExit()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
