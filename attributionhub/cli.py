@@ -153,7 +153,9 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 @asynccontextmanager
-async def _service(settings: Settings) -> AsyncIterator[AttributionService]:
+async def _service(
+    settings: Settings, *, announce: bool = True
+) -> AsyncIterator[AttributionService]:
     try:
         store = await open_store(settings)
     except StoreUnavailableError as exc:  # already names the store and says why
@@ -162,8 +164,9 @@ async def _service(settings: Settings) -> AsyncIterator[AttributionService]:
         # Whatever the driver raises (a directory in the way, a file that is not a
         # database, an unreachable server) the user needs to know which store and why.
         raise CliError(f"cannot open the store {display_store(settings.store)!r}: {exc}") from exc
-    # On stderr, so that --json output stays one parseable document.
-    click.echo(f"Store: {display_store(settings.store)}", err=True)
+    if announce:
+        # On stderr, so that --json output stays one parseable document.
+        click.echo(f"Store: {display_store(settings.store)}", err=True)
     try:
         yield AttributionService(
             store,
@@ -543,8 +546,9 @@ def serve(
 
     async def prepare() -> DemoSite | None:
         # Opening the store here (and closing it) reports an unreachable store before the
-        # server binds, and applies schema migrations once.
-        async with _service(settings) as service:
+        # server binds, and applies schema migrations once. The store is named in the
+        # "serving on" line instead: the server's stderr is its log.
+        async with _service(settings, announce=False) as service:
             if not demo:
                 return None
             return await _open_demo(service, settings, demo_events)
