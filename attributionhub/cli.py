@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date, timedelta
@@ -198,7 +198,7 @@ def cli(ctx: click.Context) -> None:
     _settings(ctx)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """The console script ``attributionhub`` and ``python -m attributionhub``."""
     cli.main(args=argv, prog_name="attributionhub")
 
