@@ -10,6 +10,7 @@ code, never a traceback (set ``ATTRIBUTIONHUB_DEBUG=1`` to get the traceback).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -589,6 +590,9 @@ def serve(
     click.echo("AttributionHub stopped.")
 
 
+_server_log = logging.getLogger("attributionhub.server")
+
+
 async def _quiet_second_signal(app: web.Application) -> None:
     """Replace aiohttp's SIGINT/SIGTERM handlers (installed before the app starts) with
     ones that stop the server once: aiohttp's handler would raise again during the
@@ -602,8 +606,11 @@ async def _quiet_second_signal(app: web.Application) -> None:
         if stopping:
             return
         stopping = True
-        click.echo(
-            f"Stopping: letting requests in flight finish (at most {SHUTDOWN_TIMEOUT_SECONDS:g} s)."
+        # A log line, not a print: while serving, the output is the JSON-lines log.
+        _server_log.info(
+            "stopping: letting requests in flight finish (at most %g s)",
+            SHUTDOWN_TIMEOUT_SECONDS,
+            extra={"event": "signal"},
         )
         raise GracefulExit()
 

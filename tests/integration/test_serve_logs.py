@@ -52,10 +52,11 @@ def test_serve_writes_every_log_line_as_json_and_answers_parser_errors_in_json(
     assert server.stop(signal.SIGINT) == 0
     server.wait_for("AttributionHub stopped.")
 
+    server.kill()  # waits for the output pipes to be read to their end
+    # stdout has the two lines for a person; stderr is the log.
+    assert all(line.startswith(PRINTED) for line in server.output)
     logged = []
-    for line in server.output:
-        if line.startswith(PRINTED):
-            continue
+    for line in server.stderr_lines:
         record = json.loads(line)  # one JSON object a line: no bare text, no traceback
         assert {"time", "level", "logger", "message"} <= set(record)
         assert record["time"].endswith("+00:00")
