@@ -11,10 +11,11 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import timedelta
 
 from adapters.read_model import OwnSnapshotReads
 from domain.model import Event, Session, Site
-from domain.multi_touch import JourneySession, journey_session
+from domain.multi_touch import JourneySession, TextKey, journey_session
 from domain.page_report import (
     PageKey,
     ReportSession,
@@ -178,8 +179,11 @@ class MemorySnapshot:
         ]
 
     async def journey_sessions(
-        self, site_id: str, window: TimeWindow
+        self, site_id: str, window: TimeWindow, lookback: timedelta
     ) -> AsyncIterator[Sequence[JourneySession]]:
+        # Every session of the reach: the port allows the others' earlier sessions.
+        assert window.start is not None
+        window = TimeWindow(window.start - lookback, window.end)
         yield [
             journey_session(s)
             for (site, _), sessions in self._sessions.items()
@@ -187,6 +191,9 @@ class MemorySnapshot:
             for s in sessions
             if window.contains(s.start)
         ]
+
+    async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
+        return {key: str(key) for key in keys}
 
     def _visitors(self, site_id: str, filters: SessionFilters, window: TimeWindow) -> set[str]:
         return {s.visitor_id for s in self._matching(site_id, filters, window)}

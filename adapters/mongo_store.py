@@ -121,7 +121,7 @@ from domain.model import (
     from_micros,
     to_micros,
 )
-from domain.multi_touch import JourneyConversion, JourneySession
+from domain.multi_touch import JourneyConversion, JourneySession, TextKey
 from domain.page_report import PageKey, ReportConversion, ReportSession, VisitorConversions
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
@@ -768,10 +768,13 @@ class MongoSnapshot:
                 yield [_report_session(doc) for doc in docs]
 
     async def journey_sessions(
-        self, site_id: str, window: TimeWindow
+        self, site_id: str, window: TimeWindow, lookback: timedelta
     ) -> AsyncIterator[Sequence[JourneySession]]:
+        # Every session of the reach: the port allows the others' earlier sessions.
+        assert window.start is not None
+        reach = TimeWindow(window.start - lookback, window.end)
         cursor = self._sessions.find(
-            _selection(site_id, SessionFilters(), window),
+            _selection(site_id, SessionFilters(), reach),
             projection=_JOURNEY_FIELDS,
             batch_size=_REPORT_CHUNK,
             session=self._session,
@@ -819,6 +822,9 @@ class MongoSnapshot:
                                 )
                                 for doc in docs
                             ]
+
+    async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
+        return {key: str(key) for key in keys}
 
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
         return {url: url for url in urls}

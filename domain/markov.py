@@ -42,14 +42,24 @@ def transition_counts(
     for each ``(path, converted)``; an empty path is skipped."""
     counts: Counter[tuple[Hashable, Hashable]] = Counter()
     for path, converted in paths:
-        if not path:
-            continue
-        previous: Hashable = START
-        for state in path:
-            counts[(previous, state)] += 1
-            previous = state
-        counts[(previous, CONVERSION if converted else NULL)] += 1
+        add_transitions(counts, path, converted)
     return counts
+
+
+def add_transitions(
+    counts: Counter[tuple[Hashable, Hashable]],
+    path: Sequence[Hashable],
+    converted: bool,
+    times: int = 1,
+) -> None:
+    """Count ``path``'s transitions ``times`` times (``times`` identical paths)."""
+    if not path:
+        return
+    previous: Hashable = START
+    for state in path:
+        counts[(previous, state)] += times
+        previous = state
+    counts[(previous, CONVERSION if converted else NULL)] += times
 
 
 def removal_effects(counts: Counter[tuple[Hashable, Hashable]]) -> RemovalEffects:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from operator import itemgetter
@@ -21,6 +21,10 @@ from domain.channels import channel
 from domain.model import Session, to_micros
 from domain.page_report import CountingRule, PageKey, VisitorKey
 from domain.queries import ConversionDefinition, TimeWindow
+
+# A store's key for an attribution text (source, medium, campaign): an integer id, or the
+# text itself. Opaque here: only compared, and turned into texts once per distinct value.
+TextKey = Hashable
 
 DAY_MICROS: Final = 86_400_000_000
 NOT_SET: Final = "(not set)"
@@ -70,13 +74,15 @@ class AttributionQuery:
     half_life_days: float = 7.0
 
     @property
+    def lookback(self) -> timedelta:
+        return timedelta(days=self.lookback_days)
+
+    @property
     def reach(self) -> TimeWindow:
         """The session starts that can matter: from ``lookback_days`` before the window
         to its end."""
         assert self.window.start is not None
-        return TimeWindow(
-            start=self.window.start - timedelta(days=self.lookback_days), end=self.window.end
-        )
+        return TimeWindow(start=self.window.start - self.lookback, end=self.window.end)
 
 
 class JourneyConversion(NamedTuple):
@@ -92,13 +98,17 @@ class JourneyConversion(NamedTuple):
 
 class JourneySession(NamedTuple):
     """One session, as attribution reads it. Stores may yield plain tuples in this order.
-    ``start`` in microseconds since the epoch; ``conversions`` None when there are none."""
+    ``start`` in microseconds since the epoch; ``conversions`` None when there are none.
+    ``source``, ``medium`` and ``campaign`` are the store's keys for those texts (the
+    texts themselves, or integer ids that ``StoreSnapshot.attribution_texts`` turns into
+    texts): a report reads hundreds of thousands of sessions and a handful of distinct
+    values."""
 
     visitor: VisitorKey
     start: int
-    source: str
-    medium: str
-    campaign: str | None
+    source: TextKey
+    medium: TextKey
+    campaign: TextKey | None
     conversions: tuple[JourneyConversion, ...] | None
 
 
@@ -245,35 +255,44 @@ def weights(
 
 class _Paths(NamedTuple):
     converting: list[ConvertingPath]
-    non_converting: list[tuple[Touch, ...]]
+    # Identical non-converting paths counted together: most visitors come once.
+    non_converting: Counter[tuple[str, ...]]
     converting_users: int
 
 
 def collect_paths(
-    sessions: Iterable[JourneySession], query: AttributionQuery, rule: CountingRule
+    sessions: Sequence[JourneySession],
+    query: AttributionQuery,
+    rule: CountingRule,
+    texts: Mapping[TextKey, str] | None = None,
 ) -> _Paths:
     """Per counting conversion its path; per visitor without one its non-converting path
-    (the sessions starting in the window); both transformed."""
+    (the sessions starting in the window); both transformed. ``texts`` turns the rows'
+    text keys into texts (None: the keys are the texts)."""
     window = query.window
     assert window.start is not None
     assert window.end is not None
     w_start, w_end = to_micros(window.start), to_micros(window.end)
     lookback = query.lookback_days * DAY_MICROS
-    label = label_of(query.dimension)
-    # Rows are read by position: stores may hand plain tuples (JourneySession's order),
-    # and this loop runs once per session of the reach.
+    how = query.transform
+    # Rows are read by position (stores may hand plain tuples in JourneySession's
+    # order): this runs once per session of the reach, the labels once per distinct
+    # (source, medium, campaign).
+    labels, direct = _labels(sessions, query.dimension, texts)
     by_visitor: dict[VisitorKey, list[JourneySession]] = defaultdict(list)
     for session in sessions:
         by_visitor[session[0]].append(session)
     converting: list[ConvertingPath] = []
-    non_converting: list[tuple[Touch, ...]] = []
+    non_converting: Counter[tuple[str, ...]] = Counter()
     users = 0
     for history in by_visitor.values():
+        if len(history) == 1 and history[0][5] is None:
+            # The common case: one visit, no conversion.
+            only = history[0]
+            if only[1] >= w_start:
+                non_converting[(labels[only[2:5]],)] += 1
+            continue
         history.sort(key=_start)
-        touches = [
-            Touch(label(s[2], s[3], s[4]), s[1], s[2] == "direct" and s[3] == "none")
-            for s in history
-        ]
         found = False
         for held_by, session in enumerate(history):
             for conversion in session[5] or ():
@@ -282,43 +301,82 @@ def collect_paths(
                 found = True
                 since = conversion.at - lookback
                 first = next((i for i in range(held_by + 1) if history[i][1] >= since), held_by)
-                path = transform(touches[first : held_by + 1], query.transform)
-                converting.append(ConvertingPath(path, conversion.at, conversion.value or 0.0))
+                touches = [
+                    Touch(labels[s[2:5]], s[1], s[2:5] in direct)
+                    for s in history[first : held_by + 1]
+                ]
+                converting.append(
+                    ConvertingPath(transform(touches, how), conversion.at, conversion.value or 0.0)
+                )
         if found:
             users += 1
             continue
-        in_window = [t for t in touches if t.start >= w_start]
+        in_window = [Touch(labels[s[2:5]], s[1], False) for s in history if s[1] >= w_start]
         if in_window:
-            non_converting.append(transform(in_window, query.transform))
+            non_converting[tuple(t.label for t in transform(in_window, how))] += 1
     return _Paths(converting, non_converting, users)
+
+
+def _labels(
+    sessions: Sequence[JourneySession],
+    dimension: Dimension,
+    texts: Mapping[TextKey, str] | None,
+) -> tuple[dict[tuple[TextKey, ...], str], set[tuple[TextKey, ...]]]:
+    """The label of every distinct (source, medium, campaign) key triple of ``sessions``,
+    and the triples of Direct sessions."""
+    label = label_of(dimension)
+
+    def text(key: TextKey) -> str:
+        return str(key) if texts is None else texts[key]
+
+    labels: dict[tuple[TextKey, ...], str] = {}
+    direct: set[tuple[TextKey, ...]] = set()
+    for triple in {s[2:5] for s in sessions}:
+        source, medium, campaign = triple
+        source_text, medium_text = text(source), text(medium)
+        labels[triple] = label(
+            source_text, medium_text, None if campaign is None else text(campaign)
+        )
+        if is_direct(source_text, medium_text):
+            direct.add(triple)
+    return labels, direct
 
 
 _start: Final = itemgetter(1)
 
 
 def attribution_report(
-    sessions: Iterable[JourneySession], query: AttributionQuery, rule: CountingRule
+    sessions: Sequence[JourneySession],
+    query: AttributionQuery,
+    rule: CountingRule,
+    texts: Mapping[TextKey, str] | None = None,
 ) -> AttributionReport | None:
     """The report over ``sessions`` (those of ``query.reach``, in any order); None when
-    no conversion counts."""
-    paths = collect_paths(sessions, query, rule)
+    no conversion counts. ``texts`` as for ``collect_paths``."""
+    paths = collect_paths(sessions, query, rule, texts)
     # Sums of floats depend on their order: in an order of the paths' content (not of
     # the store's visitor keys, which follow ingestion), the same data gives the same
     # numbers to the last bit however it arrived.
-    converting = sorted(
-        paths.converting, key=lambda p: (p.at, [t.label for t in p.touches], p.value)
-    )
+    converting = sorted(paths.converting, key=_content)
     if not converting:
         return None
     credits: dict[Model, dict[str, list[float]]] = {
         model: defaultdict(lambda: [0.0, 0.0]) for model in query.models
     }
     touches: Counter[str] = Counter()
+    heuristic = [model for model in query.models if model is not Model.DATA_DRIVEN]
     for path in converting:
+        if len(path.touches) == 1:
+            # Every model gives a one-touch path's whole credit to its touch.
+            label = path.touches[0].label
+            touches[label] += 1
+            for model in heuristic:
+                share = credits[model][label]
+                share[0] += 1.0
+                share[1] += path.value
+            continue
         touches.update({t.label for t in path.touches})
-        for model in query.models:
-            if model is Model.DATA_DRIVEN:
-                continue
+        for model in heuristic:
             split = weights(model, path.touches, path.at, half_life_days=query.half_life_days)
             credited = credits[model]
             for touch, weight in zip(path.touches, split, strict=True):
@@ -358,7 +416,7 @@ def attribution_report(
             converting_users=paths.converting_users,
             revenue=total_revenue,
             average_path_length=sum(len(p.touches) for p in converting) / total_conversions,
-            non_converting_paths=len(paths.non_converting),
+            non_converting_paths=paths.non_converting.total(),
         ),
         rows=rows,
         top_paths=_top_paths(converting),
@@ -369,7 +427,7 @@ def _data_driven(
     paths: _Paths, touches: Counter[str], conversions: int, revenue: float
 ) -> dict[str, list[float]]:
     labels = {t.label for p in paths.converting for t in p.touches} | {
-        t.label for p in paths.non_converting for t in p
+        label for path in paths.non_converting for label in path
     }
     merged: dict[str, str] = {}
     if len(labels) > MARKOV_MAX_VALUES:
@@ -378,13 +436,12 @@ def _data_driven(
         kept = set(ranked[: MARKOV_MAX_VALUES - 1])
         merged = {value: OTHER for value in labels if value not in kept}
 
-    def states(path: Sequence[Touch]) -> list[Hashable]:
-        return [merged.get(t.label, t.label) for t in path]
-
-    counts = markov.transition_counts(
-        [(states(p.touches), True) for p in paths.converting]
-        + [(states(p), False) for p in paths.non_converting]
-    )
+    counts: Counter[tuple[Hashable, Hashable]] = Counter()
+    for path in paths.converting:
+        states = [merged.get(t.label, t.label) for t in path.touches]
+        markov.add_transitions(counts, states, True)
+    for labels_path, times in paths.non_converting.items():
+        markov.add_transitions(counts, [merged.get(v, v) for v in labels_path], False, times)
     effects = markov.removal_effects(counts).effects
     total = sum(effects.values())
     if total <= 0.0:
@@ -393,6 +450,10 @@ def _data_driven(
         str(value): [conversions * effect / total, revenue * effect / total]
         for value, effect in effects.items()
     }
+
+
+def _content(path: ConvertingPath) -> tuple[int, tuple[str, ...], float]:
+    return (path.at, tuple(t.label for t in path.touches), path.value)
 
 
 def _top_paths(converting: Sequence[ConvertingPath]) -> tuple[PathCount, ...]:

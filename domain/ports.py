@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from domain.model import Event, Session, Site
-from domain.multi_touch import JourneySession
+from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
 from domain.queries import SessionFilters, TimeWindow
 
@@ -100,11 +100,19 @@ class StoreSnapshot(Protocol):
         ...
 
     def journey_sessions(
-        self, site_id: str, window: TimeWindow
+        self, site_id: str, window: TimeWindow, lookback: timedelta
     ) -> AsyncIterator[Sequence[JourneySession]]:
-        """The attribution row of every session of the site starting in ``window`` (both
-        bounds set), in chunks, in no particular order (the attribution report's input).
-        Page and visitor keys are the store's own, as in ``report_sessions``."""
+        """The attribution rows the report needs, in chunks, in no particular order: every
+        session of the site starting in ``window`` (both bounds set), and those starting
+        in the ``lookback`` before it of every visitor with a conversion in a session
+        starting in ``lookback`` before the window up to its end. (The others' earlier
+        sessions are never part of a path; a store may yield them all the same.) Page,
+        visitor and text keys are the store's own (``attribution_texts``)."""
+        ...
+
+    async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
+        """The text of each source, medium or campaign key of ``journey_sessions`` rows
+        (every key the store handed out)."""
         ...
 
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:

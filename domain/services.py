@@ -438,10 +438,14 @@ async def _attribution_report(
         page_keys=await snapshot.page_keys([page]) if page is not None else {},
     )
     sessions = [
-        row async for chunk in snapshot.journey_sessions(site_id, query.reach) for row in chunk
+        row
+        async for chunk in snapshot.journey_sessions(site_id, query.window, query.lookback)
+        for row in chunk
     ]
+    keys = {key for row in sessions for key in row[2:5] if key is not None}
+    texts = await snapshot.attribution_texts(keys) if keys else {}
     # One piece of pure computation: on a thread, as the page report's counting.
-    return await asyncio.to_thread(attribution_report, sessions, query, rule)
+    return await asyncio.to_thread(attribution_report, sessions, query, rule, texts)
 
 
 def _page_size(value: int | None) -> int:

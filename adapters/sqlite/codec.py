@@ -471,32 +471,25 @@ def report_rows(rows: list[Row]) -> list[Row]:
 JOURNEY_COLUMNS: Final = "visitor_key, start, source_key, medium_key, campaign_key, conversions"
 
 
-def journey_rows(conn: sqlite3.Connection, keys: Dictionaries, rows: list[Row]) -> list[Row]:
-    """Rows of ``JOURNEY_COLUMNS`` as ``JourneySession`` tuples: attribution values looked
-    up (a few hundred distinct ones), conversion blobs decoded."""
-    texts = keys.texts.values(conn, {key for row in rows for key in row[2:5] if key is not None})
-    journeys: list[Row] = []
-    for visitor, start, source, medium, campaign, blob in rows:
-        conversions = None
-        if blob is not None:
-            conversions = tuple(
+def journey_rows(rows: list[Row]) -> list[Row]:
+    """Rows of ``JOURNEY_COLUMNS`` as ``JourneySession`` tuples, text keys left as keys
+    (``attribution_texts``): only the conversions blob, on a few percent of sessions,
+    needs decoding."""
+    return [
+        row
+        if row[5] is None
+        else (
+            *row[:5],
+            tuple(
                 [
                     # value: absent from older blobs
-                    JourneyConversion(start + c[1], c[2], c[5], c[6], c[7] if len(c) > 7 else None)
-                    for c in orjson.loads(blob)
+                    JourneyConversion(row[1] + c[1], c[2], c[5], c[6], c[7] if len(c) > 7 else None)
+                    for c in orjson.loads(row[5])
                 ]
-            )
-        journeys.append(
-            (
-                visitor,
-                start,
-                texts[source],
-                texts[medium],
-                None if campaign is None else texts[campaign],
-                conversions,
-            )
+            ),
         )
-    return journeys
+        for row in rows
+    ]
 
 
 # --- reading whole values back (listings, re-cuts) ---------------------------------------

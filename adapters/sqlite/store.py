@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, TypeVar
 
@@ -24,7 +26,7 @@ from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
 from domain.model import Event, Session, Site, from_micros, to_micros
-from domain.multi_touch import JourneySession
+from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
@@ -38,6 +40,8 @@ _IDLE_READERS: Final = 32
 # Rows per hop between a reader thread and the event loop: small enough that a report
 # leaves the loop free for other requests between chunks, large enough to amortize a hop.
 _REPORT_CHUNK: Final = 4_096
+# Attribution reads every session of its window (and more): fewer, larger hops.
+_JOURNEY_CHUNK: Final = 32_768
 # Background checkpoints every so many stored events; SQLite's own would run on the
 # commit path.
 _CHECKPOINT_EVERY_EVENTS: Final = 10_000
@@ -439,28 +443,42 @@ class SqliteSnapshot:
             cursor.close()
 
     async def journey_sessions(
-        self, site_id: str, window: TimeWindow
+        self, site_id: str, window: TimeWindow, lookback: timedelta
     ) -> AsyncIterator[Sequence[JourneySession]]:
         keys = self._keys
-        cursor = self._conn.cursor()
+        assert window.start is not None
+        reach = TimeWindow(window.start - lookback, window.end)
+        before = TimeWindow(reach.start, window.start - timedelta(microseconds=1))
 
-        def start(conn: sqlite3.Connection) -> bool:
-            chosen = queries.selection(conn, keys, site_id, SessionFilters(), window)
-            if chosen is None:
-                return False
-            sql = f"SELECT {codec.JOURNEY_COLUMNS} FROM sessions WHERE {chosen.where}"
-            cursor.execute(sql, chosen.params)
-            return True
+        def statements(conn: sqlite3.Connection) -> list[tuple[str, tuple[object, ...]]]:
+            site = queries.selection(conn, keys, site_id, SessionFilters(), window)
+            if site is None:
+                return []
+            early = queries.selection(conn, keys, site_id, SessionFilters(), before)
+            converting = queries.selection(conn, keys, site_id, SessionFilters(), reach)
+            assert early is not None
+            assert converting is not None
+            select = f"SELECT {codec.JOURNEY_COLUMNS} FROM sessions WHERE "
+            return [
+                (select + site.where, site.params),
+                # Earlier sessions only of visitors who converted in the reach (a scan
+                # in C of the reach's rows): the others' are never part of a path, and
+                # they are most of the lookback's sessions.
+                (
+                    select + early.where + " AND visitor_key IN (SELECT visitor_key FROM "
+                    f"sessions WHERE {converting.where} AND conversions IS NOT NULL)",
+                    (*early.params, *converting.params),
+                ),
+            ]
 
-        def fetch(conn: sqlite3.Connection) -> list[codec.Row]:
-            return codec.journey_rows(conn, keys, cursor.fetchmany(_REPORT_CHUNK))
-
-        try:
-            if await self.run(start, scan=True):
-                while rows := await self.run(fetch, scan=True):
+        for sql, params in await self.run(statements, scan=True):
+            cursor = self._conn.cursor()
+            try:
+                await self.run(partial(_execute, cursor, sql, params), scan=True)
+                while rows := await self.run(partial(_journey_chunk, cursor), scan=True):
                     yield rows  # type: ignore[misc]  # rows are JourneySession tuples
-        finally:
-            cursor.close()
+            finally:
+                cursor.close()
 
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
@@ -485,6 +503,12 @@ class SqliteSnapshot:
 
         yield await self.run(read, scan=True)
 
+    async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
+        texts = self._keys.texts
+        ints = [int(key) for key in keys]  # type: ignore[call-overload]  # this store's keys are ints
+        found = await self.run(lambda conn: texts.values(conn, ints))
+        return dict(found.items())
+
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
         keys = self._keys
         return dict(await self.run(lambda conn: keys.pages.lookup(conn, urls)))
@@ -504,6 +528,16 @@ _PAGE_ROWS: Final = (
     " AND s.start = j.value ->> 0 AND s.visitor_key = j.value ->> 1"
     " AND s.ordinal = j.value ->> 2"
 )
+
+
+def _execute(
+    cursor: sqlite3.Cursor, sql: str, params: Sequence[object], _: sqlite3.Connection
+) -> None:
+    cursor.execute(sql, params)
+
+
+def _journey_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.Row]:
+    return codec.journey_rows(cursor.fetchmany(_JOURNEY_CHUNK))
 
 
 def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:

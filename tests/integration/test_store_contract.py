@@ -18,7 +18,7 @@ import pytest
 from adapters.clock import FixedClock
 from adapters.memory_store import MemoryStore
 from domain.events import parse_event
-from domain.model import Event, Session, Site
+from domain.model import Event, Session, Site, to_micros
 from domain.multi_touch import JourneyConversion, JourneySession, journey_session
 from domain.page_report import (
     ReportConversion,
@@ -888,24 +888,33 @@ async def test_visitor_conversions_leave_out_visitors_seen_only_in_their_first_s
 
 
 async def journey_rows(
-    store: Store, window: TimeWindow, site_id: str = SITE_A
+    store: Store,
+    window: TimeWindow,
+    lookback: timedelta = timedelta(0),
+    site_id: str = SITE_A,
 ) -> list[JourneySession]:
-    """Journey rows of the window, page keys turned into URLs."""
+    """Journey rows, page and text keys turned into URLs and texts."""
     async with store.snapshot() as snapshot:
         rows = [
             JourneySession(*row)
-            async for chunk in snapshot.journey_sessions(site_id, window)
+            async for chunk in snapshot.journey_sessions(site_id, window, lookback)
             for row in chunk
         ]
         keys = {c[1] for row in rows for c in row.conversions or ()}
         urls = await snapshot.page_urls(keys)
+        texts = await snapshot.attribution_texts(
+            {key for row in rows for key in row[2:5] if key is not None}
+        )
     return [
         row._replace(
+            source=texts[row.source],
+            medium=texts[row.medium],
+            campaign=None if row.campaign is None else texts[row.campaign],
             conversions=tuple(
                 JourneyConversion(*c)._replace(page=urls[c[1]]) for c in row.conversions
             )
             if row.conversions
-            else None
+            else None,
         )
         for row in rows
     ]
@@ -951,6 +960,37 @@ async def test_journey_sessions_are_the_sessions_starting_in_the_window_with_val
     assert converted.conversions is not None
     assert converted.conversions[0].value == 12.5
     assert (converted.source, converted.medium, converted.campaign) == ("news", "email", "june")
+
+
+async def test_journey_sessions_reach_back_the_lookback_for_visitors_who_converted(
+    store: Store,
+) -> None:
+    events = [
+        pageview("e-1", "v1", "2025-07-05T10:00:00Z", HOME),  # v1: before the window
+        pageview("e-2", "v1", "2025-07-11T10:00:00Z", PRICING),
+        conversion("e-3", "v1", "2025-07-11T10:02:00Z", PRICING),
+        pageview("e-4", "v2", "2025-07-06T10:00:00Z", HOME),  # v2: before it, never converts
+        pageview("e-5", "v2", "2025-07-12T10:00:00Z", BLOG),
+        pageview("e-6", "v3", "2025-06-20T10:00:00Z", HOME),  # v3: before the lookback
+        conversion("e-7", "v3", "2025-06-20T10:01:00Z", HOME),
+        pageview("e-8", "v3", "2025-07-13T10:00:00Z", HOME),
+    ]
+    await store.ingest(SITE_A, events, RECUT)
+    window = TimeWindow(at("2025-07-10T00:00:00Z"), at("2025-07-15T00:00:00Z"))
+
+    rows = await journey_rows(store, window, timedelta(days=7))
+
+    starts = {row.start for row in rows}
+    must = {
+        "2025-07-05T10:00:00Z",
+        "2025-07-11T10:00:00Z",
+        "2025-07-12T10:00:00Z",
+        "2025-07-13T10:00:00Z",
+    }
+    assert {to_micros(at(text)) for text in must} <= starts
+    # Nothing from before the lookback; v2's earlier session may or may not be there.
+    assert to_micros(at("2025-06-20T10:00:00Z")) not in starts
+    assert len(rows) in (4, 5)
 
 
 async def test_an_attribution_report_does_not_depend_on_the_ingestion_order(
