@@ -279,19 +279,20 @@ def collect_paths(
     # order): this runs once per session of the reach, the labels once per distinct
     # (source, medium, campaign).
     labels, direct = _labels(sessions, query.dimension, texts)
+    # The common case first, in bulk: a visitor with one session and no conversion is a
+    # non-converting path of one touch when that session is in the window.
+    visits = Counter(map(_visitor, sessions))
+    lone = [s for s in sessions if s[5] is None and visits[s[0]] == 1]
+    non_converting: Counter[tuple[str, ...]] = Counter()
+    for triple, times in Counter(s[2:5] for s in lone if s[1] >= w_start).items():
+        non_converting[(labels[triple],)] += times
     by_visitor: dict[VisitorKey, list[JourneySession]] = defaultdict(list)
     for session in sessions:
-        by_visitor[session[0]].append(session)
+        if session[5] is not None or visits[session[0]] > 1:
+            by_visitor[session[0]].append(session)
     converting: list[ConvertingPath] = []
-    non_converting: Counter[tuple[str, ...]] = Counter()
     users = 0
     for history in by_visitor.values():
-        if len(history) == 1 and history[0][5] is None:
-            # The common case: one visit, no conversion.
-            only = history[0]
-            if only[1] >= w_start:
-                non_converting[(labels[only[2:5]],)] += 1
-            continue
         history.sort(key=_start)
         found = False
         for held_by, session in enumerate(history):
@@ -342,6 +343,7 @@ def _labels(
     return labels, direct
 
 
+_visitor: Final = itemgetter(0)
 _start: Final = itemgetter(1)
 
 

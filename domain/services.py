@@ -442,7 +442,8 @@ async def _attribution_report(
         async for chunk in snapshot.journey_sessions(site_id, query.window, query.lookback)
         for row in chunk
     ]
-    keys = {key for row in sessions for key in row[2:5] if key is not None}
+    # A handful of distinct (source, medium, campaign) among many sessions.
+    keys = {key for triple in {row[2:5] for row in sessions} for key in triple if key is not None}
     texts = await snapshot.attribution_texts(keys) if keys else {}
     # One piece of pure computation: on a thread, as the page report's counting.
     return await asyncio.to_thread(attribution_report, sessions, query, rule, texts)
