@@ -840,6 +840,34 @@ def test_lines_that_are_not_one_json_object_are_rejected_and_the_batch_goes_on(
     assert {s.visitor_id for s in all_sessions(db, site["site_id"])} == {"v-1", "v-2"}
 
 
+def test_a_timestamp_beyond_the_representable_years_rejects_its_line_only(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "cli.db"
+    site = create_site(db)
+    ndjson = write_ndjson(
+        tmp_path / "events.ndjson",
+        [
+            event("e1"),
+            event("e2", visitor_id="v-2", timestamp="0001-01-01T00:00:00+05:00"),
+            event("e3", visitor_id="v-3", timestamp="9999-12-31T23:59:59-05:00"),
+            event("e4", visitor_id="v-4"),
+        ],
+    )
+
+    result = run(db, "import", str(ndjson), "--site", site["site_id"])
+
+    assert result.exit_code == 0, result.output
+    rejected = [line.strip() for line in result.stdout.splitlines() if line.startswith("  line")]
+    assert rejected == [
+        "line 2: timestamp: expected an ISO 8601 date-time, got '0001-01-01T00:00:00+05:00': "
+        "outside the years 0001-9999 once converted to UTC",
+        "line 3: timestamp: expected an ISO 8601 date-time, got '9999-12-31T23:59:59-05:00': "
+        "outside the years 0001-9999 once converted to UTC",
+    ]
+    assert {s.visitor_id for s in all_sessions(db, site["site_id"])} == {"v-1", "v-4"}
+
+
 def test_import_help_describes_the_event_format_and_points_to_the_concepts_page() -> None:
     result = CliRunner().invoke(cli, ["import", "--help"])
 
