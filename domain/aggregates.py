@@ -475,7 +475,9 @@ class BreakdownBuilder:
         tally = self._tally
         if self._query.by is BreakdownDimension.CHANNEL:
             rows = _channel_rows(tally, texts)
+            total = len(rows)
         else:
+            total = len(tally.sessions)
             users = tally.users()
             named = [key for key in tally.sessions if key is None or key in texts]
             rows = [
@@ -492,7 +494,7 @@ class BreakdownBuilder:
         return Breakdown(
             time_frame=self._query.window,
             by=self._query.by,
-            total_rows=len(tally.sessions),
+            total_rows=total,
             rows=tuple(rows[: self._query.limit]),
         )
 
