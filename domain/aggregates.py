@@ -200,13 +200,16 @@ def parse_timeseries_query(params: Mapping[str, object], *, now: datetime) -> Ti
     window, filters, definition = parse_selection(
         params, now=now, known=TIMESERIES_PARAMETERS, max_span=AGGREGATE_MAX_SPAN
     )
-    return TimeseriesQuery(
+    query = TimeseriesQuery(
         filters=filters,
         window=window,
         definition=definition,
         interval=_choice(params, "interval", Interval, None) or Interval.DAY,
         time_zone=_time_zone(params.get("time_zone")),
     )
+    # Refused here, before any read, when the buckets leave the calendar.
+    bucket_bounds(query.window, query.interval, query.time_zone)
+    return query
 
 
 def parse_breakdown_query(params: Mapping[str, object], *, now: datetime) -> BreakdownQuery:
