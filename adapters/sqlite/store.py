@@ -25,7 +25,7 @@ from adapters.read_model import OwnSnapshotReads
 from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
-from domain.aggregates import AggregateSession
+from domain.aggregates import AGGREGATE_FIELDS, AggregateSession
 from domain.model import Event, Session, Site, from_micros, to_micros
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
@@ -482,7 +482,11 @@ class SqliteSnapshot:
                 cursor.close()
 
     async def aggregate_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        fields: Collection[str] = AGGREGATE_FIELDS,
     ) -> AsyncIterator[Sequence[AggregateSession]]:
         keys = self._keys
         cursor = self._conn.cursor()
@@ -491,7 +495,8 @@ class SqliteSnapshot:
             chosen = queries.selection(conn, keys, site_id, filters, window)
             if chosen is None:
                 return False
-            sql = f"SELECT {codec.AGGREGATE_COLUMNS} FROM sessions WHERE {chosen.where}"
+            columns = codec.aggregate_columns(fields)
+            sql = f"SELECT {columns} FROM sessions WHERE {chosen.where}"
             cursor.execute(sql, chosen.params)
             return True
 
