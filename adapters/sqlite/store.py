@@ -43,6 +43,8 @@ _IDLE_READERS: Final = 32
 _REPORT_CHUNK: Final = 4_096
 # Attribution reads every session of its window (and more): fewer, larger hops.
 _JOURNEY_CHUNK: Final = 32_768
+# The aggregates read the next chunk while counting one: chunks small enough to overlap.
+_AGGREGATE_CHUNK: Final = 8_192
 # Background checkpoints every so many stored events; SQLite's own would run on the
 # commit path.
 _CHECKPOINT_EVERY_EVENTS: Final = 10_000
@@ -500,11 +502,22 @@ class SqliteSnapshot:
             cursor.execute(sql, chosen.params)
             return True
 
+        fetch = partial(_aggregate_chunk, cursor)
+        ahead: asyncio.Future[list[codec.Row]] | None = None
         try:
             if await self.run(start, scan=True):
-                while rows := await self.run(partial(_aggregate_chunk, cursor), scan=True):
+                ahead = asyncio.ensure_future(self.run(fetch, scan=True))
+                while rows := await ahead:
+                    # The next chunk is read on the report thread while the caller counts
+                    # this one: SQLite's part of a read runs without the GIL.
+                    ahead = asyncio.ensure_future(self.run(fetch, scan=True))
                     yield rows  # type: ignore[misc]  # rows are AggregateSession tuples
         finally:
+            if ahead is not None and not ahead.done():
+                # As for a cancelled read (``_on_reader``): the connection is retired
+                # once the thread is done with it.
+                ahead.cancel()
+                await asyncio.wait([ahead])
             cursor.close()
 
     async def visitor_conversions(
@@ -568,7 +581,7 @@ def _journey_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.
 
 
 def _aggregate_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.Row]:
-    return codec.aggregate_rows(cursor.fetchmany(_JOURNEY_CHUNK))
+    return codec.aggregate_rows(cursor.fetchmany(_AGGREGATE_CHUNK))
 
 
 def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
