@@ -224,7 +224,7 @@ def transform(touches: Sequence[Touch], how: PathTransform) -> tuple[Touch, ...]
     return tuple(kept)
 
 
-def _transformed_labels(labels: list[str], how: PathTransform) -> tuple[str, ...]:
+def transformed_labels(labels: list[str], how: PathTransform) -> tuple[str, ...]:
     """``transform`` of a path known by its labels alone."""
     if how is PathTransform.NONE:
         return tuple(labels)
@@ -307,7 +307,7 @@ def collect_paths(
             # Several visits, no conversion: labels are all a non-converting path needs.
             plain = [labels[s[2:5]] for s in history if s[1] >= w_start]
             if plain:
-                non_converting[_transformed_labels(plain, how)] += 1
+                non_converting[transformed_labels(plain, how)] += 1
             continue
         found = False
         for held_by, session in enumerate(history):

@@ -17,9 +17,9 @@ from domain.multi_touch import (
     Model,
     PathTransform,
     Touch,
-    _transformed_labels,
     attribution_report,
     transform,
+    transformed_labels,
     weights,
 )
 from domain.page_report import CountingRule
@@ -140,4 +140,4 @@ def test_a_path_known_by_its_labels_transforms_as_its_touches_do(
 ) -> None:
     touches = [Touch(label, i, False) for i, label in enumerate(labels)]
     expected = tuple(t.label for t in transform(touches, how))
-    assert _transformed_labels(labels, how) == expected
+    assert transformed_labels(labels, how) == expected
