@@ -29,6 +29,7 @@ from domain.page_report import CountingRule, PageKey, VisitorKey
 from domain.parameters import (
     FILTER_PARAMETERS,
     ParameterError,
+    bounded_integer,
     describe_value,
     not_given,
     parse_selection,
@@ -275,18 +276,7 @@ def _time_zone(value: object) -> ZoneInfo:
 def _limit(value: object) -> int:
     if not_given(value):
         return DEFAULT_LIMIT
-    limit: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        limit = value
-    elif (isinstance(value, float) and value.is_integer()) or (
-        isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 6
-    ):
-        limit = int(value)
-    if limit is None or not 1 <= limit <= MAX_LIMIT:
-        raise ParameterError(
-            "limit", f"expected an integer from 1 to {MAX_LIMIT}, got {describe_value(value)}"
-        )
-    return limit
+    return bounded_integer("limit", value, low=1, high=MAX_LIMIT)
 
 
 # --- buckets ------------------------------------------------------------------------------
