@@ -2,8 +2,9 @@
 conversions per time bucket (``timeseries``) or per value of one dimension
 (``breakdown``).
 
-Pure functions over what a store yields of the window's matching sessions, one compact
-``AggregateSession`` row each, keyed by the store's own visitor, text and page keys.
+Pure functions over what a store yields of the window's matching sessions: one compact
+row each, of the ``AggregateSession`` fields an aggregate reads, keyed by the store's own
+visitor, text and page keys.
 Counting runs in C where it can (``Counter``, ``set``, ``map``, ``bisect``); the few
 sessions holding a conversion are looked at one by one.
 """
