@@ -200,6 +200,16 @@ class Tab:
         made = [(r.method, r.url[:100], r.status) for r in self.record.requests.values()]
         pytest.fail(f"within {WAIT_TIMEOUT} s the page made no {what}; it made {made}")
 
+    async def wait_for_message(self, part: str) -> str:
+        """The first thing the page logged that holds ``part``."""
+        deadline = asyncio.get_running_loop().time() + WAIT_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            for message in self.record.messages:
+                if part in message:
+                    return message
+            await asyncio.sleep(0.05)
+        pytest.fail(f"within {WAIT_TIMEOUT} s the page logged no {part!r}: {self.record.messages}")
+
 
 @dataclass
 class Browser:
