@@ -70,7 +70,7 @@ def setup(
             return await handler(request)
         methods = _route_methods(request)
         if not methods:
-            return await handler(request)  # no such endpoint: the router's 404 says so
+            return await handler(request)  # e.g. no such endpoint: the router's 404 says so
         if not policy.allows(request.headers.get(hdrs.ORIGIN)):
             return web.Response(status=204, headers=_vary(policy))
         return web.Response(
@@ -108,17 +108,14 @@ def _is_preflight(request: web.Request) -> bool:
 
 def _route_methods(request: web.Request) -> list[str]:
     """The methods of the route at the request's path that a preflight names; none when
-    there is no route there."""
+    no route is there, or when the route answers OPTIONS itself."""
     match = request.match_info
-    if isinstance(match, MatchInfoError):
-        error = match.http_exception
-        if not isinstance(error, web.HTTPMethodNotAllowed):
-            return []
-        methods = set(error.allowed_methods)
-    else:
-        resource = match.route.resource
-        methods = {route.method for route in resource} if resource is not None else set()
-    return [method for method in _CORS_METHODS if method in methods]
+    if not isinstance(match, MatchInfoError):
+        return []
+    error = match.http_exception
+    if not isinstance(error, web.HTTPMethodNotAllowed):
+        return []
+    return [method for method in _CORS_METHODS if method in error.allowed_methods]
 
 
 def _vary(policy: CorsPolicy) -> dict[str, str]:
