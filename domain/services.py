@@ -25,6 +25,7 @@ from domain.aggregates import (
     parse_breakdown_query,
     parse_timeseries_query,
 )
+from domain.browser_time import browser_timestamp
 from domain.events import EventError, EventParser
 from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
 from domain.multi_touch import AttributionQuery, AttributionReport, attribution_report
@@ -196,21 +197,22 @@ class AttributionService:
         site_id: str,
         raw_events: Sequence[object],
         *,
-        stamp_with_server_time: bool = False,
+        from_browser: bool = False,
         max_events: int = MAX_BATCH_EVENTS,
     ) -> IngestReport:
         """Validate, drop bots, store and re-cut the affected visitors' sessions.
 
         Valid events are stored even when others of the batch are rejected; each
-        rejection names its index and field. With ``stamp_with_server_time`` (the
-        browser collector) the server's clock replaces the client's timestamps.
+        rejection names its index and field. With ``from_browser`` (the tracker's
+        ``/collect``) an event's ``timestamp`` comes from its ``client_time`` and
+        ``sent_at`` checked against the server's clock (``domain.browser_time``).
         ``max_events`` bounds the batch: the HTTP API keeps the default, a local bulk
         import may pass more to store fewer, larger transactions.
         """
         batch = self.validate_batch(
             site_id,
             raw_events,
-            stamp_with_server_time=stamp_with_server_time,
+            from_browser=from_browser,
             max_events=max_events,
         )
         report = await self.store_batch(batch)
@@ -242,7 +244,7 @@ class AttributionService:
         site_id: str,
         raw_events: Sequence[object],
         *,
-        stamp_with_server_time: bool = False,
+        from_browser: bool = False,
         max_events: int = MAX_BATCH_EVENTS,
     ) -> ValidatedBatch:
         """The first half of ``ingest``, apart so that a bulk import can validate one
@@ -253,13 +255,13 @@ class AttributionService:
             )
         now = self.clock.now()
         parser = EventParser(site_id=site_id, now=now)
-        stamp = now.astimezone(UTC).isoformat()
         valid: list[Event] = []
         rejected: list[Rejection] = []
         bots = 0
         for index, raw in enumerate(raw_events):
-            if stamp_with_server_time and isinstance(raw, Mapping):
-                raw = {**raw, "timestamp": stamp}
+            if from_browser and isinstance(raw, Mapping):
+                at = browser_timestamp(raw, now).astimezone(UTC)
+                raw = {**raw, "timestamp": at.isoformat(timespec="milliseconds")}
             try:
                 event = parser.parse(raw)
             except EventError as err:

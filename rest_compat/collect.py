@@ -1,8 +1,9 @@
 """The browser side of ingestion: ``GET /tracker.js`` and ``POST /collect``.
 
 ``/collect`` is called cross-origin from customers' pages, with the public tracker token
-(write-only) in the query string because ``navigator.sendBeacon`` cannot set headers. The
-server's clock stamps the events: a browser's clock is not to be trusted.
+(write-only) in the query string because ``navigator.sendBeacon`` cannot set headers.
+Events are timed by the browser's clock, checked against the server's
+(``domain.browser_time``, docs/concepts.md "Browser time").
 """
 
 from __future__ import annotations
@@ -69,5 +70,5 @@ async def _collect(request: web.Request) -> web.Response:
         raise ApiError(
             413, f"events: expected at most {MAX_COLLECT_EVENTS} events, got {len(events)}"
         )
-    report = await request.app[SERVICE].ingest(site.site_id, events, stamp_with_server_time=True)
+    report = await request.app[SERVICE].ingest(site.site_id, events, from_browser=True)
     return json_response(ingest_report(report), headers=CORS_HEADERS)

@@ -16,6 +16,11 @@
   if (!token) return;
   var endpoint = new URL("/collect", script.src).href + "?token=" + encodeURIComponent(token);
   var KEY = "attributionhub_vid";
+  // The tab's current page, for the referrer of a page restored from the back/forward
+  // cache: the page it was restored from is the one that was current until then.
+  var CURRENT = "attributionhub_current";
+  // HubSpot's form messages come from the page itself (its embed script) or its frames.
+  var HUBSPOT = /^https:\/\/([a-z0-9-]+\.)*(hsforms\.com|hsforms\.net|hubspot\.com|hubspot\.net)$/;
 
   function visitorId() {
     var id = null;
@@ -38,6 +43,9 @@
   function send(event, beacon) {
     event.visitor_id = vid;
     event.user_agent = navigator.userAgent;
+    // The server times the event by this clock, checked against its own: a beacon that
+    // is delivered late still lands where it happened (docs/concepts.md, "Browser time").
+    event.sent_at = Date.now();
     // text/plain keeps the request "simple": no CORS preflight, and sendBeacon allows it.
     var body = JSON.stringify(event);
     if (beacon && navigator.sendBeacon) {
@@ -53,20 +61,26 @@
   var lastUrl = null;
   var lastReferrer = document.referrer || null;
 
+  function withoutHash(url) { return url.split("#")[0]; }
+
   function pageview() {
     var url = window.location.href;
-    if (url === lastUrl) return;
-    send({ type: "pageview", url: url, referrer: lastUrl === null ? lastReferrer : lastUrl });
+    // A change of the fragment alone is a jump within the page, not a new page.
+    if (lastUrl !== null && withoutHash(url) === withoutHash(lastUrl)) return;
+    send({ type: "pageview", url: url, client_time: Date.now(),
+           referrer: lastUrl === null ? lastReferrer : lastUrl });
     lastUrl = url;
+    try { window.sessionStorage.setItem(CURRENT, url); } catch (err) { /* blocked */ }
   }
 
   function exit() {
-    send({ type: "exit", url: window.location.href }, true);
+    send({ type: "exit", url: window.location.href, client_time: Date.now() }, true);
   }
 
   function conversion(metaType, details) {
     details = details || {};
-    var event = { type: "conversion", url: window.location.href, meta_type: metaType };
+    var event = { type: "conversion", url: window.location.href, meta_type: metaType,
+                  client_time: Date.now() };
     if (details.email) event.email = String(details.email);
     if (details.meta_id) event.meta_id = String(details.meta_id);
     if (details.value !== undefined && details.value !== null) {
@@ -79,11 +93,18 @@
     send(event, true);
   }
 
-  // Single-page apps: history navigation is a new pageview, with the old URL as referrer.
+  // Single-page apps: history navigation is a new pageview, with the old URL as referrer;
+  // but a replaceState that changes only the query (filters, tabs, sorting written to
+  // the URL) stays on the same page.
   ["pushState", "replaceState"].forEach(function (name) {
     var original = history[name];
     history[name] = function () {
+      var before = window.location.pathname;
       var result = original.apply(this, arguments);
+      if (name === "replaceState" && window.location.pathname === before) {
+        lastUrl = window.location.href;
+        return result;
+      }
       setTimeout(pageview, 0);
       return result;
     };
@@ -93,9 +114,13 @@
   // is a page load all the same, and its hide already sent an exit.
   window.addEventListener("pageshow", function (e) {
     if (!e.persisted) return;
+    var from = null;
+    try { from = window.sessionStorage.getItem(CURRENT); } catch (err) { /* blocked */ }
     lastUrl = null;
+    lastReferrer = from && from !== window.location.href ? from : null;
     pageview();
   });
+
 
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") exit();
@@ -113,6 +138,8 @@
 
   // HubSpot embedded forms post a message when a form was submitted.
   window.addEventListener("message", function (e) {
+    // Any window can post a message: only this page and HubSpot's own are believed.
+    if (e.origin !== window.location.origin && !HUBSPOT.test(e.origin)) return;
     var data = e.data;
     if (!data || data.type !== "hsFormCallback" || data.eventName !== "onFormSubmitted") return;
     var email = null;

@@ -29,8 +29,10 @@ import json
 import os
 import shutil
 import signal
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -531,12 +533,85 @@ async def test_going_back_to_a_page_restored_from_the_cache_is_a_pageview(
     # Five events, in no fixed order: the beacon of the page put into the cache often
     # reaches the server after the pageview of the restored page.
     events = await api.wait_for_events(visitor, lambda events: len(events) >= 5, "5 events")
-    assert sorted(_summary(e) for e in events) == sorted(
+    assert Counter(_summary(e) for e in events) == Counter(
         [
             ("pageview", f"{site}/landing", None, None, None, None),
             ("exit", f"{site}/landing", None, None, None, None),
             ("pageview", f"{site}/pricing", f"{site}/landing", None, None, None),
             ("exit", f"{site}/pricing", None, None, None, None),
-            ("pageview", f"{site}/landing", None, None, None, None),
+            # Restored from the cache: referred by the page the visitor came back from.
+            ("pageview", f"{site}/landing", f"{site}/pricing", None, None, None),
         ]
     )
+
+
+async def test_a_change_of_the_fragment_or_of_the_query_alone_is_no_new_pageview(
+    browser: Browser, api: Api, site: str
+) -> None:
+    tab = await browser.new_tab()
+    await tab.navigate(f"{site}/app")
+    visitor = await tab.wait_for_tracker_on("/app")
+    await api.wait_for_events(visitor, _has(EventType.PAGEVIEW, f"{site}/app"), "pageview")
+    await tab.evaluate("location.hash = '#pricing'")
+    await tab.evaluate("history.pushState({}, '', '#faq')")
+    await tab.evaluate("history.replaceState({}, '', '?tab=2')")
+    await tab.wait_for("location.search === '?tab=2'")
+    # Then a real navigation: once its pageview is stored, the earlier ones would be too.
+    await tab.evaluate("document.getElementById('settings').click()")
+    events = await api.wait_for_events(
+        visitor, _has(EventType.PAGEVIEW, f"{site}/app/settings"), "SPA pageview"
+    )
+    assert [(e.type.value, e.url) for e in events] == [
+        ("pageview", f"{site}/app"),
+        ("pageview", f"{site}/app/settings"),
+    ]
+
+
+async def test_a_browser_clock_hours_off_still_gives_server_aligned_timestamps(
+    browser: Browser, api: Api, site: str
+) -> None:
+    tab = await browser.new_tab()
+    # The visitor's computer is three hours behind.
+    await tab.send(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {
+            "source": "(() => { const real = Date.now;"
+            " Date.now = () => real() - 3 * 3600 * 1000; })();"
+        },
+    )
+    before = datetime.now(UTC)
+    await tab.navigate(f"{site}/landing")
+    visitor = await tab.wait_for_tracker_on("/landing")
+    [event] = await api.wait_for_events(
+        visitor, _has(EventType.PAGEVIEW, f"{site}/landing"), "pageview"
+    )
+    after = datetime.now(UTC)
+    assert before - timedelta(seconds=1) <= event.timestamp <= after
+    # Millisecond precision is kept from the browser's clock.
+    assert event.timestamp.microsecond % 1000 == 0
+
+
+async def test_a_message_from_another_window_is_no_hubspot_conversion(
+    browser: Browser, api: Api, site: str
+) -> None:
+    tab = await browser.new_tab()
+    await tab.navigate(f"{site}/demo")
+    visitor = await tab.wait_for_tracker_on("/demo")
+    # A frame of another origin (a data: URL's is opaque) posts HubSpot's message.
+    forged = (
+        "<script>parent.postMessage({type: 'hsFormCallback', eventName: 'onFormSubmitted',"
+        " id: 'forged', data: {submissionValues: {email: 'x@evil.example'}}}, '*');"
+        "</script>"
+    )
+    await tab.evaluate(
+        "new Promise(done => { const f = document.createElement('iframe');"
+        f" f.src = 'data:text/html,' + encodeURIComponent({json.dumps(forged)});"
+        " f.onload = () => setTimeout(() => done(true), 200);"
+        " document.body.appendChild(f); })"
+    )
+    # Posted by the page itself it counts: HubSpot's embed script runs in the page.
+    await tab.evaluate("document.getElementById('hubspot').click()")
+    events = await api.wait_for_events(
+        visitor, _has(EventType.CONVERSION, f"{site}/demo"), "conversion"
+    )
+    assert [e.meta_id for e in events if e.type is EventType.CONVERSION] == ["form-7"]

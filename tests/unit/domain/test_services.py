@@ -125,10 +125,42 @@ async def test_concurrent_overlapping_batches_accept_each_event_once(
     assert sum(r.duplicates for r in reports) == 10
 
 
-async def test_collector_stamps_events_with_server_time(service: AttributionService) -> None:
-    await service.ingest("s", [pv("e1", "v1", "1999-01-01T00:00:00Z")], stamp_with_server_time=True)
+async def test_a_browser_event_without_its_clock_is_stamped_with_the_arrival(
+    service: AttributionService,
+) -> None:
+    await service.ingest("s", [pv("e1", "v1", "1999-01-01T00:00:00Z")], from_browser=True)
     page = await service.list_sessions("s", {})
     assert page.sessions[0].start == NOW
+
+
+def ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+async def test_browser_events_are_ordered_by_the_browser_clock_not_by_arrival(
+    service: AttributionService,
+) -> None:
+    # The exit of /a (created first) arrives after the pageview of /b: the browser's
+    # clock, 3 s apart, puts /a's exit first, so the exit page is /b, not /a.
+    shown = NOW - timedelta(seconds=10)
+    pageview_a = {**pv("e1", "v1", "ignored", "/a"), "client_time": ms(shown), "sent_at": ms(shown)}
+    exit_a = {
+        **pv("e2", "v1", "ignored", "/a"),
+        "type": "exit",
+        "client_time": ms(shown) + 3_000,
+        "sent_at": ms(shown) + 3_000,
+    }
+    pageview_b = {
+        **pv("e3", "v1", "ignored", "/b"),
+        "client_time": ms(shown) + 3_100,
+        "sent_at": ms(shown) + 3_100,
+    }
+    await service.ingest("s", [pageview_a], from_browser=True)
+    await service.ingest("s", [pageview_b], from_browser=True)
+    await service.ingest("s", [exit_a], from_browser=True)
+    [session] = (await service.list_sessions("s", {})).sessions
+    assert [v.url for v in session.path] == ["https://example.com/a", "https://example.com/b"]
+    assert session.start == shown
 
 
 async def test_batch_over_the_limit_is_refused_whole(service: AttributionService) -> None:
