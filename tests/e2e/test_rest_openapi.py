@@ -356,9 +356,7 @@ EXCHANGES = [
         json={"events": [{"type": "exit", "visitor_id": "v9"}, 7]},
         credential="tracker_token",
     ),
-    Exchange(
-        "POST", "/collect", "/collect", 400, json={"events": {}}, credential="tracker_token"
-    ),
+    Exchange("POST", "/collect", "/collect", 400, json={"events": {}}, credential="tracker_token"),
     Exchange(
         "POST", "/collect", "/collect", 413, json={"events": [{}] * 51}, credential="tracker_token"
     ),
@@ -451,9 +449,9 @@ def test_the_checks_of_real_responses_can_fail() -> None:
 
 def test_a_store_that_cannot_answer_is_a_documented_503_on_healthz() -> None:
     schema = self_contained(
-        resolved(operation("GET", "/healthz")["responses"]["503"])["content"][
-            "application/json"
-        ]["schema"]
+        resolved(operation("GET", "/healthz")["responses"]["503"])["content"]["application/json"][
+            "schema"
+        ]
     )
     assert validator(schema).is_valid({"error": "store: unreachable (timed out after 2 s)"})
     assert not validator(schema).is_valid({"status": "ok"})

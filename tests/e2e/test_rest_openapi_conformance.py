@@ -280,7 +280,9 @@ def _nul_in_a_stored_key(failure: Failure, case: schemathesis.Case) -> bool:
     # raise KeyError: HTTP 500, nothing of the batch stored. It should be stored, or
     # rejected alone ("visitor_id: ..."), the rest stored.
     return isinstance(failure, ServerError) and any(
-        "\x00" in str(event.get(field)) for event in _events(case) for field in ("visitor_id", "url")
+        "\x00" in str(event.get(field))
+        for event in _events(case)
+        for field in ("visitor_id", "url")
     )
 
 
