@@ -15,7 +15,9 @@ it is no disagreement or which known server bug it is.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import json
 import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -23,13 +25,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 from openapi_schema_validator import OAS31Validator
-from schemathesis.core import NotSet
 from schemathesis.core.failures import AcceptedNegativeData, Failure, ServerError
 from schemathesis.openapi.checks import RejectedPositiveData
 
@@ -139,36 +141,51 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         served.stop()
 
 
-# --- reading what a case sent ------------------------------------------------------------
+# --- reading what a request sent ----------------------------------------------------------
 
 
-def _parameters_as_read(case: schemathesis.Case) -> dict[str, Any]:
-    """The one set of parameters a read endpoint acts on: the query string overlaid with
-    the body's given values (docs/decisions.md, "Reads"). Empty when the body is no
-    object: nothing to overlay."""
-    if isinstance(case.body, NotSet):
-        body: dict[str, Any] = {}
-    elif isinstance(case.body, dict):
-        body = case.body
-    else:
-        return {}
-    merged: dict[str, Any] = dict(case.query or {})
-    for name, value in body.items():
-        if name in merged and value in ("", None):
-            continue
-        merged[name] = value
-    return merged
+@dataclass(frozen=True)
+class Sent:
+    """A request as it went over the wire (what the server read), not as generated: a
+    generated value that serializes to nothing, or to something else, counts as sent."""
 
+    path: str
+    query: dict[str, str]
+    body: object  # decoded JSON; None when there was no body or it was not JSON
 
-def _events(case: schemathesis.Case) -> list[dict[str, Any]]:
-    """The events of an ingestion request that are objects (the rest are rejected alone)."""
-    body = case.body
-    if case.path not in INGESTION or not isinstance(body, dict):
-        return []
-    events = body.get("events", [body]) if case.path == "/collect" else body.get("events")
-    if not isinstance(events, list):
-        return []
-    return [event for event in events if isinstance(event, dict)]
+    @classmethod
+    def of(cls, case: schemathesis.Case, response: schemathesis.Response) -> Sent:
+        request = response.request
+        query = dict(parse_qsl(urlsplit(str(request.url)).query, keep_blank_values=True))
+        raw = request.body
+        body: object = None
+        if raw:
+            with contextlib.suppress(ValueError):
+                body = json.loads(raw)
+        return cls(case.path, query, body)
+
+    def parameters(self) -> dict[str, Any]:
+        """The one set of parameters a read endpoint acts on: the query string overlaid
+        with the body's given values (docs/decisions.md, "Reads"); just the query string
+        when the body is no object."""
+        merged: dict[str, Any] = dict(self.query)
+        if isinstance(self.body, dict):
+            for name, value in self.body.items():
+                if name in merged and value in ("", None):
+                    continue
+                merged[name] = value
+        return merged
+
+    def events(self) -> list[dict[str, Any]]:
+        """The events of an ingestion request that are objects (the rest are rejected
+        alone)."""
+        body = self.body
+        if self.path not in INGESTION or not isinstance(body, dict):
+            return []
+        events = body.get("events", [body]) if self.path == "/collect" else body.get("events")
+        if not isinstance(events, list):
+            return []
+        return [event for event in events if isinstance(event, dict)]
 
 
 _LONG_FRACTION = re.compile(r"(\.[0-9]{6})[0-9]+")
@@ -215,78 +232,79 @@ def _leaves_the_calendar(value: object) -> bool:
 @dataclass(frozen=True)
 class Exclusion:
     name: str
-    applies: Callable[[Failure, schemathesis.Case], bool]
+    applies: Callable[[Failure, Sent], bool]
 
 
-def _window_reversed(failure: Failure, case: schemathesis.Case) -> bool:
+def _window_reversed(failure: Failure, sent: Sent) -> bool:
     # start_date after end_date (or, on /pages without end_date, after now) is a 400 by
     # design: JSON Schema cannot compare two values, nor a value with the clock.
-    if not isinstance(failure, RejectedPositiveData) or case.path not in READS:
+    if not isinstance(failure, RejectedPositiveData) or sent.path not in READS:
         return False
-    parameters = _parameters_as_read(case)
+    parameters = sent.parameters()
     start = _instant(parameters.get("start_date"))
     end = _instant(parameters.get("end_date"), end=True)
-    if case.path == "/api/v1/pages" and not parameters.get("end_date"):
+    if sent.path == "/api/v1/pages" and not parameters.get("end_date"):
         end = NOW  # the default end of the /pages window
     return start is not None and end is not None and start > end
 
 
-def _bound_outside_the_calendar(failure: Failure, case: schemathesis.Case) -> bool:
+def _bound_outside_the_calendar(failure: Failure, sent: Sent) -> bool:
     # A date-time whose instant leaves the years 1-9999 once shifted to UTC
     # ("0001-01-01T00:00:00+05:00") is a 400: the document says so in words, as a
     # pattern cannot.
-    if not isinstance(failure, RejectedPositiveData) or case.path not in READS:
+    if not isinstance(failure, RejectedPositiveData) or sent.path not in READS:
         return False
-    parameters = _parameters_as_read(case)
+    parameters = sent.parameters()
     return any(_leaves_the_calendar(parameters.get(name)) for name in ("start_date", "end_date"))
 
 
-def _query_value_overridden_by_the_body(failure: Failure, case: schemathesis.Case) -> bool:
+def _query_value_overridden_by_the_body(failure: Failure, sent: Sent) -> bool:
     # The body wins over the query string, name by name (docs/decisions.md, "Reads"): a
     # query value the body overrides is never read, so a request whose only invalid part
     # was overridden is valid as the server reads it. JSON Schema cannot say "ignored
     # when"; checked by validating what the server reads against the body's schema.
-    if not isinstance(failure, AcceptedNegativeData) or case.path not in READS:
+    if not isinstance(failure, AcceptedNegativeData) or sent.path not in READS:
         return False
-    content = DOCUMENT["paths"][case.path]["post"]["requestBody"]["content"]
+    content = DOCUMENT["paths"][sent.path]["post"]["requestBody"]["content"]
     schema = {**content["application/json"]["schema"], "components": DOCUMENT["components"]}
-    return bool(case.query) and OAS31Validator(schema).is_valid(_parameters_as_read(case))
+    return bool(sent.query) and OAS31Validator(schema).is_valid(sent.parameters())
 
 
-def _page_as_whole_float(failure: Failure, case: schemathesis.Case) -> bool:
+def _page_as_whole_float(failure: Failure, sent: Sent) -> bool:
     # KNOWN SERVER BUG, domain/parameters.py (_page): a page sent as a JSON number with a
     # zero fraction, {"page": 37.0}, is the integer 37 to JSON and to JSON Schema, but
     # gets 400 "page: expected an integer >= 1, got 37.0". It should serve page 37.
-    if not isinstance(failure, RejectedPositiveData) or case.path not in READS:
+    if not isinstance(failure, RejectedPositiveData) or sent.path not in READS:
         return False
-    page = _parameters_as_read(case).get("page")
+    page = sent.parameters().get("page")
     return isinstance(page, float) and page.is_integer() and page >= 1
 
 
-def _timestamp_outside_the_calendar(failure: Failure, case: schemathesis.Case) -> bool:
+def _timestamp_outside_the_calendar(failure: Failure, sent: Sent) -> bool:
     # KNOWN SERVER BUG, domain/events.py (parse_timestamp): an event whose timestamp
     # leaves the years 1-9999 once shifted to UTC ("0001-01-01T00:00:00+05:00",
     # "9999-12-31T23:59:59-05:00") raises OverflowError: HTTP 500, and the batch's valid
     # events are not stored. It should be a rejection of that event alone
     # ("timestamp: ..."), the rest stored.
     return isinstance(failure, ServerError) and any(
-        _leaves_the_calendar(event.get("timestamp")) for event in _events(case)
+        _leaves_the_calendar(event.get("timestamp")) for event in sent.events()
     )
 
 
-def _nul_in_a_stored_key(failure: Failure, case: schemathesis.Case) -> bool:
-    # KNOWN SERVER BUG, adapters/sqlite (codec.event_rows): an event whose visitor_id or
-    # url holds U+0000 ({"visitor_id": "a\u0000b", ...}) makes the SQLite store
-    # raise KeyError: HTTP 500, nothing of the batch stored. It should be stored, or
-    # rejected alone ("visitor_id: ..."), the rest stored.
+def _nul_in_a_stored_key(failure: Failure, sent: Sent) -> bool:
+    # KNOWN SERVER BUG, adapters/sqlite (codec.event_rows): an event whose visitor_id,
+    # url, referrer or user_agent holds U+0000 ({"visitor_id": "a\u0000b", ...}) makes
+    # the SQLite store raise KeyError (the key it just stored is not found again): HTTP
+    # 500, nothing of the batch stored. It should be stored, or rejected alone
+    # ("visitor_id: ..."), the rest stored.
     return isinstance(failure, ServerError) and any(
         "\x00" in str(event.get(field))
-        for event in _events(case)
-        for field in ("visitor_id", "url")
+        for event in sent.events()
+        for field in ("visitor_id", "url", "referrer", "user_agent")
     )
 
 
-def _pre_epoch_session_recut(failure: Failure, case: schemathesis.Case) -> bool:
+def _pre_epoch_session_recut(failure: Failure, sent: Sent) -> bool:
     # KNOWN SERVER BUG, adapters/sqlite (ingest._recut): two batches each holding a
     # pageview of one visitor at one instant before 1970-01-01 (on different pages:
     # "1969-07-09T10:26:44Z" on https://a.com/x, then on https://b.com/y) make the second
@@ -296,7 +314,7 @@ def _pre_epoch_session_recut(failure: Failure, case: schemathesis.Case) -> bool:
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return isinstance(failure, ServerError) and any(
         (instant := _instant(event.get("timestamp"))) is not None and instant < epoch
-        for event in _events(case)
+        for event in sent.events()
     )
 
 
@@ -317,7 +335,8 @@ def keep_failure(
     case: schemathesis.Case,
     response: schemathesis.Response,
 ) -> bool:
-    return not any(exclusion.applies(failure, case) for exclusion in EXCLUSIONS)
+    sent = Sent.of(case, response)
+    return not any(exclusion.applies(failure, sent) for exclusion in EXCLUSIONS)
 
 
 # --- the document, everything it promises -------------------------------------------------
@@ -367,12 +386,12 @@ def _events_as_documented() -> dict[str, Any]:
     return document
 
 
-def _stamped_too_late(case: schemathesis.Case, event: dict[str, Any]) -> bool:
+def _stamped_too_late(sent: Sent, event: dict[str, Any]) -> bool:
     """Rejected by a rule the document states in words (JSON Schema cannot compare with
     the clock): stamped more than 10 minutes after the server's clock. /collect stamps
     events itself."""
     instant = _instant(event.get("timestamp"))
-    return case.path != "/collect" and instant is not None and instant > NOW + MAX_FUTURE_SKEW
+    return sent.path != "/collect" and instant is not None and instant > NOW + MAX_FUTURE_SKEW
 
 
 def every_documented_event_is_taken(
@@ -380,22 +399,14 @@ def every_documented_event_is_taken(
 ) -> None:
     if response.status_code != 200:
         return
-    events = _events(case)
-    assert len(events) == len(_events_as_sent(case))
+    sent = Sent.of(case, response)
+    events = sent.events()
     unexpected = [
         rejection
         for rejection in response.json()["rejected"]
-        if not _stamped_too_late(case, events[rejection["index"]])
+        if not _stamped_too_late(sent, events[rejection["index"]])
     ]
     assert not unexpected, f"events the document describes were rejected: {unexpected}"
-
-
-def _events_as_sent(case: schemathesis.Case) -> list[Any]:
-    body = case.body
-    assert isinstance(body, dict)
-    events = body.get("events", [body]) if case.path == "/collect" else body["events"]
-    assert isinstance(events, list)
-    return events
 
 
 event_schema = schemathesis.openapi.from_dict(
