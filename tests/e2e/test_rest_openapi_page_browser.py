@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,8 +70,15 @@ async def server() -> AsyncIterator[TestServer]:
         yield served
 
 
-async def run_chromium(url: str, work: Path) -> tuple[str, list[dict[str, Any]]]:
-    """The settled DOM of ``url`` and Chromium's network log events."""
+@dataclass
+class Visit:
+    dom: str
+    net_log: list[dict[str, Any]]
+    console: list[str]  # what the page logged, CSP violations included
+
+
+async def run_chromium(url: str, work: Path) -> Visit:
+    """The settled DOM of ``url``, Chromium's network log events and the page's console."""
     assert CHROMIUM is not None
     net_log = work / "net-log.json"
     process = await asyncio.create_subprocess_exec(
@@ -79,16 +87,19 @@ async def run_chromium(url: str, work: Path) -> tuple[str, list[dict[str, Any]]]
         f"--user-data-dir={work / 'profile'}",
         f"--log-net-log={net_log}",
         f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
+        # The page's console lines go to stderr, tagged CONSOLE.
+        "--enable-logging=stderr",
+        "--v=0",
         "--dump-dom",
         url,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
         # Its own process group: the launcher script, the browser and its helpers end
         # together.
         start_new_session=True,
     )
     try:
-        dom, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+        dom, log_lines = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
     finally:
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -99,7 +110,10 @@ async def run_chromium(url: str, work: Path) -> tuple[str, list[dict[str, Any]]]
     names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
     for event in events:
         event["type_name"] = names.get(event["type"], "")
-    return dom.decode("utf-8", errors="replace"), events
+    console = [
+        line for line in log_lines.decode(errors="replace").splitlines() if ":CONSOLE" in line
+    ]
+    return Visit(dom.decode("utf-8", errors="replace"), events, console)
 
 
 def requests_started(events: list[dict[str, Any]]) -> list[tuple[str | None, str]]:
@@ -115,7 +129,10 @@ async def test_the_docs_page_renders_every_operation_from_files_served_here(
     server: TestServer, tmp_path: Path
 ) -> None:
     origin = f"http://127.0.0.1:{server.port}"
-    dom, events = await run_chromium(f"{origin}/api/docs", tmp_path)
+    visit = await run_chromium(f"{origin}/api/docs", tmp_path)
+    dom, events = visit.dom, visit.net_log
+    # The page works within its own Content-Security-Policy, without errors.
+    assert not visit.console, visit.console
 
     # Swagger UI rendered one block per operation, path and method as documented.
     rendered = set(
