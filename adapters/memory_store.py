@@ -11,9 +11,11 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import timedelta
 
 from adapters.read_model import OwnSnapshotReads
 from domain.model import Event, Session, Site
+from domain.multi_touch import JourneySession, TextKey, journey_session
 from domain.page_report import (
     PageKey,
     ReportSession,
@@ -32,6 +34,7 @@ class MemoryStore(OwnSnapshotReads):
         self._visitor_events: dict[tuple[str, str], list[Event]] = defaultdict(list)
         self._sessions: dict[tuple[str, str], list[Session]] = {}  # (site, visitor) -> sessions
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def add_site(self, site: Site) -> None:
         if site.site_id in self._sites:
@@ -95,8 +98,12 @@ class MemoryStore(OwnSnapshotReads):
         # a copy of the mapping is a committed state.
         yield MemorySnapshot(dict(self._sessions))
 
+    async def ping(self) -> None:  # Store port
+        if self._closed:
+            raise RuntimeError("the in-memory store is closed")
+
     async def close(self) -> None:
-        return None
+        self._closed = True
 
 
 def _listing_order(session: Session) -> tuple[float, str, str]:
@@ -170,6 +177,23 @@ class MemorySnapshot:
             for ordinal, session in enumerate(self._sessions[(site_id, visitor)])
             if session.conversions
         ]
+
+    async def journey_sessions(
+        self, site_id: str, window: TimeWindow, lookback: timedelta
+    ) -> AsyncIterator[Sequence[JourneySession]]:
+        # Every session of the reach: the port allows the others' earlier sessions.
+        assert window.start is not None
+        window = TimeWindow(window.start - lookback, window.end)
+        yield [
+            journey_session(s)
+            for (site, _), sessions in self._sessions.items()
+            if site == site_id
+            for s in sessions
+            if window.contains(s.start)
+        ]
+
+    async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
+        return {key: str(key) for key in keys}
 
     def _visitors(self, site_id: str, filters: SessionFilters, window: TimeWindow) -> set[str]:
         return {s.visitor_id for s in self._matching(site_id, filters, window)}

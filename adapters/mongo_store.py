@@ -121,12 +121,14 @@ from domain.model import (
     from_micros,
     to_micros,
 )
+from domain.multi_touch import JourneyConversion, JourneySession, TextKey
 from domain.page_report import PageKey, ReportConversion, ReportSession, VisitorConversions
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
 
 DEFAULT_DATABASE: Final = "attributionhub"
 SERVER_SELECTION_TIMEOUT: Final = 5.0  # seconds: start-up fails fast, not after 30 s
+PING_TIMEOUT: Final = 2.0  # seconds: a health check answers well before a proxy gives up
 DEFAULT_LOCK_LEASE: Final = timedelta(seconds=60)
 
 _DUPLICATE_KEY: Final = 11000
@@ -410,6 +412,18 @@ class MongoStore(OwnSnapshotReads):
         """Drop this store's whole database: for throwaway test databases only."""
         self._collection("sites")  # refuses a closed store
         await self._client.drop_database(self._db.name)
+
+    async def ping(self) -> None:  # Store port
+        self._collection("sites")  # refuses a closed store
+        try:
+            # The client waits up to serverSelectionTimeoutMS for a server; a health
+            # check must answer sooner, and maxTimeMS bounds the server's side.
+            async with asyncio.timeout(PING_TIMEOUT):
+                await self._db.command("ping", maxTimeMS=int(PING_TIMEOUT * 1000))
+        except TimeoutError:
+            raise MongoUnavailableError(
+                f"MongoDB did not answer a ping within {PING_TIMEOUT:g} s"
+            ) from None
 
     async def close(self) -> None:
         if self._closed:
@@ -753,6 +767,22 @@ class MongoSnapshot:
             async for docs in batches:
                 yield [_report_session(doc) for doc in docs]
 
+    async def journey_sessions(
+        self, site_id: str, window: TimeWindow, lookback: timedelta
+    ) -> AsyncIterator[Sequence[JourneySession]]:
+        # Every session of the reach: the port allows the others' earlier sessions.
+        assert window.start is not None
+        reach = TimeWindow(window.start - lookback, window.end)
+        cursor = self._sessions.find(
+            _selection(site_id, SessionFilters(), reach),
+            projection=_JOURNEY_FIELDS,
+            batch_size=_REPORT_CHUNK,
+            session=self._session,
+        )
+        async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
+            async for docs in batches:
+                yield [_journey_session(doc) for doc in docs]
+
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
@@ -792,6 +822,9 @@ class MongoSnapshot:
                                 )
                                 for doc in docs
                             ]
+
+    async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
+        return {key: str(key) for key in keys}
 
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
         return {url: url for url in urls}
@@ -903,6 +936,7 @@ def _event_document(event: Event) -> Document:
         "email": event.email,
         "meta_type": event.meta_type,
         "meta_id": event.meta_id,
+        "value": event.value,
     }
 
 
@@ -920,6 +954,7 @@ def _event(doc: Mapping[str, Any]) -> Event:
         email=doc.get("email"),
         meta_type=doc.get("meta_type"),
         meta_id=doc.get("meta_id"),
+        value=doc.get("value"),
     )
 
 
@@ -952,6 +987,7 @@ def _session_document(session: Session, ordinal: int) -> Document:
                 "email": c.email,
                 "meta_type": c.meta_type,
                 "meta_id": c.meta_id,
+                "value": c.value,
             }
             for c in session.conversions
         ],
@@ -984,6 +1020,37 @@ _REPORT_FIELDS: Final = {
 }
 # What the touch scopes read of a converting session.
 _CONVERTING_FIELDS: Final = {"_id": False, "visitor_id": True, "ordinal": True, _CONVERSIONS: True}
+
+
+# What attribution reads of a session.
+_JOURNEY_FIELDS: Final = {
+    "_id": False,
+    "visitor_id": True,
+    "start_us": True,
+    "source": True,
+    "medium": True,
+    "campaign": True,
+    "conversions.at_us": True,
+    "conversions.page": True,
+    "conversions.meta_type": True,
+    "conversions.meta_id": True,
+    "conversions.value": True,
+}
+
+
+def _journey_session(doc: Mapping[str, Any]) -> JourneySession:
+    conversions = tuple(
+        JourneyConversion(c["at_us"], c["page"], c["meta_type"], c.get("meta_id"), c.get("value"))
+        for c in doc.get("conversions") or ()
+    )
+    return JourneySession(
+        doc["visitor_id"],
+        doc["start_us"],
+        doc["source"],
+        doc["medium"],
+        doc.get("campaign"),
+        conversions or None,
+    )
 
 
 def _conversion_rows(rows: Iterable[Sequence[Any]]) -> tuple[ReportConversion, ...]:
@@ -1024,6 +1091,7 @@ def _conversions(doc: Mapping[str, Any]) -> tuple[Conversion, ...]:
             email=c.get("email"),
             meta_type=c["meta_type"],
             meta_id=c.get("meta_id"),
+            value=c.get("value"),
         )
         for c in doc["conversions"]
     )

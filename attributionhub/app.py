@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -11,15 +13,27 @@ import graphql_api
 import rest_compat
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import SystemClock
+from adapters.http.access_log import ACCESS_LOG, access_log_middleware
+from adapters.http.bodies import BODY_LIMITS, BodyLimits
+from adapters.http.request_keys import RATE_LIMITER, SITE_LOOKUP
 from adapters.rate_limiter import RateLimiter
 from attributionhub.config import Settings
 from attributionhub.stores import open_store
-from domain.model import Site
 from domain.ports import BotDetector, Clock, Store
 from domain.services import AttributionService
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 SERVICE: web.AppKey[AttributionService] = web.AppKey("service", AttributionService)
+STORE: web.AppKey[Store] = web.AppKey("store")
+
+# /healthz waits this long for the store's ping before it reports the store unavailable.
+HEALTH_TIMEOUT_SECONDS = 2.0
+STORE_UNAVAILABLE = (
+    f"store unavailable: it did not answer a ping within {HEALTH_TIMEOUT_SECONDS:g} seconds "
+    "(the server log has the reason)"
+)
+
+health_logger = logging.getLogger("attributionhub.health")
 
 
 def init(
@@ -44,7 +58,9 @@ def init(
             session_timeout=settings.session_timeout,
             report_concurrency=settings.report_concurrency,
         )
+        app[STORE] = opened
         app[SERVICE] = service
+        app[SITE_LOOKUP] = service
         app[rest_compat.SERVICE] = service
         app[graphql_api.SERVICE] = service
         try:
@@ -54,33 +70,29 @@ def init(
                 await opened.close()
 
     app.cleanup_ctx.append(service_ctx)
-    app.router.add_get("/healthz", _healthz)
-    # One limiter for both APIs: switching API must not double a site's budget.
+    # The shared edge of both faces (adapters/http/): request ids and one access log
+    # (outermost, so it records the status the JSON error middleware settled on), one
+    # authentication path
+    # and one rate limiter (switching API must not double a site's budget), one reading
+    # of request bodies.
+    app.middlewares.append(access_log_middleware)
+    app[ACCESS_LOG] = settings.access_log
+    app[BODY_LIMITS] = BodyLimits(
+        timeout=settings.body_timeout_seconds, max_pending=settings.max_pending_bodies
+    )
     limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
     if limiter is not None:
+        app[RATE_LIMITER] = limiter
         app.cleanup_ctx.append(partial(_closing, limiter))
-    rest_compat.setup(
-        app,
-        rest_compat.RestSettings(
-            max_body_bytes=settings.max_body_bytes, access_log=settings.access_log
-        ),
-        rate_limit=limiter,
-    )
+    app.router.add_get("/healthz", _healthz)
+    rest_compat.setup(app, rest_compat.RestSettings(max_body_bytes=settings.max_body_bytes))
     graphql_api.setup(
         app,
         graphql_api.GraphQLSettings(
             ide=settings.graphql_ide, introspection=settings.graphql_introspection
         ),
-        rate_limit=limiter,
-        on_authenticated=_record_site,
     )
     return app
-
-
-def _record_site(request: web.Request, site: Site) -> None:
-    # The access log is installed app-wide by the REST layer; GraphQL requests name their
-    # site in it too.
-    request[rest_compat.SITE_ID] = site.site_id
 
 
 async def _closing(limiter: RateLimiter, app: web.Application) -> AsyncIterator[None]:
@@ -89,5 +101,12 @@ async def _closing(limiter: RateLimiter, app: web.Application) -> AsyncIterator[
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    # Reached only once cleanup_ctx has opened the store, so "ok" means it can serve.
+    # Serving at all means the app started; the ping says the store answers now.
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+            await request.app[STORE].ping()
+    except Exception:
+        # A 503 is the server's fault: the reason, with its traceback, goes to the log.
+        health_logger.exception("the store did not answer a ping", extra={"event": "unhealthy"})
+        return web.json_response({"status": "unavailable", "error": STORE_UNAVAILABLE}, status=503)
     return web.json_response({"status": "ok"})

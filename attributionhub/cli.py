@@ -1,7 +1,8 @@
-"""The ``attributionhub`` command line (README.md, "Using it"): serve, sites create, import.
+"""The ``attributionhub`` command line (README.md, "Using it"): serve, sites, import.
 
-Every command opens the store named by ``--store`` / ``ATTRIBUTIONHUB_STORE`` through
-``attributionhub.stores.open_store`` and works through ``AttributionService``, the same
+Every command checks every setting first (``attributionhub.config``), opens the store
+named by ``--store`` / ``ATTRIBUTIONHUB_STORE`` through ``attributionhub.stores``, says
+on stderr which store it opened, and works through the application services, the same
 use cases the HTTP layers call. Failures end in a one-line message and a non-zero exit
 code, never a traceback (set ``ATTRIBUTIONHUB_DEBUG=1`` to get the traceback).
 """
@@ -11,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
+import signal
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 import click
 import orjson
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -39,32 +41,38 @@ from rich.table import Table
 
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import SystemClock
-from attributionhub.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, Settings
-from attributionhub.demo import DEFAULT_DEMO_DAYS, DEFAULT_DEMO_EVENTS, fill_demo
-from attributionhub.stores import open_store
+from adapters.http.server import run_app
+from attributionhub import config
+from attributionhub.config import DEFAULT_HOST, DEFAULT_PORT, SettingError, Settings
+from attributionhub.demo import (
+    DEFAULT_DEMO_DAYS,
+    DEFAULT_DEMO_EVENTS,
+    DemoSite,
+    demo_credentials_file,
+    open_demo_site,
+)
+from attributionhub.logs import configure_logging
+from attributionhub.stores import StoreUnavailableError, display_store, open_store
+from domain.bulk_import import (
+    DEFAULT_BATCH_SIZE,
+    MAX_IMPORT_BATCH_EVENTS,
+    ImportSummary,
+    import_lines,
+)
 from domain.model import Site
 from domain.parameters import format_instant
-from domain.services import AttributionService, IngestReport, NewSite
+from domain.services import AttributionService, NewSite
 
 T = TypeVar("T")
 
 # Exit codes: 1 a failure (store unreachable, port taken, ...), 2 a usage error (click's
-# own convention, also used for an unknown site id).
+# own convention, also used for a bad setting and an unknown site id).
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
 
-# A bulk import is local and trusted: larger transactions than the HTTP API's batches
-# mean fewer commits (each one writes the touched index pages and syncs), measured ~17%
-# faster at 25,000 events than at 5,000.
-DEFAULT_BATCH_SIZE: Final = 20_000
 _SWITCH_INTERVAL_SECONDS: Final = 0.001
-MAX_IMPORT_BATCH_EVENTS: Final = 50_000
-# Rejections kept for the summary; a file of nothing but garbage must not fill memory.
-MAX_KEPT_REJECTIONS: Final = 10_000
 SHUTDOWN_TIMEOUT_SECONDS: Final = 10.0
-
-_BOM: Final = b"\xef\xbb\xbf"
-_CREDENTIALS_IN_URL: Final = re.compile(r"(?<=://)[^@/]*@")
+_STORE_OVERRIDE: Final = "attributionhub.store"
 
 
 class CliError(click.ClickException):
@@ -74,29 +82,62 @@ class CliError(click.ClickException):
 
 
 class CliUsageError(CliError):
-    """The command was asked for something that cannot be (an unknown site, a bad name)."""
+    """The command was asked for something that cannot be (an unknown site, a bad name,
+    a setting out of range)."""
 
     exit_code = EXIT_USAGE
 
 
-def display_store(store: str) -> str:
-    """The store as it may be printed: a MongoDB URL loses its password."""
-    return _CREDENTIALS_IN_URL.sub("***@", store)
-
-
 # --- plumbing ---------------------------------------------------------------------------
 def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.find_object(Settings)
-    if settings is None:  # only when a subcommand is invoked on its own, as in tests
-        settings = _settings_from_env()
-    return settings
-
-
-def _settings_from_env() -> Settings:
+    """The environment's settings, checked, with ``--store`` applied from wherever it was
+    given (before or after the subcommand; the later one wins)."""
     try:
-        return Settings.from_env()
-    except ValueError as err:  # a setting the environment gets wrong: it names itself
+        settings = Settings.from_env()
+    except SettingError as err:  # a setting the environment gets wrong: it names itself
         raise CliUsageError(str(err)) from err
+    store: str | None = ctx.meta.get(_STORE_OVERRIDE)
+    return settings if store is None else replace(settings, store=store)
+
+
+class _Checked(click.ParamType[Any]):
+    """A command-line value checked by the same parser as its environment variable."""
+
+    def __init__(self, name: str, parse: Callable[[str, str], object]) -> None:
+        self.name = name
+        self._parse = parse
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        option = param.opts[0] if param is not None and param.opts else self.name
+        try:
+            return self._parse(option, value)
+        except SettingError as err:
+            raise click.UsageError(str(err), ctx) from None
+
+
+def _remember_store(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[_STORE_OVERRIDE] = value
+
+
+def _store_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--store``, accepted on the group and on every command alike."""
+    return click.option(
+        "--store",
+        metavar="PATH|URL",
+        type=_Checked("store", config.parse_store),
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_store,
+        help=(
+            "Where the data lives: a file path selects the embedded SQLite store (its "
+            "folder must exist), a mongodb:// URL selects MongoDB. "
+            f"[env: ATTRIBUTIONHUB_STORE; default: {config.default_store()}, in the per-user "
+            "data folder (README.md, 'Choosing the store')]"
+        ),
+    )(f)
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -108,19 +149,26 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         raise click.Abort() from None
     except Exception as exc:
-        if os.environ.get("ATTRIBUTIONHUB_DEBUG"):
+        if config.debug_enabled():
             raise
         raise CliError(f"{type(exc).__name__}: {exc}") from exc
 
 
 @asynccontextmanager
-async def _service(settings: Settings) -> AsyncIterator[AttributionService]:
+async def _service(
+    settings: Settings, *, announce: bool = True
+) -> AsyncIterator[AttributionService]:
     try:
         store = await open_store(settings)
+    except StoreUnavailableError as exc:  # already names the store and says why
+        raise CliError(str(exc)) from exc
     except Exception as exc:
         # Whatever the driver raises (a directory in the way, a file that is not a
         # database, an unreachable server) the user needs to know which store and why.
         raise CliError(f"cannot open the store {display_store(settings.store)!r}: {exc}") from exc
+    if announce:
+        # On stderr, so that --json output stays one parseable document.
+        click.echo(f"Store: {display_store(settings.store)}", err=True)
     try:
         yield AttributionService(
             store,
@@ -139,23 +187,17 @@ def _stderr() -> Console:
 
 # --- the group --------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--store",
-    envvar="ATTRIBUTIONHUB_STORE",
-    metavar="PATH|URL",
-    help=(
-        "Where the data lives: a file path selects the embedded SQLite store (created "
-        "when missing), a mongodb:// URL selects MongoDB. "
-        f"[env: ATTRIBUTIONHUB_STORE; default: {DEFAULT_STORE}]"
-    ),
-)
+@click.version_option(package_name="attributionhub", prog_name="attributionhub")
+@_store_option
 @click.pass_context
-def cli(ctx: click.Context, store: str | None) -> None:
-    """AttributionHub: marketing attribution sessions and page roles over REST and GraphQL."""
-    settings = _settings_from_env()
-    if store:
-        settings = replace(settings, store=store)
-    ctx.obj = settings
+def cli(ctx: click.Context) -> None:
+    """AttributionHub: marketing attribution sessions and page roles over REST and GraphQL.
+
+    Settings come from ATTRIBUTIONHUB_* environment variables (README.md, "Settings");
+    each is checked before any command runs.
+    """
+    # Checked here, whatever the command: a bad setting stops every command alike.
+    _settings(ctx)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -170,6 +212,7 @@ def sites() -> None:
 
 
 @sites.command("create")
+@_store_option
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
 @click.pass_context
@@ -203,6 +246,7 @@ def sites_create(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 @sites.command("list")
+@_store_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array, for scripts.")
 @click.pass_context
 def sites_list(ctx: click.Context, as_json: bool) -> None:
@@ -224,11 +268,18 @@ def sites_list(ctx: click.Context, as_json: bool) -> None:
         return
     if not found:
         click.echo("No sites yet: create one with `attributionhub sites create NAME`.")
-    for s in found:
-        click.echo(f"{s.site_id}  {format_instant(s.created_at)}  {s.name}")
+        return
+    table = [_SITES_HEADER, *((s.site_id, format_instant(s.created_at), s.name) for s in found)]
+    widths = [max(len(row[i]) for row in table) for i in range(2)]
+    for site_id, created_at, name in table:
+        click.echo(f"{site_id:<{widths[0]}}  {created_at:<{widths[1]}}  {name}")
+
+
+_SITES_HEADER: Final[tuple[str, str, str]] = ("SITE ID", "CREATED", "NAME")
 
 
 @sites.command("rotate-keys")
+@_store_option
 @click.argument("site_id")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
 @click.pass_context
@@ -264,124 +315,9 @@ def _site_json(created: NewSite) -> dict[str, str]:
     }
 
 
-# --- import -----------------------------------------------------------------------------
-@dataclass(slots=True)
-class ImportSummary:
-    """What an import did. ``rejected`` holds the first ``MAX_KEPT_REJECTIONS`` rejects
-    as (line number, error); ``rejected_count`` counts them all."""
-
-    lines: int = 0
-    blank: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    bots: int = 0
-    rejected_count: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    elapsed_seconds: float = 0.0
-
-    def reject(self, line: int, error: str) -> None:
-        self.rejected_count += 1
-        if len(self.rejected) < MAX_KEPT_REJECTIONS:
-            self.rejected.append((line, error))
-
-    def add(self, report: IngestReport, lines: Sequence[int]) -> None:
-        self.accepted += report.accepted
-        self.duplicates += report.duplicates
-        self.bots += report.bots
-        for rejection in report.rejected:
-            self.reject(lines[rejection.index], rejection.error)
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "lines": self.lines,
-            "blank": self.blank,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "bots": self.bots,
-            "rejected_count": self.rejected_count,
-            "rejected": [{"line": line, "error": error} for line, error in self.rejected],
-            "elapsed_seconds": round(self.elapsed_seconds, 3),
-        }
-
-
-async def import_ndjson(
-    service: AttributionService,
-    site_id: str,
-    lines: Iterable[bytes],
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> ImportSummary:
-    """Stream NDJSON events into a site, ``batch_size`` events per ``ingest`` call.
-
-    Line numbers start at 1; blank lines are skipped; a line that is not JSON is
-    rejected with the parser's message. ``on_progress(bytes, events)`` is called after
-    every batch is handed over. One batch is stored while the next is read, decoded and
-    validated, and batches are stored strictly in file order, so the outcome is that of a plain
-    sequential import.
-    """
-    if not 1 <= batch_size <= MAX_IMPORT_BATCH_EVENTS:
-        raise ValueError(f"batch_size: expected 1..{MAX_IMPORT_BATCH_EVENTS}, got {batch_size}")
-    summary = ImportSummary()
-    started = time.perf_counter()
-    in_flight: tuple[asyncio.Task[IngestReport], list[int]] | None = None
-
-    async def settle() -> None:
-        nonlocal in_flight
-        if in_flight is not None:
-            task, numbers = in_flight
-            in_flight = None
-            summary.add(await task, numbers)
-
-    async def submit(batch: list[object], numbers: list[int]) -> None:
-        nonlocal in_flight
-        # Validated while the previous batch is being stored, and stored only after it:
-        # batches keep their file order and the writer does not wait for the parser.
-        validated = service.validate_batch(site_id, batch, max_events=MAX_IMPORT_BATCH_EVENTS)
-        await settle()
-        in_flight = (asyncio.ensure_future(service.store_batch(validated)), numbers)
-        # Let the task hand its batch to the store's writer thread before this coroutine
-        # goes back to (blocking) reading.
-        await asyncio.sleep(0)
-
-    batch: list[object] = []
-    numbers: list[int] = []
-    pending_bytes = 0
-    try:
-        for number, line in enumerate(lines, start=1):
-            summary.lines = number
-            pending_bytes += len(line)
-            if number == 1 and line.startswith(_BOM):
-                line = line[len(_BOM) :]
-            if not line or line.isspace():  # no copy of every line, as strip() makes
-                summary.blank += 1
-                continue
-            try:
-                batch.append(orjson.loads(line))
-            except orjson.JSONDecodeError as err:
-                # The parser's own "line 1" would be misleading: it is this line.
-                summary.reject(number, f"invalid JSON at column {err.colno}: {err.msg}")
-                continue
-            numbers.append(number)
-            if len(batch) >= batch_size:
-                await submit(batch, numbers)
-                if on_progress is not None:
-                    on_progress(pending_bytes, len(batch))
-                batch, numbers, pending_bytes = [], [], 0
-        if batch:
-            await submit(batch, numbers)
-        await settle()
-    finally:
-        if in_flight is not None:  # an error while reading: do not leave the task behind
-            with suppress(Exception):
-                await in_flight[0]
-    if on_progress is not None:
-        on_progress(pending_bytes, len(batch))
-    summary.elapsed_seconds = time.perf_counter() - started
-    return summary
-
-
+# --- import ---------------------------------------------------------------------------
 @cli.command("import")
+@_store_option
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, exists=True))
 @click.option("--site", "site_id", required=True, metavar="SITE_ID", help="Target site id.")
 @click.option(
@@ -408,12 +344,20 @@ def import_command(
     max_errors: int,
     as_json: bool,
 ) -> None:
-    """Load events from FILE (NDJSON, one event per line; - for stdin).
+    """Load events from FILE (NDJSON; - for stdin) into the site SITE_ID.
+
+    \b
+    Each line is one event: one JSON object, as in POST /api/v1/events, e.g.
+      {"type": "pageview", "visitor_id": "v-1", "timestamp": "2025-07-15T10:00:00Z",
+       "url": "https://example.com/pricing", "referrer": "https://www.google.com/"}
+    type is pageview, conversion or exit; every event needs type, visitor_id, timestamp
+    and an absolute url; event_id makes re-imports safe. The fields of each type are in
+    docs/concepts.md, "Sites, visitors, events".
 
     The file is streamed, never loaded whole. Events already stored (same event_id) count
     as duplicates, so an interrupted import can simply be run again. Lines that are not
-    JSON, or events with an invalid field, are rejected by line number while the rest is
-    stored; the exit code is then still 0. An unknown site exits with code 2.
+    JSON, or not a valid event, are rejected by line number while the rest is stored;
+    the exit code is then still 0. An unknown site exits with code 2.
     """
     settings = _settings(ctx)
 
@@ -432,8 +376,14 @@ def import_command(
                     imported += events
                     progress.update(task, advance=read, events=imported)
 
-                return await import_ndjson(
-                    service, site_id, stream, batch_size=batch_size, on_progress=advance
+                return await import_lines(
+                    service,
+                    site_id,
+                    stream,
+                    batch_size=batch_size,
+                    # orjson: the same answers as json.loads, several times faster.
+                    decode=orjson.loads,
+                    on_progress=advance,
                 )
 
     summary = _run(run())
@@ -521,21 +471,33 @@ def _print_summary(summary: ImportSummary, file: str, site_id: str, max_errors: 
 
 
 # --- serve ------------------------------------------------------------------------------
+def _check_rate_limit(name: str, value: str) -> str:
+    config.parse_rate_limit(name, value)
+    return value
+
+
 @cli.command()
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to listen on.")
+@_store_option
+@click.option(
+    "--host",
+    type=_Checked("host", config.parse_host),
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Interface to listen on (an IP address or a host name).",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
 @click.option(
     "--demo",
     is_flag=True,
     help=(
         "Fill a site called 'Demo' with months of generated traffic (once: later runs "
-        "reuse it with fresh keys), print its API key with example requests, and turn "
+        "reuse it and its keys), print its API key with example requests, and turn "
         "GraphiQL and introspection on."
     ),
 )
 @click.option(
     "--demo-events",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 10_000_000),
     default=DEFAULT_DEMO_EVENTS,
     show_default=True,
     help="Events generated by --demo.",
@@ -543,6 +505,7 @@ def _print_summary(summary: ImportSummary, file: str, site_id: str, max_errors: 
 @click.option(
     "--rate-limit",
     metavar="LIMIT",
+    type=_Checked("rate-limit", _check_rate_limit),
     help="Requests per API key, e.g. '600/minute' or '10/second;600/minute'; 'off' for none. "
     "[env: ATTRIBUTIONHUB_RATE_LIMIT; default: off]",
 )
@@ -564,16 +527,17 @@ def serve(
 ) -> None:
     """Run the HTTP service (REST, GraphQL, ingestion, /healthz) until Ctrl+C or SIGTERM.
 
-    With no --store it uses the embedded store in attributionhub-data/attributionhub.db.
+    The first Ctrl+C (or SIGTERM) stops taking connections and lets requests in flight
+    finish (at most 10 s); pressing it again meanwhile changes nothing.
 
     --demo fills a site called 'Demo' with generated traffic the first time. Later runs
-    on the same store reuse that site and its data, and renew its keys: API keys are
-    stored only as hashes, so a key can be printed only when it is made. Other sites of
-    the store are left alone.
+    on the same store reuse that site, its data and its keys: the clear-text keys are
+    kept in a file readable only by you, beside the SQLite file (for MongoDB, in the
+    per-user data folder); see README.md, "The demo". Other sites are left alone.
     """
     settings = replace(_settings(ctx), host=host, port=port)
     if rate_limit is not None:
-        settings = replace(settings, rate_limit=None if rate_limit == "off" else rate_limit)
+        settings = replace(settings, rate_limit=config.parse_rate_limit("--rate-limit", rate_limit))
     ide = graphql_ide if graphql_ide is not None else (settings.graphql_ide or demo)
     settings = replace(
         settings,
@@ -582,22 +546,24 @@ def serve(
         graphql_introspection=settings.graphql_introspection or ide or demo,
     )
 
-    async def prepare() -> NewSite | None:
+    async def prepare() -> DemoSite | None:
         # Opening the store here (and closing it) reports an unreachable store before the
-        # server binds, and applies schema migrations once.
-        async with _service(settings) as service:
+        # server binds, and applies schema migrations once. The store is named in the
+        # "serving on" line instead: the server's stderr is its log.
+        async with _service(settings, announce=False) as service:
             if not demo:
                 return None
-            return await _create_demo(service, demo_events)
+            return await _open_demo(service, settings, demo_events)
 
-    created = _run(prepare())
+    prepared = _run(prepare())
     try:
         app = init_app(settings)
-    except ValueError as err:  # a configuration error, e.g. an unparsable rate limit
+    except ValueError as err:  # a configuration error the settings could not see
         raise CliUsageError(str(err)) from err
+    app.on_startup.append(_quiet_second_signal)
     base = f"http://{_client_host(host)}:{port}"
-    if created is not None:
-        _print_demo(created, base)
+    if prepared is not None:
+        _print_demo(prepared, base, demo_credentials_file(settings.store))
 
     def listening(_: str) -> None:
         click.echo(
@@ -606,28 +572,50 @@ def serve(
         )
         sys.stdout.flush()
 
-    if settings.access_log:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    configure_logging()  # JSON lines on stderr (docs/deployment.md, "Logs")
     # A report's work runs on threads that hold the GIL; handing it over every
     # millisecond (instead of every 5) lets the event loop answer listings meanwhile.
     sys.setswitchinterval(_SWITCH_INTERVAL_SECONDS)
     try:
-        web.run_app(
-            app,
-            host=host,
-            port=port,
-            shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
-            print=listening,
-            # rest_compat writes its own structured access log.
-            access_log=None,
+        # The edge's runner: aiohttp's own parser errors answer JSON too.
+        run_app(
+            app, host=host, port=port, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS, print=listening
         )
     except OSError as err:
         raise CliError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
     except Exception as exc:
-        if os.environ.get("ATTRIBUTIONHUB_DEBUG"):
+        if config.debug_enabled():
             raise
         raise CliError(f"the server stopped: {type(exc).__name__}: {exc}") from exc
     click.echo("AttributionHub stopped.")
+
+
+_server_log = logging.getLogger("attributionhub.server")
+
+
+async def _quiet_second_signal(app: web.Application) -> None:
+    """Replace aiohttp's SIGINT/SIGTERM handlers (installed before the app starts) with
+    ones that stop the server once: aiohttp's handler would raise again during the
+    graceful shutdown, which then dies with "Event loop stopped before Future
+    completed". A second Ctrl+C is ignored; the shutdown is bounded anyway."""
+    loop = asyncio.get_running_loop()
+    stopping = False
+
+    def stop() -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        # A log line, not a print: while serving, the output is the JSON-lines log.
+        _server_log.info(
+            "stopping: letting requests in flight finish (at most %g s)",
+            SHUTDOWN_TIMEOUT_SECONDS,
+            extra={"event": "signal"},
+        )
+        raise GracefulExit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
 
 
 def init_app(settings: Settings) -> web.Application:
@@ -638,21 +626,7 @@ def init_app(settings: Settings) -> web.Application:
     return init(settings)
 
 
-DEMO_SITE_NAME: Final = "Demo"
-
-
-async def _create_demo(service: AttributionService, count: int) -> NewSite:
-    existing = [s for s in await service.sites() if s.name == DEMO_SITE_NAME]
-    if existing:
-        renewed = await service.rotate_keys(existing[0].site_id)
-        if renewed is not None:
-            click.echo(
-                f"Reusing the demo site {renewed.site.site_id} and its data "
-                f"(generated up to the moment of its first run); its keys were renewed."
-            )
-            return renewed
-    now = service.now()
-    created = await service.create_site(DEMO_SITE_NAME)
+async def _open_demo(service: AttributionService, settings: Settings, count: int) -> DemoSite:
     console = _stderr()
     with Progress(
         TextColumn(f"loading {DEFAULT_DEMO_DAYS} days of demo traffic"),
@@ -664,41 +638,71 @@ async def _create_demo(service: AttributionService, count: int) -> NewSite:
         disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task("demo", total=count)
-        filled = await fill_demo(
-            service,
-            created.site.site_id,
-            now=now,
-            count=count,
-            on_batch=lambda n: progress.update(task, advance=n),
+        try:
+            demo = await open_demo_site(
+                service,
+                demo_credentials_file(settings.store),
+                count=count,
+                on_batch=lambda n: progress.update(task, advance=n),
+            )
+        except OSError as err:
+            raise CliError(f"cannot keep the demo credentials: {err}") from err
+    site = demo.credentials.site
+    if demo.filled is not None:
+        click.echo(
+            f"Loaded {demo.filled.accepted:,} demo events into site {site.name!r} "
+            f"({demo.filled.bots:,} crawler events dropped)."
         )
-    click.echo(
-        f"Loaded {filled.accepted:,} demo events into site {created.site.name!r} "
-        f"({filled.bots:,} crawler events dropped)."
-    )
-    return created
+    elif demo.keys_renewed:
+        click.echo(
+            f"Reusing the demo site {site.site_id} and its data; its kept keys were missing "
+            "or no longer valid, so they were renewed."
+        )
+    else:
+        click.echo(f"Reusing the demo site {site.site_id}, its data and its keys.")
+    return demo
 
 
-def _print_demo(created: NewSite, base: str) -> None:
+def _print_demo(demo: DemoSite, base: str, kept_in: Path) -> None:
+    created = demo.credentials
     key = created.api_key
     click.echo(
         f"""
 Demo site:      {created.site.site_id}
 API key:        {key}
 Tracker token:  {created.tracker_token}
-(The key is shown only now; it is stored as a hash.)
+(Kept for the next runs in {kept_in}, readable only by you.)"""
+    )
+    if demo.first_day is not None and demo.last_day is not None:
+        end = demo.last_day
+        # A week inside the data for /sessions; the last 30 days (the /pages limit).
+        week = _iso(max(demo.first_day, end - timedelta(days=6)))
+        month = _iso(max(demo.first_day, end - timedelta(days=29)))
+        graphql = (
+            f'{{ sessions(filter: {{startDate: \\"{week}\\", endDate: \\"{_iso(end)}\\"}}) '
+            "{ totalRecords } }"
+        )
+        click.echo(
+            f"""Demo data:      sessions from {_iso(demo.first_day)} to {_iso(end)}
 
 Try:
   curl -s -X POST {base}/api/v1/sessions -H 'Authentication: {key}' \\
-       -H 'Content-Type: application/json' -d '{{"page": 1, "medium": "cpc"}}'
+       -H 'Content-Type: application/json' \\
+       -d '{{"start_date": "{week}", "end_date": "{_iso(end)}", "medium": "cpc"}}'
   curl -s -X POST {base}/api/v1/pages -H 'Authentication: {key}' \\
-       -H 'Content-Type: application/json' -d '{{"touch_scope": "first"}}'
+       -H 'Content-Type: application/json' \\
+       -d '{{"start_date": "{month}", "end_date": "{_iso(end)}", "touch_scope": "first"}}'
   curl -s -X POST {base}/graphql -H 'Authentication: {key}' \\
        -H 'Content-Type: application/json' \\
-       -d '{{"query": "{{ pages {{ summaryTotals {{ totalSessions totalConversionUsers }} }} }}"}}'
+       -d '{{"query": "{graphql}"}}'
 GraphiQL: {base}/graphql (send the key in the Authentication header)
 """
-    )
+        )
     sys.stdout.flush()
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
 
 
 def _client_host(host: str) -> str:

@@ -1,24 +1,77 @@
-"""Settings, read from the command line and the environment (``ATTRIBUTIONHUB_*``)."""
+"""Settings, read from the command line and the environment (``ATTRIBUTIONHUB_*``).
+
+Every setting is checked when a command starts, whichever command it is: a value that
+cannot be used is a ``SettingError`` naming the setting, what it expects and what it got
+(README.md, "Settings"). An empty variable counts as not set.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+import platformdirs
+from limits import parse_many
+
+from adapters.http.bodies import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_MAX_PENDING_BODIES
 from domain.services import DEFAULT_REPORT_CONCURRENCY
 
-DEFAULT_STORE = str(Path("attributionhub-data") / "attributionhub.db")
+APP_NAME = "attributionhub"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+
+STORE = "ATTRIBUTIONHUB_STORE"
+SESSION_TIMEOUT_MINUTES = "ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES"
+RATE_LIMIT = "ATTRIBUTIONHUB_RATE_LIMIT"
+GRAPHQL_IDE = "ATTRIBUTIONHUB_GRAPHQL_IDE"
+GRAPHQL_INTROSPECTION = "ATTRIBUTIONHUB_GRAPHQL_INTROSPECTION"
+MONGO_WRITE_CONCERN = "ATTRIBUTIONHUB_MONGO_WRITE_CONCERN"
+REPORT_CONCURRENCY = "ATTRIBUTIONHUB_REPORT_CONCURRENCY"
+DEBUG = "ATTRIBUTIONHUB_DEBUG"
+BODY_TIMEOUT = "ATTRIBUTIONHUB_BODY_TIMEOUT_SECONDS"
+MAX_PENDING_BODIES = "ATTRIBUTIONHUB_MAX_PENDING_BODIES"
+
+# A day: a visitor idle longer than that is on a new visit by any definition, and the
+# bound keeps a typo (minutes meant as seconds, an extra zero) from merging every visit.
+MAX_SESSION_TIMEOUT_MINUTES = 1440
+# Reports hold the GIL while they count (docs/decisions.md, "Reads"): more than a few at
+# once only adds memory.
+MAX_REPORT_CONCURRENCY = 64
+# Bounds that only catch typos (a timeout of a day is no timeout).
+MAX_SECONDS = 3600.0
+MAX_PENDING_BODIES_LIMIT = 100_000
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_USERINFO = re.compile(r"(?<=://)[^@/]*@")
+_NUMBER_LIKE = re.compile(r"[+-]?\d+(\.\d*)?")
+
+
+class SettingError(ValueError):
+    """A setting that cannot be used; the message names it (``NAME: expected ..., got ...``)."""
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder (``platformdirs``' user data dir, e.g.
+    ``~/.local/share/attributionhub`` on Linux): the default store lives there, so every
+    command finds the same data whatever folder it runs in."""
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+def default_store() -> str:
+    return str(default_data_dir() / "attributionhub.db")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     # A file path selects the embedded SQLite store; a mongodb:// URL selects MongoDB.
-    store: str = DEFAULT_STORE
+    store: str = field(default_factory=default_store)
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     session_timeout: timedelta = timedelta(minutes=30)
@@ -31,25 +84,53 @@ class Settings:
     access_log: bool = True
     # Page reports computed at once; more wait their turn (docs/deployment.md).
     report_concurrency: int = DEFAULT_REPORT_CONCURRENCY
+    # A request body must arrive within this many seconds; at most this many may be
+    # arriving at once (docs/deployment.md, "Timeouts and slow clients").
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    max_pending_bodies: int = DEFAULT_MAX_PENDING_BODIES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The defaults overridden by the environment; raises ``SettingError``."""
         env = os.environ if environ is None else environ
         settings = cls()
-        if value := env.get("ATTRIBUTIONHUB_STORE"):
-            settings = replace(settings, store=value)
-        if value := env.get("ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES"):
-            settings = replace(settings, session_timeout=timedelta(minutes=int(value)))
-        if value := env.get("ATTRIBUTIONHUB_RATE_LIMIT"):
-            settings = replace(settings, rate_limit=None if value == "off" else value)
-        if value := env.get("ATTRIBUTIONHUB_GRAPHQL_IDE"):
-            settings = replace(settings, graphql_ide=_flag(value))
-        if value := env.get("ATTRIBUTIONHUB_GRAPHQL_INTROSPECTION"):
-            settings = replace(settings, graphql_introspection=_flag(value))
-        if value := env.get("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN"):
-            settings = replace(settings, mongo_write_concern=value)
-        if value := env.get("ATTRIBUTIONHUB_REPORT_CONCURRENCY"):
-            settings = replace(settings, report_concurrency=_positive(REPORT_CONCURRENCY, value))
+        if value := env.get(STORE):
+            settings = replace(settings, store=parse_store(STORE, value))
+        if value := env.get(SESSION_TIMEOUT_MINUTES):
+            minutes = parse_int(
+                SESSION_TIMEOUT_MINUTES,
+                value,
+                low=1,
+                high=MAX_SESSION_TIMEOUT_MINUTES,
+                what="a whole number of minutes",
+            )
+            settings = replace(settings, session_timeout=timedelta(minutes=minutes))
+        if value := env.get(RATE_LIMIT):
+            settings = replace(settings, rate_limit=parse_rate_limit(RATE_LIMIT, value))
+        if value := env.get(GRAPHQL_IDE):
+            settings = replace(settings, graphql_ide=parse_flag(GRAPHQL_IDE, value))
+        if value := env.get(GRAPHQL_INTROSPECTION):
+            settings = replace(
+                settings, graphql_introspection=parse_flag(GRAPHQL_INTROSPECTION, value)
+            )
+        if value := env.get(MONGO_WRITE_CONCERN):
+            settings = replace(
+                settings, mongo_write_concern=parse_write_concern(MONGO_WRITE_CONCERN, value)
+            )
+        if value := env.get(REPORT_CONCURRENCY):
+            concurrency = parse_int(
+                REPORT_CONCURRENCY, value, low=1, high=MAX_REPORT_CONCURRENCY, what="an integer"
+            )
+            settings = replace(settings, report_concurrency=concurrency)
+        if value := env.get(BODY_TIMEOUT):
+            settings = replace(settings, body_timeout_seconds=parse_seconds(BODY_TIMEOUT, value))
+        if value := env.get(MAX_PENDING_BODIES):
+            pending = parse_int(
+                MAX_PENDING_BODIES, value, low=1, high=MAX_PENDING_BODIES_LIMIT, what="an integer"
+            )
+            settings = replace(settings, max_pending_bodies=pending)
+        if value := env.get(DEBUG):
+            parse_flag(DEBUG, value)
         return settings
 
     @property
@@ -61,18 +142,101 @@ def is_mongodb_url(store: str) -> bool:
     return store.startswith(("mongodb://", "mongodb+srv://"))
 
 
-REPORT_CONCURRENCY = "ATTRIBUTIONHUB_REPORT_CONCURRENCY"
+def debug_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """``ATTRIBUTIONHUB_DEBUG``: tracebacks instead of one-line errors. Never raises: a bad
+    value was already refused when the command started."""
+    env = os.environ if environ is None else environ
+    return env.get(DEBUG, "").strip().lower() in _TRUE
 
 
-def _positive(name: str, value: str) -> int:
+def parse_seconds(name: str, value: str) -> float:
     try:
-        number = int(value)
+        number = float(value.strip())
     except ValueError:
-        number = 0
-    if number < 1:
-        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+        number = 0.0
+    if not 0 < number <= MAX_SECONDS:
+        raise SettingError(
+            f"{name}: expected a number of seconds above 0, at most {MAX_SECONDS:g}, got {value!r}"
+        )
     return number
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+# --- parsers, shared by the environment and the command-line options ------------------
+def parse_int(name: str, value: str, *, low: int, high: int, what: str) -> int:
+    text = value.strip()
+    try:
+        number = int(text)
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high or not text.lstrip("+-").isdigit():
+        raise SettingError(f"{name}: expected {what} from {low} to {high}, got {value!r}")
+    return number
+
+
+def parse_flag(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingError(
+        f"{name}: expected a boolean (1/0, true/false, yes/no, on/off), got {value!r}"
+    )
+
+
+def parse_rate_limit(name: str, value: str) -> str | None:
+    """``off`` or the ``limits`` notation (``600/minute``, ``10/second;600/minute``),
+    parsed here with the library the service counts with, so that a bad value stops the
+    start instead of the first request."""
+    text = value.strip()
+    if text.lower() == "off":
+        return None
+    expected = "a limit such as '600/minute' or '10/second;600/minute', or 'off'"
+    try:
+        items = parse_many(text)
+    except ValueError:
+        raise SettingError(f"{name}: expected {expected}, got {value!r}") from None
+    if not items or any(item.amount < 1 for item in items):
+        raise SettingError(f"{name}: expected {expected} (at least 1 request), got {value!r}")
+    return text
+
+
+def parse_write_concern(name: str, value: str) -> str:
+    """``majority``, a number of members (>= 1), or a tag set name. ``0`` (unacknowledged
+    writes) would lose the duplicate-key errors idempotent ingestion relies on
+    (docs/deployment.md, "Write concern")."""
+    text = value.strip()
+    if _NUMBER_LIKE.fullmatch(text) and not (text.isdigit() and int(text) >= 1):
+        raise SettingError(
+            f"{name}: expected 'majority', a number of members >= 1 or a tag set name, "
+            f"got {value!r}"
+        )
+    return text
+
+
+def parse_store(name: str, value: str) -> str:
+    if not value.strip():
+        raise SettingError(f"{name}: expected a file path or a mongodb:// URL, got {value!r}")
+    if "://" in value and not is_mongodb_url(value):
+        raise SettingError(
+            f"{name}: expected a file path or a mongodb:// or mongodb+srv:// URL, "
+            f"got {_USERINFO.sub('***@', value, count=1)!r}"
+        )
+    return value
+
+
+def parse_host(name: str, value: str) -> str:
+    """An IP address or a host name (RFC 1123 labels); the empty string listens on
+    every interface, as aiohttp does."""
+    text = value.strip()
+    if text == "":
+        return text
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return text.strip("[]")
+    except ValueError:
+        pass
+    labels = text.rstrip(".").split(".")
+    if len(text) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return text
+    raise SettingError(f"{name}: expected an IP address or a host name, got {value!r}")

@@ -17,16 +17,24 @@ traffic that ingestion drops.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
+import hashlib
 import heapq
 import itertools
+import json
+import os
 import random
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Final, TypeVar
 
-from domain.services import MAX_BATCH_EVENTS, AttributionService
+from attributionhub.config import default_data_dir, is_mongodb_url
+from attributionhub.stores import display_store, sqlite_path
+from domain.services import MAX_BATCH_EVENTS, AttributionService, NewSite
 
 DEFAULT_SITE_URL: Final = "https://demo.attributionhub.dev"
 # Enough for every report to have something in each role while `serve --demo` still
@@ -578,3 +586,142 @@ async def fill_demo(
     if batch:
         await flush()
     return DemoFill(*totals)
+
+
+# --- the demo site of `serve --demo` --------------------------------------------------
+DEMO_SITE_NAME: Final = "Demo"
+
+
+@dataclass(frozen=True, slots=True)
+class KeptCredentials:
+    site_id: str
+    api_key: str
+    tracker_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSite:
+    """The demo site ready to serve: its credentials, what this run did, and the days
+    its sessions start on (None for a site without sessions)."""
+
+    credentials: NewSite
+    filled: DemoFill | None  # None when the site and its data were already there
+    keys_renewed: bool
+    first_day: date | None
+    last_day: date | None
+
+
+async def open_demo_site(
+    service: AttributionService,
+    credentials_file: Path,
+    *,
+    count: int = DEFAULT_DEMO_EVENTS,
+    on_batch: Callable[[int], None] | None = None,
+) -> DemoSite:
+    """The site called ``Demo``, created and filled the first time, reused afterwards.
+
+    Keys are stored only as hashes, so the clear-text credentials are kept in
+    ``credentials_file`` (mode 0600, written atomically). A later run reuses them when
+    they still open the demo site; when the file is missing or stale (a lost file, a
+    ``sites rotate-keys``) the keys are renewed and the file rewritten. Other sites are
+    never touched.
+    """
+    existing = next((s for s in await service.sites() if s.name == DEMO_SITE_NAME), None)
+    filled: DemoFill | None = None
+    renewed = False
+    if existing is None:
+        credentials = await service.create_site(DEMO_SITE_NAME)
+        filled = await fill_demo(
+            service, credentials.site.site_id, now=service.now(), count=count, on_batch=on_batch
+        )
+        save_demo_credentials(credentials_file, credentials)
+    else:
+        kept = load_demo_credentials(credentials_file)
+        if kept is not None and await _still_valid(service, kept, existing.site_id):
+            credentials = NewSite(existing, kept.api_key, kept.tracker_token)
+        else:
+            rotated = await service.rotate_keys(existing.site_id)
+            if rotated is None:  # deleted meanwhile by another process: start afresh
+                return await open_demo_site(
+                    service, credentials_file, count=count, on_batch=on_batch
+                )
+            credentials, renewed = rotated, True
+            save_demo_credentials(credentials_file, credentials)
+    first, last = await _session_days(service, credentials.site.site_id)
+    return DemoSite(credentials, filled, renewed, first, last)
+
+
+async def _still_valid(service: AttributionService, kept: KeptCredentials, site_id: str) -> bool:
+    by_key = await service.site_for_api_key(kept.api_key)
+    by_token = await service.site_for_tracker_token(kept.tracker_token)
+    return (
+        kept.site_id == site_id
+        and by_key is not None
+        and by_key.site_id == site_id
+        and by_token is not None
+        and by_token.site_id == site_id
+    )
+
+
+async def _session_days(
+    service: AttributionService, site_id: str
+) -> tuple[date | None, date | None]:
+    """The UTC days of the oldest and the newest session start: read from the store, so
+    they hold for data loaded by an earlier run too."""
+    async with service.reading() as reads:
+        newest = await reads.list_sessions(site_id, {}, page_size=1)
+        if not newest.sessions:
+            return None, None
+        oldest = await reads.list_sessions(site_id, {"page": newest.total_pages}, page_size=1)
+    days = [s.start.astimezone(UTC).date() for s in (*oldest.sessions, *newest.sessions)]
+    return min(days), max(days)
+
+
+def demo_credentials_file(store: str) -> Path:
+    """Where ``serve --demo`` keeps the demo site's clear-text credentials: beside the
+    SQLite file (``attributionhub.db`` -> ``attributionhub.db.demo-keys.json``), or for
+    MongoDB in the per-user data folder, one file per server and database (the URL
+    without its password names it)."""
+    if is_mongodb_url(store):
+        digest = hashlib.sha256(display_store(store).encode()).hexdigest()[:16]
+        return default_data_dir() / f"mongodb-{digest}.demo-keys.json"
+    path = sqlite_path(store)
+    return path.with_name(path.name + ".demo-keys.json")
+
+
+def save_demo_credentials(path: Path, credentials: NewSite) -> None:
+    """Write the credentials readable by the user only (0600), replacing the file in one
+    step so that a crash never leaves half a file."""
+    data = {
+        "site_id": credentials.site.site_id,
+        "api_key": credentials.api_key,
+        "tracker_token": credentials.tracker_token,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)  # only the default data folder is missing
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2)
+            out.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def load_demo_credentials(path: Path) -> KeptCredentials | None:
+    """The kept credentials, or None when there are none usable (the caller renews)."""
+    try:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            # Someone widened the mode: narrow it again rather than keep a readable key.
+            path.chmod(0o600)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), str) for k in ("site_id", "api_key", "tracker_token")
+    ):
+        return None
+    return KeptCredentials(data["site_id"], data["api_key"], data["tracker_token"])

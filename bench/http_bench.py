@@ -39,6 +39,8 @@ events of a brand-new visitor within the last hour, and timed only after that wr
 - ``/pages`` with the default window (the 30 days ending now) for each touch scope, for
   ``assist`` with ``meta_type=hubspot_form`` and ``any`` with ``source=google.com``: 5
   timed requests each, median and min;
+- ``/attribution`` with the default window and all seven models, by channel and by
+  campaign: 5 timed requests each, median and min;
 - ``/sessions`` page 1 unfiltered, ``source=google.com``, ``medium=cpc``, and page 2000
   (or the last page when there are fewer): 20 timed requests each;
 - throughput: ``wrk -t2 -c32 -d10s`` on ``/sessions`` page 1 (``bench/wrk_sessions.lua``)
@@ -56,6 +58,7 @@ work directory. Without ``--keep`` the stores and NDJSON files are deleted after
 size; the logs stay when ``--workdir`` was given, a temporary directory goes entirely.
 
 Targets (printed beside the figures, never asserted): /pages any <= 0.20 s;
+/attribution <= 0.50 s (channel and campaign);
 assist+meta_type <= 0.10 s; every scope within 1.5x of any; /sessions page 1 <= 5 ms and
 page 2000 <= 30 ms; wrk >= 1,500 req/s; /sessions p99 <= 50 ms under the 4 /pages loops;
 import >= 60,000 events/s, into a store holding 1M events >= 80% of that, after a
@@ -131,6 +134,7 @@ SERVER_LOG: Final = "server.stderr.log"
 TARGET_PAGES_ANY_S: Final = 0.20
 TARGET_ASSIST_META_S: Final = 0.10
 TARGET_SCOPE_VS_ANY: Final = 1.5
+TARGET_ATTRIBUTION_S: Final = 0.50
 TARGET_SESSIONS_PAGE1_S: Final = 0.005
 TARGET_SESSIONS_DEEP_S: Final = 0.030
 TARGET_WRK_RPS: Final = 1_500
@@ -428,6 +432,10 @@ PAGES_VARIANTS: Final[tuple[tuple[str, dict[str, str]], ...]] = (
     ("assist, meta_type=hubspot_form", {"touch_scope": "assist", "meta_type": "hubspot_form"}),
     ("any, source=google.com", {"touch_scope": "any", "source": "google.com"}),
 )
+ATTRIBUTION_VARIANTS: Final[tuple[tuple[str, dict[str, str]], ...]] = (
+    ("dimension channel", {}),
+    ("dimension campaign", {"dimension": "campaign"}),
+)
 
 
 async def measure_healthz(api: Api, out: HttpFigures) -> None:
@@ -468,6 +476,26 @@ async def measure_pages(api: Api, out: HttpFigures) -> None:
             )
         if "meta_type" in body:
             notes.append(target(med <= TARGET_ASSIST_META_S, f"<= {TARGET_ASSIST_META_S:.2f} s"))
+        out.add(http_row(f"  {label}", med, min(times), out.healthz, "; ".join(notes)))
+
+
+async def measure_attribution(api: Api, out: HttpFigures) -> None:
+    out.add(
+        f"  /attribution, all seven models, default window (30 days of conversions ending "
+        f"now, 30-day lookback); {PAGES_RUNS} runs each, each after a fresh write:"
+    )
+    for label, body in ATTRIBUTION_VARIANTS:
+        payload, times = await api.post_after_writes("/api/v1/attribution", body, PAGES_RUNS)
+        med = statistics.median(times)
+        try:
+            totals = orjson.loads(payload)["summary_totals"]
+            total = (
+                f"{int(totals['conversions']):>7,} conversions, "
+                f"{int(totals['non_converting_paths']):>9,} other paths"
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            total = "  no summary_totals"
+        notes = [total, target(med <= TARGET_ATTRIBUTION_S, f"<= {TARGET_ATTRIBUTION_S:.2f} s")]
         out.add(http_row(f"  {label}", med, min(times), out.healthz, "; ".join(notes)))
 
 
@@ -656,6 +684,7 @@ async def http_phase(server: Server, api_key: str) -> Counter[str]:
         )
         await measure_healthz(api, out)
         await measure_pages(api, out)
+        await measure_attribution(api, out)
         await measure_sessions(api, out)
         await measure_wrk(api, out)
         for line in await measure_under_load(server, api_key, bad, out.sessions_page1):

@@ -113,6 +113,28 @@ def _lists() -> _ReferrerLists:
     )
 
 
+def is_listed_source(medium: str, source: str) -> bool:
+    """Whether ``source`` names a known referrer of ``medium`` (``organic`` for search
+    engines, ``social``, ``email``): a registrable domain of its list or that domain's
+    first label (``google``), or a domain whose first label is one of the list's brands
+    (``google.co.uk``). Case-insensitive (docs/concepts.md, "Channels")."""
+    names, brands = _source_names()[medium]
+    source = source.lower()
+    if source in names:
+        return True
+    return "." in source and registrable_domain(source).split(".", 1)[0] in brands
+
+
+@lru_cache(maxsize=1)
+def _source_names() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    names: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for medium, hosts in _lists().by_medium:
+        domains = {registrable_domain(d) for d in hosts.domains}
+        labels = {d.split(".", 1)[0] for d in domains}
+        names[medium] = (frozenset(domains | labels | hosts.brands), hosts.brands)
+    return names
+
+
 def _suffixes(name: str) -> Iterable[str]:
     """``a.b.c`` -> ``a.b.c``, ``b.c``, ``c``: a list entry covers its subdomains."""
     labels = name.split(".")

@@ -6,10 +6,13 @@ The rules: docs/concepts.md, "Sites, visitors, events", and docs/decisions.md, "
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from domain.instants import InstantError, read_instant
+from domain.json_kinds import json_kind
 from domain.model import DEFAULT_META_TYPE, Event, EventType
 from domain.urls import InvalidURLError, normalize_url
 
@@ -20,6 +23,7 @@ MAX_EVENT_ID_LENGTH = 200
 MAX_URL_LENGTH = 4096
 MAX_TEXT_LENGTH = 2048
 
+_DATE_TIME = "an ISO 8601 date-time"
 _TYPES = ", ".join(t.value for t in EventType)
 # A dict lookup: calling the enum by value costs several times more, once per event.
 _TYPE_BY_NAME = {t.value: t for t in EventType}
@@ -49,7 +53,7 @@ class EventParser:
         # ``type(...) is dict`` first: decoded JSON objects are dicts, and the abstract
         # Mapping check costs more than the rest of a field's validation.
         if type(raw) is not dict and not isinstance(raw, Mapping):
-            raise EventError("event", f"expected a JSON object, got {_kind(raw)}")
+            raise EventError("event", f"expected a JSON object, got {json_kind(raw)}")
         type_ = _event_type(raw.get("type"))
         visitor_id = _required_text(raw, "visitor_id", MAX_VISITOR_ID_LENGTH)
         timestamp = parse_timestamp(raw.get("timestamp"))
@@ -66,6 +70,7 @@ class EventParser:
         meta_type = _optional_text(raw, "meta_type", MAX_TEXT_LENGTH)
         if type_ is EventType.CONVERSION and meta_type is None:
             meta_type = DEFAULT_META_TYPE
+        value = _value(raw.get("value")) if type_ is EventType.CONVERSION else None
         return Event(
             site_id=self.site_id,
             event_id=event_id,
@@ -79,6 +84,7 @@ class EventParser:
             email=_optional_text(raw, "email", MAX_TEXT_LENGTH),
             meta_type=meta_type,
             meta_id=_optional_text(raw, "meta_id", MAX_TEXT_LENGTH),
+            value=value,
         )
 
 
@@ -98,21 +104,23 @@ def derive_event_id(
 
 
 def parse_timestamp(value: object, field: str = "timestamp") -> datetime:
-    """ISO 8601 date-time; ``Z`` or an offset; no offset means UTC. Returns UTC."""
+    """An ISO 8601 date-time in the service's one grammar (``domain.instants``); ``Z``
+    or an offset, none meaning UTC. Returns UTC."""
     if value is None or value == "":
-        raise EventError(field, "is required (an ISO 8601 date-time)")
+        raise EventError(field, f"is required ({_DATE_TIME})")
     if not isinstance(value, str):
-        raise EventError(field, f"expected an ISO 8601 date-time string, got {_kind(value)}")
-    text = value.strip()
-    if len(text) < 11 or text[10] not in "Tt ":
-        raise EventError(field, f"expected an ISO 8601 date-time, got {_quote(value)}")
+        raise EventError(field, f"expected {_DATE_TIME} string, got {json_kind(value)}")
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise EventError(field, f"expected an ISO 8601 date-time, got {_quote(value)}") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        written = read_instant(value.strip())
+    except InstantError as err:
+        if err.malformed:
+            raise EventError(field, f"expected {_DATE_TIME}, got {_quote(value)}") from None
+        raise EventError(field, f"expected {_DATE_TIME}, got {_quote(value)}: {err}") from None
+    if written.date_only:
+        raise EventError(
+            field, f"expected {_DATE_TIME} (a date alone has no time of day), got {_quote(value)}"
+        )
+    return written.instant
 
 
 def _event_type(value: object) -> EventType:
@@ -127,7 +135,7 @@ def _url(value: object) -> str:
     if value is None or value == "":
         raise EventError("url", "is required (an absolute http or https URL)")
     if not isinstance(value, str):
-        raise EventError("url", f"expected an absolute http or https URL, got {_kind(value)}")
+        raise EventError("url", f"expected an absolute http or https URL, got {json_kind(value)}")
     if len(value) > MAX_URL_LENGTH:
         raise EventError("url", f"is longer than {MAX_URL_LENGTH} characters")
     try:
@@ -137,6 +145,26 @@ def _url(value: object) -> str:
             "url", f"expected an absolute http or https URL, got {_quote(value)}"
         ) from None
     return value.strip()
+
+
+def _value(value: object) -> float | None:
+    """A conversion's value: a finite number >= 0 (JSON number; not a string, so that
+    ``"1,5"`` is never read as 15 or 1.5)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EventError("value", f"expected a finite number >= 0, got {json_kind(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        # repr() of an int of thousands of digits raises; such a value needs no echo.
+        shown = (
+            "a very large number" if isinstance(value, int) and math.isinf(number) else repr(value)
+        )
+        raise EventError("value", f"expected a finite number >= 0, got {shown}")
+    return number
 
 
 def _required_text(raw: Mapping[str, object], field: str, limit: int) -> str:
@@ -151,26 +179,12 @@ def _optional_text(raw: Mapping[str, object], field: str, limit: int) -> str | N
     if value is None:
         return None
     if not isinstance(value, str):
-        raise EventError(field, f"expected a string, got {_kind(value)}")
+        raise EventError(field, f"expected a string, got {json_kind(value)}")
     if value.strip() == "":
         return None
     if len(value) > limit:
         raise EventError(field, f"expected at most {limit} characters, got {len(value)}")
     return value
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if value is None:
-        return "null"
-    return repr(value)
 
 
 def _quote(value: object) -> str:

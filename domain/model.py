@@ -15,6 +15,7 @@ DEFAULT_SESSION_TIMEOUT = timedelta(minutes=30)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_SECOND = timedelta(seconds=1)
 
 
 def to_micros(instant: datetime) -> int:
@@ -55,6 +56,8 @@ class Event:
     email: str | None = None
     meta_type: str | None = None
     meta_id: str | None = None
+    # A conversion's worth in the site's currency (docs/attribution.md); None: not given.
+    value: float | None = None
 
     @property
     def sort_key(self) -> tuple[datetime, int, str]:
@@ -92,6 +95,7 @@ class Conversion:
     email: str | None
     meta_type: str
     meta_id: str | None
+    value: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +153,11 @@ class _SessionLifecycle:
     def duration_seconds(self, now: datetime) -> int | None:
         if not self.is_closed(now):
             return None
-        return int((self.last_activity - self.start).total_seconds())
+        # From the instants as records show them (to the second, sub-seconds dropped):
+        # 10:00:58.9 to 10:01:00.1 is written 10:00:58 to 10:01:00 and lasts 2, not 1.
+        shown_start = self.start.replace(microsecond=0)
+        shown_end = self.last_activity.replace(microsecond=0)
+        return (shown_end - shown_start) // _SECOND
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress
 from operator import itemgetter
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 from domain.model import Session, to_micros
 from domain.queries import (
@@ -31,6 +31,18 @@ from domain.queries import (
 # of one site (an integer id, or the visitor id). Opaque to the report: only compared.
 PageKey = Hashable
 VisitorKey = Hashable
+
+
+class CountedConversion(Protocol):
+    """What ``CountingRule`` looks at of a conversion (report rows and attribution rows
+    both have it)."""
+
+    @property
+    def page(self) -> PageKey: ...
+    @property
+    def meta_type(self) -> str: ...
+    @property
+    def meta_id(self) -> str | None: ...
 
 
 class ReportConversion(NamedTuple):
@@ -139,7 +151,7 @@ class CountingRule:
     def counts_every_conversion(self) -> bool:
         return self.page is None and self.meta_type is None and self.meta_id is None
 
-    def counts(self, conversion: ReportConversion) -> bool:
+    def counts(self, conversion: CountedConversion) -> bool:
         return (
             (self.page is None or conversion.page == self.page)
             and (self.meta_type is None or conversion.meta_type == self.meta_type)

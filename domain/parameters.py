@@ -22,11 +22,23 @@ every parameter alike:
 from __future__ import annotations
 
 import difflib
+import enum
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
+from typing import TypeVar
 
+from domain.instants import InstantError, read_instant
+from domain.json_kinds import json_kind
+from domain.multi_touch import (
+    ALL_MODELS,
+    AttributionQuery,
+    Dimension,
+    Model,
+    PathTransform,
+)
 from domain.queries import (
     ConversionDefinition,
     PagesQuery,
@@ -49,6 +61,24 @@ PAGES_PARAMETERS = FILTER_PARAMETERS | {
 }
 
 PAGES_MAX_SPAN = timedelta(days=30)
+# A window without a start_date: the 30 days up to its end, whatever span is allowed.
+DEFAULT_SPAN = timedelta(days=30)
+ATTRIBUTION_MAX_SPAN = timedelta(days=90)
+ATTRIBUTION_PARAMETERS = frozenset(
+    {
+        "start_date",
+        "end_date",
+        "conversion_page",
+        "meta_type",
+        "meta_id",
+        "lookback_days",
+        "dimension",
+        "models",
+        "path_transform",
+        "half_life_days",
+    }
+)
+MAX_LOOKBACK_DAYS = 90
 
 # Larger page numbers are served as this one (an empty page past the last record): a
 # 10**30 offset would only make stores do silly arithmetic, and no site has 5*10**10
@@ -58,16 +88,6 @@ MAX_PAGE = 10**9
 _END_OF_DAY = time(23, 59, 59, 999_999)
 _MAX_QUOTED = 64
 _DATE_EXPECTED = "expected YYYY-MM-DD or an ISO 8601 date-time"
-_DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
-# RFC 3339 profile of ISO 8601, plus what clients commonly send: no seconds, a space
-# separator, a comma before the fraction, more than six fractional digits, an offset
-# without colon or minutes.
-_DATE_TIME = re.compile(
-    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt ]"
-    r"(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,32}))?)?"
-    r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<off_h>\d{2})(?::?(?P<off_m>\d{2}))?)?",
-    re.ASCII,
-)
 # A '+' sent unencoded in a query string arrives as a space.
 _MANGLED_PLUS = re.compile(r".*[Tt ]\d{2}:\d{2}.* \d{2}(:?\d{2})?", re.ASCII)
 
@@ -85,31 +105,6 @@ class ParameterError(ValueError):
         self.message = message
 
 
-def merge_parameters(query: Mapping[str, str], body: Mapping[str, object]) -> dict[str, object]:
-    """Query-string and body parameters combined; the body wins per key.
-
-    A body value that counts as not given (``""`` or ``null``) does not hide a query-string
-    value: clients that send every field in the body, unused ones as ``""``, still get the
-    filter they put in the query string. A name repeated in the query string with different
-    values (``?source=a&source=b``, seen through a multi-dict's ``items()``) is a
-    ``ParameterError`` rather than a silent pick of one.
-    """
-    merged: dict[str, object] = {}
-    for name, value in query.items():
-        if name in merged and merged[name] != value:
-            raise ParameterError(
-                _display_name(name),
-                f"given more than once in the query string with different values "
-                f"({_describe(merged[name])} and {_describe(value)})",
-            )
-        merged[name] = value
-    for name, body_value in body.items():
-        if name in merged and _not_given(body_value):
-            continue
-        merged[name] = body_value
-    return merged
-
-
 def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
     """The /sessions query: filters, an inclusive window (unbounded where not given) and
     the page."""
@@ -120,7 +115,7 @@ def parse_sessions_query(params: Mapping[str, object]) -> SessionsQuery:
     start = _bound("start_date", start_text, end=False) if start_text is not None else None
     end = _bound("end_date", end_text, end=True) if end_text is not None else None
     if start is not None and end is not None and start.instant > end.instant:
-        raise _start_after_end(start_text, _describe(end_text))
+        raise _start_after_end(start_text, describe_value(end_text))
     filters = _filters(params)
     return SessionsQuery(
         filters=filters,
@@ -154,7 +149,117 @@ def parse_pages_query(params: Mapping[str, object], *, now: datetime) -> PagesQu
     )
 
 
-def pages_window(start_date: str | None, end_date: str | None, *, now: datetime) -> TimeWindow:
+def parse_attribution_query(params: Mapping[str, object], *, now: datetime) -> AttributionQuery:
+    """The attribution query (docs/attribution.md): a window on conversion time (the 30
+    days up to now by default, at most 90 kept ending at ``end_date``), the conversion
+    definition, lookback, dimension, models in the order asked, path transform and
+    half-life."""
+    _reject_unknown(params, ATTRIBUTION_PARAMETERS)
+    window = pages_window(
+        _optional_string(params, "start_date"),
+        _optional_string(params, "end_date"),
+        now=now,
+        max_span=ATTRIBUTION_MAX_SPAN,
+    )
+    definition = ConversionDefinition(
+        conversion_page=_optional_url(params, "conversion_page"),
+        meta_type=_optional_string(params, "meta_type"),
+        meta_id=_optional_string(params, "meta_id"),
+    )
+    return AttributionQuery(
+        window=window,
+        definition=definition,
+        lookback_days=_lookback_days(params.get("lookback_days")),
+        dimension=_choice(params, "dimension", Dimension, Dimension.CHANNEL),
+        models=_models(params.get("models")),
+        transform=_choice(params, "path_transform", PathTransform, PathTransform.NONE),
+        half_life_days=_half_life(params.get("half_life_days")),
+    )
+
+
+def _lookback_days(value: object) -> int:
+    if not_given(value):
+        return 30
+    days = _whole_number(value, ceiling=MAX_LOOKBACK_DAYS + 1)
+    if days is None or not 1 <= days <= MAX_LOOKBACK_DAYS:
+        raise ParameterError(
+            "lookback_days",
+            f"expected an integer from 1 to {MAX_LOOKBACK_DAYS}, got {describe_value(value)}",
+        )
+    return days
+
+
+def _half_life(value: object) -> float:
+    if not_given(value):
+        return 7.0
+    days: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        days = float(value) if abs(value) < 1e300 else None
+    elif isinstance(value, str) and len(value) <= _MAX_QUOTED:
+        try:
+            days = float(value)
+        except ValueError:
+            days = None
+    if days is None or not math.isfinite(days) or days <= 0:
+        raise ParameterError(
+            "half_life_days", f"expected a number of days > 0, got {describe_value(value)}"
+        )
+    return days
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _choice(params: Mapping[str, object], name: str, kind: type[_E], default: _E) -> _E:
+    value = _optional_string(params, name)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ParameterError(name, f"expected one of {allowed}, got {_quote(value)}") from None
+
+
+def _models(value: object) -> tuple[Model, ...]:
+    if not_given(value):
+        return ALL_MODELS
+    allowed = ", ".join(model.value for model in Model)
+    if isinstance(value, str):
+        # The query-string form: comma-separated.
+        names: list[object] = [part.strip() for part in value.split(",")]
+    elif isinstance(value, list):
+        names = list(value)
+    else:
+        raise ParameterError(
+            "models",
+            f"expected a list of models ({allowed}), got {json_kind(value)}",
+        )
+    if not names:
+        raise ParameterError("models", f"expected at least one of {allowed}")
+    chosen: list[Model] = []
+    for name in names:
+        if not isinstance(name, str) or name not in _MODEL_BY_NAME:
+            raise ParameterError(
+                "models", f"expected models among {allowed}, got {describe_value(name)}"
+            )
+        model = _MODEL_BY_NAME[name]
+        if model in chosen:
+            raise ParameterError("models", f"{model.value!r} is given more than once")
+        chosen.append(model)
+    return tuple(chosen)
+
+
+_MODEL_BY_NAME = {model.value: model for model in Model}
+
+
+def pages_window(
+    start_date: str | None,
+    end_date: str | None,
+    *,
+    now: datetime,
+    max_span: timedelta = PAGES_MAX_SPAN,
+) -> TimeWindow:
     """The /pages window from the two bounds as written (None: not given).
 
     Defaults: end = ``now``, start = end - 30 days. The span is measured from the start to
@@ -176,15 +281,15 @@ def pages_window(start_date: str | None, end_date: str | None, *, now: datetime)
         end = _Bound(now, now)
         anchor = now
     if start_date is None:
-        return TimeWindow(start=_minus(anchor, PAGES_MAX_SPAN), end=end.instant)
+        return TimeWindow(start=_minus(anchor, DEFAULT_SPAN), end=end.instant)
     start = _bound("start_date", start_date, end=False).instant
     if start > end.instant:
         raise _start_after_end(
             start_date,
-            _describe(end_date) if end_date is not None else f"now ({format_instant(now)})",
+            describe_value(end_date) if end_date is not None else f"now ({format_instant(now)})",
         )
-    if anchor - start > PAGES_MAX_SPAN:
-        start = _minus(anchor, PAGES_MAX_SPAN)
+    if anchor - start > max_span:
+        start = _minus(anchor, max_span)
     return TimeWindow(start=start, end=end.instant)
 
 
@@ -219,56 +324,16 @@ class _Bound:
 
 
 def _bound(parameter: str, value: str, *, end: bool) -> _Bound:
-    day_match = _DATE_ONLY.fullmatch(value)
-    if day_match is not None:
-        day = _date_or_error(parameter, value, *day_match.groups())
-        midnight = datetime.combine(day, time(), tzinfo=UTC)
-        instant = datetime.combine(day, _END_OF_DAY, tzinfo=UTC) if end else midnight
-        return _Bound(instant, midnight)
-    match = _DATE_TIME.fullmatch(value)
-    if match is None:
-        raise ParameterError(parameter, _date_complaint(value))
-    instant = _instant_or_error(parameter, value, match)
-    return _Bound(instant, instant)
-
-
-def _date_or_error(parameter: str, value: str, year: str, month: str, day: str) -> date:
     try:
-        return date(int(year), int(month), int(day))
-    except ValueError:
-        raise ParameterError(parameter, f"{_DATE_EXPECTED}, got {_quote(value)}") from None
-
-
-def _instant_or_error(parameter: str, value: str, match: re.Match[str]) -> datetime:
-    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
-    try:
-        tz = _offset(match)
-        local = datetime(
-            int(match["year"]),
-            int(match["month"]),
-            int(match["day"]),
-            int(match["hour"]),
-            int(match["minute"]),
-            int(match["second"] or 0),
-            int(fraction),
-            tzinfo=tz,
-        )
-        return local.astimezone(UTC)
-    except (ValueError, OverflowError):
-        # Out-of-range fields (month 13, 24:00, offset +25:00) or an instant that leaves
-        # the representable years once shifted to UTC.
-        raise ParameterError(parameter, f"{_DATE_EXPECTED}, got {_quote(value)}") from None
-
-
-def _offset(match: re.Match[str]) -> timezone:
-    if match["sign"] is None:
-        return UTC
-    off_m = int(match["off_m"] or 0)
-    if off_m >= 60:
-        raise ValueError("offset minutes out of range")
-    minutes = int(match["off_h"]) * 60 + off_m
-    delta = timedelta(minutes=minutes if match["sign"] == "+" else -minutes)
-    return timezone(delta)  # raises ValueError for offsets of a day or more
+        written = read_instant(value)
+    except InstantError as err:
+        if err.malformed:
+            raise ParameterError(parameter, _date_complaint(value)) from None
+        raise ParameterError(parameter, f"{_date_complaint(value)}: {err}") from None
+    if written.day is None:
+        return _Bound(written.instant, written.instant)
+    end_of_day = datetime.combine(written.day, _END_OF_DAY, tzinfo=UTC)
+    return _Bound(end_of_day if end else written.instant, written.instant)
 
 
 def _date_complaint(value: str) -> str:
@@ -288,7 +353,7 @@ def _minus(instant: datetime, span: timedelta) -> datetime:
 def _start_after_end(start_text: str | None, end_described: str) -> ParameterError:
     return ParameterError(
         "start_date",
-        f"must not be after end_date (got start_date {_describe(start_text)}, "
+        f"must not be after end_date (got start_date {describe_value(start_text)}, "
         f"end_date {end_described})",
     )
 
@@ -307,7 +372,7 @@ def _reject_unknown(params: Mapping[str, object], known: frozenset[str]) -> None
         message = f"unknown parameter; did you mean {close[0]!r}? Known parameters: {known_list}"
     else:
         message = f"unknown parameter. Known parameters: {known_list}"
-    raise ParameterError(_display_name(name), message)
+    raise ParameterError(display_name(name), message)
 
 
 def _filters(params: Mapping[str, object]) -> SessionFilters:
@@ -323,10 +388,10 @@ def _filters(params: Mapping[str, object]) -> SessionFilters:
 
 def _optional_string(params: Mapping[str, object], name: str) -> str | None:
     value = params.get(name)
-    if _not_given(value):
+    if not_given(value):
         return None
     if not isinstance(value, str):
-        raise ParameterError(name, f"expected a string, got {_kind(value)}")
+        raise ParameterError(name, f"expected a string, got {json_kind(value)}")
     return value
 
 
@@ -343,18 +408,29 @@ def _optional_url(params: Mapping[str, object], name: str) -> str | None:
 
 
 def _page(value: object) -> int:
-    if _not_given(value):
+    if not_given(value):
         return 1
-    page: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        page = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit():
-        digits = value.lstrip("0")
-        # Sidesteps int()'s limit on very long digit strings, which raises.
-        page = MAX_PAGE if len(digits) > len(str(MAX_PAGE)) else int(digits or "0")
+    page = _whole_number(value, ceiling=MAX_PAGE)
     if page is None or page < 1:
-        raise ParameterError("page", f"expected an integer >= 1, got {_describe(value)}")
-    return min(page, MAX_PAGE)
+        raise ParameterError("page", f"expected an integer >= 1, got {describe_value(value)}")
+    return page
+
+
+def _whole_number(value: object, *, ceiling: int) -> int | None:
+    """A JSON integer, an integral JSON number or a string of ASCII digits, as an int
+    no larger than ``ceiling`` (larger ones are ``ceiling``); None for anything else.
+
+    JSON has one number type: 2.0 is the integer 2, and a client's integer of more than
+    64 bits arrives as a float (orjson) rather than as a huge int. A long digit string
+    is capped before ``int()``, which refuses strings of thousands of digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(value, ceiling)
+    if isinstance(value, float) and value.is_integer():
+        return ceiling if value > ceiling else int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = value.lstrip("0")
+        return ceiling if len(digits) > len(str(ceiling)) else min(int(digits or "0"), ceiling)
+    return None
 
 
 def _touch_scope(value: str | None) -> TouchScope:
@@ -369,23 +445,11 @@ def _touch_scope(value: str | None) -> TouchScope:
         ) from None
 
 
-def _not_given(value: object) -> bool:
+def not_given(value: object) -> bool:
     return value is None or value == ""
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return f"a {type(value).__name__}"
-
-
-def _describe(value: object) -> str:
+def describe_value(value: object) -> str:
     """What was got, as the client would recognise it: JSON spelling for scalars."""
     if isinstance(value, str):
         return _quote(value)
@@ -396,7 +460,7 @@ def _describe(value: object) -> str:
         return str(value) if abs(value) < 10**18 else "a very large number"
     if isinstance(value, float):
         return repr(value)
-    return _kind(value)
+    return json_kind(value)
 
 
 def _quote(value: str) -> str:
@@ -405,7 +469,7 @@ def _quote(value: str) -> str:
     return repr(value)
 
 
-def _display_name(name: str) -> str:
+def display_name(name: str) -> str:
     """A client-chosen name fit to lead an error message: bare when it is a plain word."""
     if len(name) <= _MAX_QUOTED and name.isascii() and name.replace("_", "a").isalnum():
         return name

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from domain.model import Event, Session, Site
+from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
 from domain.queries import SessionFilters, TimeWindow
 
@@ -98,6 +99,22 @@ class StoreSnapshot(Protocol):
         judged against."""
         ...
 
+    def journey_sessions(
+        self, site_id: str, window: TimeWindow, lookback: timedelta
+    ) -> AsyncIterator[Sequence[JourneySession]]:
+        """The attribution rows the report needs, in chunks, in no particular order: every
+        session of the site starting in ``window`` (both bounds set), and those starting
+        in the ``lookback`` before it of every visitor with a conversion in a session
+        starting in ``lookback`` before the window up to its end. (The others' earlier
+        sessions are never part of a path; a store may yield them all the same.) Page,
+        visitor and text keys are the store's own (``attribution_texts``)."""
+        ...
+
+    async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
+        """The text of each source, medium or campaign key of ``journey_sessions`` rows
+        (every key the store handed out)."""
+        ...
+
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
         """The store's key of each of ``urls`` it has seen (others are left out)."""
         ...
@@ -172,6 +189,12 @@ class Store(Protocol):
         after: SessionKey | None = None,
     ) -> list[Session]:
         """``list_sessions`` of a snapshot of its own."""
+        ...
+
+    async def ping(self) -> None:
+        """Return once the store has answered a trivial read; raise when it cannot serve
+        (closed, unreachable). Cheap enough for every health check, and bounded in time
+        by the store itself (a few seconds at most)."""
         ...
 
     async def close(self) -> None: ...

@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import math
+import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from domain.events import EventError, EventParser
 from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
+from domain.multi_touch import AttributionQuery, AttributionReport, attribution_report
 from domain.page_report import (
     CountingRule,
     PageReport,
@@ -26,21 +27,24 @@ from domain.page_report import (
     VisitorKey,
     first_converting_ordinals,
 )
-from domain.ports import BotDetector, Clock, SessionKey, Store, StoreSnapshot
-from domain.queries import (
-    PagesQuery,
-    SessionFilters,
-    SessionsQuery,
-    TimeWindow,
-    TouchScope,
+from domain.parameters import (
+    ParameterError,
+    parse_attribution_query,
+    parse_pages_query,
+    parse_sessions_query,
 )
+from domain.ports import BotDetector, Clock, SessionKey, Store, StoreSnapshot
+from domain.queries import SESSIONS_PAGE_SIZE, PagesQuery, TouchScope
 from domain.sessionization import sessionize_visitor
 
 MAX_BATCH_EVENTS = 10_000
+_log = logging.getLogger("attributionhub.ingest")
 # Reports that run at once; more wait their turn. A report's Python work holds the GIL, so
 # two at once are no faster than one after the other: they only add memory and make
 # listings wait longer for the GIL meanwhile.
 DEFAULT_REPORT_CONCURRENCY = 1
+# Sessions a listing may ask for per page (GraphQL's pageSize; REST's is fixed at 50).
+MAX_PAGE_SIZE = 200
 # Longer than any key or token the service issues: refused without hashing megabytes of
 # header.
 MAX_CREDENTIAL_LENGTH = 512
@@ -73,9 +77,13 @@ class ValidatedBatch:
 @dataclass(frozen=True, slots=True)
 class SessionsPage:
     sessions: tuple[Session, ...]
-    current_page: int
+    # None for a page asked for by cursor: its number is not known without counting
+    # what comes before it.
+    current_page: int | None
     total_pages: int
     total_records: int
+    page_size: int
+    has_next_page: bool
     now: datetime  # the instant against which open/closed was decided
 
 
@@ -95,7 +103,9 @@ class BatchTooLargeError(ValueError):
 def hash_secret(secret: str) -> str:
     # Keys are 256-bit random tokens, so a fast hash is enough: there is nothing to
     # brute-force that a slow KDF would protect.
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # "surrogatepass": a text that is no real key (bytes a web server could not decode,
+    # kept as surrogates) hashes to a digest no key has, instead of raising.
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _new_api_key() -> str:
@@ -195,7 +205,29 @@ class AttributionService:
             stamp_with_server_time=stamp_with_server_time,
             max_events=max_events,
         )
-        return await self.store_batch(batch)
+        report = await self.store_batch(batch)
+        # One line per batch whichever face sent it (docs/deployment.md, "Logs"), and one
+        # when bots were dropped: the only trace of events that left nothing behind.
+        _log.info(
+            "ingested a batch for %s",
+            site_id,
+            extra={
+                "event": "ingest",
+                "site_id": site_id,
+                "accepted": report.accepted,
+                "duplicates": report.duplicates,
+                "bots": report.bots,
+                "rejected": len(report.rejected),
+            },
+        )
+        if report.bots:
+            _log.info(
+                "dropped %d bot events for %s",
+                report.bots,
+                site_id,
+                extra={"event": "bots_dropped", "site_id": site_id, "bots": report.bots},
+            )
+        return report
 
     def validate_batch(
         self,
@@ -248,85 +280,133 @@ class AttributionService:
     # --- reads -------------------------------------------------------------------
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Reads]:
-        """Reads that answer one request, all from one committed state of the store."""
-        async with self.store.snapshot() as snapshot:
-            yield Reads(self, snapshot)
+        """Reads that answer one request, all from one committed state of the store and
+        one reading of the clock. The store's snapshot opens at the first read that
+        needs it, so a request refused for its parameters never touches the store."""
+        async with AsyncExitStack() as stack:
+            yield Reads(self, stack, self.clock.now())
 
-    async def list_sessions(self, site_id: str, query: SessionsQuery) -> SessionsPage:
+    async def list_sessions(self, site_id: str, params: Mapping[str, object]) -> SessionsPage:
+        """The /sessions use case: ``params`` as the client named them; see
+        ``Reads.list_sessions``."""
         async with self.reading() as reads:
-            return await reads.list_sessions(site_id, query)
+            return await reads.list_sessions(site_id, params)
 
-    async def page_report(
-        self, site_id: str, query: PagesQuery, *, now: datetime | None = None
-    ) -> PageReport | None:
+    async def page_report(self, site_id: str, params: Mapping[str, object]) -> PageReport | None:
+        """The /pages use case: ``params`` as the client named them; see
+        ``Reads.page_report``."""
         async with self.reading() as reads:
-            return await reads.page_report(site_id, query, now=now)
+            return await reads.page_report(site_id, params)
+
+    async def attribution(
+        self, site_id: str, params: Mapping[str, object]
+    ) -> AttributionReport | None:
+        """The attribution use case: ``params`` as the client named them; see
+        ``Reads.attribution``."""
+        async with self.reading() as reads:
+            return await reads.attribution(site_id, params)
 
     def now(self) -> datetime:
         return self.clock.now()
 
 
 class Reads:
-    """The read use cases over one snapshot (``AttributionService.reading``): a listing
-    and its count, or a report's several store reads, agree with each other."""
+    """The read use cases over one snapshot and one instant (``AttributionService.
+    reading``): a listing and its count, or a report's several store reads, agree with
+    each other, and every field of a request decides "open or closed" at the same
+    ``now``."""
 
-    def __init__(self, service: AttributionService, snapshot: StoreSnapshot) -> None:
+    def __init__(self, service: AttributionService, stack: AsyncExitStack, now: datetime) -> None:
         self._service = service
-        self._snapshot = snapshot
+        self._stack = stack
+        self._snapshot: StoreSnapshot | None = None
+        # Fields of one GraphQL request resolve concurrently: one of them opens it.
+        self._opening = asyncio.Lock()
+        self.now = now
 
-    async def list_sessions(self, site_id: str, query: SessionsQuery) -> SessionsPage:
-        snapshot = self._snapshot
+    async def snapshot(self) -> StoreSnapshot:
+        async with self._opening:
+            if self._snapshot is None:
+                self._snapshot = await self._stack.enter_async_context(
+                    self._service.store.snapshot()
+                )
+            return self._snapshot
+
+    async def list_sessions(
+        self,
+        site_id: str,
+        params: Mapping[str, object],
+        *,
+        page_size: int | None = None,
+        after: SessionKey | None = None,
+    ) -> SessionsPage:
+        """One page of the /sessions listing, newest first, with the totals.
+
+        ``params`` are the /sessions parameters by their REST names (``page`` among
+        them); ``page_size`` defaults to the documented 50; ``after`` (a session's key)
+        pages by position instead of by number: stable while new sessions arrive (they
+        sort before). Raises ``ParameterError``."""
+        query = parse_sessions_query(params)
+        size = _page_size(page_size)
+        if after is not None and query.page != 1:
+            raise ParameterError("page", "cannot be combined with after: page by one or the other")
+        snapshot = await self.snapshot()
         total = await snapshot.count_sessions(site_id, query.filters, query.window)
+        total_pages = -(-total // size)
+        if after is not None:
+            # One more than asked tells whether another page follows.
+            found = await snapshot.list_sessions(
+                site_id, query.filters, query.window, limit=size + 1, after=after
+            )
+            return SessionsPage(
+                sessions=tuple(found[:size]),
+                current_page=None,
+                total_pages=total_pages,
+                total_records=total,
+                page_size=size,
+                has_next_page=len(found) > size,
+                now=self.now,
+            )
         sessions: list[Session] = []
-        if total and (query.page - 1) * query.page_size < total:
+        offset = (query.page - 1) * size
+        if offset < total:
             sessions = await snapshot.list_sessions(
-                site_id,
-                query.filters,
-                query.window,
-                limit=query.page_size,
-                offset=(query.page - 1) * query.page_size,
+                site_id, query.filters, query.window, limit=size, offset=offset
             )
         return SessionsPage(
             sessions=tuple(sessions),
             current_page=query.page,
-            total_pages=math.ceil(total / query.page_size),
+            total_pages=total_pages,
             total_records=total,
-            now=self._service.clock.now(),
+            page_size=size,
+            has_next_page=query.page < total_pages,
+            now=self.now,
         )
 
-    async def sessions_after(
-        self,
-        site_id: str,
-        filters: SessionFilters,
-        window: TimeWindow,
-        *,
-        after: SessionKey | None,
-        limit: int,
-    ) -> list[Session]:
-        """Keyset pagination: stable while new sessions arrive (they sort before)."""
-        return await self._snapshot.list_sessions(
-            site_id, filters, window, limit=limit, after=after
-        )
-
-    async def count_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
-    ) -> int:
-        return await self._snapshot.count_sessions(site_id, filters, window)
-
-    async def page_report(
-        self, site_id: str, query: PagesQuery, *, now: datetime | None = None
-    ) -> PageReport | None:
-        """One pass over the window's report rows. ``now`` decides which sessions are
-        closed; give the instant the window's defaults were taken at, so that one
-        request reads the clock once. Heavy: at most ``report_concurrency`` run at once,
-        the others wait their turn."""
+    async def page_report(self, site_id: str, params: Mapping[str, object]) -> PageReport | None:
+        """The /pages report over one pass of the window's report rows; None when no
+        session matches. ``params`` are the /pages parameters by their REST names; the
+        default window ends at this reading's ``now``, which also decides which
+        sessions are closed. Heavy: at most ``report_concurrency`` run at once, the
+        others wait their turn. Raises ``ParameterError``."""
+        query = parse_pages_query(params, now=self.now)
         async with self._service.report_slots:
-            return await self._page_report(site_id, query, now or self._service.clock.now())
+            return await self._page_report(site_id, query)
 
-    async def _page_report(
-        self, site_id: str, query: PagesQuery, now: datetime
-    ) -> PageReport | None:
-        snapshot = self._snapshot
+    async def attribution(
+        self, site_id: str, params: Mapping[str, object]
+    ) -> AttributionReport | None:
+        """Which values of a dimension earn the window's conversions under each model
+        asked for (docs/attribution.md); None when no conversion counts. ``params`` are
+        the attribution parameters by their REST names; the default window ends at this
+        reading's ``now``. Heavy: it waits for a report slot like the page report.
+        Raises ``ParameterError``."""
+        query = parse_attribution_query(params, now=self.now)
+        async with self._service.report_slots:
+            return await _attribution_report(await self.snapshot(), site_id, query)
+
+    async def _page_report(self, site_id: str, query: PagesQuery) -> PageReport | None:
+        snapshot = await self.snapshot()
         page = query.definition.conversion_page
         rule = CountingRule(
             query.definition,
@@ -338,7 +418,7 @@ class Reads:
             first_converting = first_converting_ordinals(
                 [conversions async for chunk in history for conversions in chunk], rule
             )
-        builder = PageReportBuilder(query, now, rule=rule, first_converting=first_converting)
+        builder = PageReportBuilder(query, self.now, rule=rule, first_converting=first_converting)
         async for rows in snapshot.report_sessions(site_id, query.filters, query.window):
             builder.add(rows)
         # The final counting takes a long moment in one piece: on a thread, the event
@@ -347,3 +427,33 @@ class Reads:
         keys = await asyncio.to_thread(builder.page_keys)
         urls = await snapshot.page_urls(keys) if keys else {}
         return await asyncio.to_thread(builder.result, urls)
+
+
+async def _attribution_report(
+    snapshot: StoreSnapshot, site_id: str, query: AttributionQuery
+) -> AttributionReport | None:
+    page = query.definition.conversion_page
+    rule = CountingRule(
+        query.definition,
+        page_keys=await snapshot.page_keys([page]) if page is not None else {},
+    )
+    sessions = [
+        row
+        async for chunk in snapshot.journey_sessions(site_id, query.window, query.lookback)
+        for row in chunk
+    ]
+    # A handful of distinct (source, medium, campaign) among many sessions.
+    keys = {key for triple in {row[2:5] for row in sessions} for key in triple if key is not None}
+    texts = await snapshot.attribution_texts(keys) if keys else {}
+    # One piece of pure computation: on a thread, as the page report's counting.
+    return await asyncio.to_thread(attribution_report, sessions, query, rule, texts)
+
+
+def _page_size(value: int | None) -> int:
+    if value is None:
+        return SESSIONS_PAGE_SIZE
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise ParameterError(
+            "page_size", f"expected an integer from 1 to {MAX_PAGE_SIZE}, got {value}"
+        )
+    return value

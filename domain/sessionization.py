@@ -147,6 +147,7 @@ class _SessionBuilder:
                     email=event.email,
                     meta_type=event.meta_type or DEFAULT_META_TYPE,
                     meta_id=event.meta_id,
+                    value=event.value,
                 )
             )
         self.last_activity = event.timestamp

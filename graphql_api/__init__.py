@@ -9,33 +9,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from domain.ports import RateLimit
 from graphql_api.context import SERVICE, GraphQLContext
 from graphql_api.schema import build_schema
 from graphql_api.settings import GraphQLSettings
-from graphql_api.view import GraphQLEndpoint, OnAuthenticated
+from graphql_api.view import GraphQLEndpoint
 
 __all__ = ["SERVICE", "GraphQLContext", "GraphQLSettings", "build_schema", "setup"]
 
 PATH = "/graphql"
 
 
-def setup(
-    app: web.Application,
-    settings: GraphQLSettings,
-    *,
-    rate_limit: RateLimit | None = None,
-    on_authenticated: OnAuthenticated | None = None,
-) -> None:
+def setup(app: web.Application, settings: GraphQLSettings) -> None:
     """Route ``POST /graphql``; ``GET /graphql`` exists only to serve GraphiQL when
-    ``settings.ide`` is on (elsewhere aiohttp answers 405). ``rate_limit`` is the one the
-    REST layer counts against too."""
-    endpoint = GraphQLEndpoint(
-        build_schema(settings),
-        ide=settings.ide,
-        rate_limit=rate_limit,
-        on_authenticated=on_authenticated,
-    )
+    ``settings.ide`` is on (elsewhere aiohttp answers 405). Authentication and rate
+    limiting are the shared edge's (``adapters/http/``), as for the REST API."""
+    endpoint = GraphQLEndpoint(build_schema(settings), ide=settings.ide)
     app.router.add_post(PATH, endpoint)
     if settings.ide:
         app.router.add_get(PATH, endpoint, allow_head=False)

@@ -18,8 +18,9 @@ class GraphQLContext:
     """``site`` is the one the request's API key belongs to. Resolvers take the site from
     here and nowhere else (no argument names a site), which is what keeps tenants apart.
 
-    ``reads()`` opens the request's snapshot on first use, so that every field of one
-    request answers from one committed state; ``close()`` ends it with the request.
+    ``reads()`` is the request's one ``AttributionService.reading()``, entered at first
+    use: every field of one request answers from one committed state of the store and
+    one reading of the clock; ``close()`` ends it with the request.
     """
 
     __slots__ = ("_lock", "_reads", "_stack", "service", "site")

@@ -3,10 +3,10 @@
 Three kinds reach a client:
 
 - request errors the client can fix (bad arguments, a malformed cursor): ``extensions.code
-  = "BAD_USER_INPUT"``, with exactly the message the REST API gives for the same mistake;
-- GraphQL's own parse, validation and coercion errors, unchanged except that "Did you
-  mean ...?" suggestions are cut (they would hand out the schema while introspection is
-  off);
+  = "BAD_USER_INPUT"``, with the message the REST API gives for the same mistake, the
+  parameters in it named as GraphQL names them (``filter.startDate``, not ``start_date``);
+- GraphQL's own parse, validation and coercion errors, unchanged, "Did you mean ...?"
+  included (the schema is public: graphql_api/schema.graphql);
 - anything else raised while resolving: masked as "Unexpected error." and logged in full
   on the server.
 """
@@ -17,18 +17,12 @@ import re
 
 from graphql import GraphQLError
 
+from adapters.http.authentication import UNAUTHENTICATED
 from domain.parameters import ParameterError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
-UNAUTHENTICATED = "UNAUTHENTICATED"
-RATE_LIMITED = "RATE_LIMITED"
 _PUBLIC_CODES = frozenset({BAD_USER_INPUT, UNAUTHENTICATED})
 MASKED_MESSAGE = "Unexpected error."
-
-# graphql-core puts suggestions in several shapes: "Did you mean 'x'?", "Did you mean 'x'
-# or 'y'?", "Did you mean the enum value 'X'?", sometimes followed by more text ("Found:
-# {...}."). Names cannot hold a '?', so the sentence ends at the first one.
-_SUGGESTION = re.compile(r" ?Did you mean\b[^?]*\?")
 
 # REST parameter names as the GraphQL arguments that carry them, for ``extensions``.
 ARGUMENTS = {
@@ -44,17 +38,30 @@ ARGUMENTS = {
     "meta_type": "filter.metaType",
     "meta_id": "filter.metaId",
     "touch_scope": "filter.touchScope",
+    "page_size": "pageSize",
+    "lookback_days": "filter.lookbackDays",
+    "dimension": "filter.dimension",
+    "models": "filter.models",
+    "path_transform": "filter.pathTransform",
+    "half_life_days": "filter.halfLifeDays",
 }
 
 
+# Quoted values are the client's own text: names inside them are left alone.
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*"')
+_REST_NAME = re.compile(r"\b(" + "|".join(ARGUMENTS) + r")\b")
+
+
 def bad_user_input(error: ParameterError) -> GraphQLError:
-    """The REST message, verbatim, as a GraphQL error a client can branch on."""
+    """The REST message as a GraphQL error a client can branch on, parameters named by
+    their GraphQL argument paths."""
+    argument = ARGUMENTS.get(error.parameter, error.parameter)
     return GraphQLError(
-        str(error),
+        f"{argument}: {graphql_wording(error.message)}",
         extensions={
             "code": BAD_USER_INPUT,
             "parameter": error.parameter,
-            "argument": ARGUMENTS.get(error.parameter, error.parameter),
+            "argument": argument,
         },
         original_error=None,
     )
@@ -69,5 +76,17 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
-def strip_suggestion(message: str) -> str:
-    return _SUGGESTION.sub("", message)
+def graphql_wording(message: str) -> str:
+    """``message`` with the REST parameter names outside quotes put as GraphQL's."""
+    parts: list[str] = []
+    done = 0
+    for quoted in _QUOTED.finditer(message):
+        parts.append(_rename(message[done : quoted.start()]))
+        parts.append(quoted.group())
+        done = quoted.end()
+    parts.append(_rename(message[done:]))
+    return "".join(parts)
+
+
+def _rename(text: str) -> str:
+    return _REST_NAME.sub(lambda name: ARGUMENTS[name.group()], text)

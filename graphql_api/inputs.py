@@ -77,7 +77,7 @@ class PageFilter(SessionFilter):
         "is nullable on purpose: the service checks each event on its own and rejects "
         "only the invalid ones, naming the field, while the valid events of the batch are "
         "stored, exactly as REST does. `type` is pageview, conversion or exit; "
-        "`timestamp` is ISO 8601."
+        "`timestamp` is ISO 8601; `value` (conversions) a finite number >= 0."
     )
 )
 class EventInput:
@@ -91,6 +91,7 @@ class EventInput:
     email: str | None = None
     meta_type: str | None = None
     meta_id: str | None = None
+    value: float | None = None
 
     def to_raw(self) -> dict[str, object]:
         """The event as REST receives it: snake_case keys, absent fields left out."""
@@ -105,5 +106,6 @@ class EventInput:
             "email": self.email,
             "meta_type": self.meta_type,
             "meta_id": self.meta_id,
+            "value": self.value,
         }
         return {key: value for key, value in raw.items() if value is not None}

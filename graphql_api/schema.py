@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 
 import strawberry
@@ -21,12 +20,13 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from domain.parameters import ParameterError, parse_pages_query, parse_sessions_query
+from domain.parameters import ParameterError
 from domain.ports import SessionKey
 from domain.services import BatchTooLargeError
+from graphql_api.attribution import AttributionFilter, AttributionReportResult
 from graphql_api.context import GraphQLContext
 from graphql_api.cursor import decode_cursor, encode_cursor
-from graphql_api.errors import MASKED_MESSAGE, bad_user_input, is_unexpected, strip_suggestion
+from graphql_api.errors import MASKED_MESSAGE, bad_user_input, is_unexpected
 from graphql_api.fields import field as described
 from graphql_api.fields import mutation
 from graphql_api.inputs import EventInput, PageFilter, SessionFilter
@@ -45,20 +45,9 @@ from graphql_api.types import (
 
 logger = logging.getLogger(__name__)
 
-MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
 Info = strawberry.Info[GraphQLContext, None]
-
-
-def _page_size(value: int | None) -> int:
-    if value is None:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= value <= MAX_PAGE_SIZE:
-        raise ParameterError(
-            "pageSize", f"expected an integer from 1 to {MAX_PAGE_SIZE}, got {value}"
-        )
-    return value
 
 
 @strawberry.type
@@ -83,57 +72,30 @@ class Query:
         page_size: int | None = DEFAULT_PAGE_SIZE,
         after: str | None = None,
     ) -> SessionsResult:
-        service, site = info.context.service, info.context.site
+        params = filter.to_parameters() if filter is not None else {}
         try:
-            params = filter.to_parameters() if filter is not None else {}
-            query = parse_sessions_query({**params, "page": page})
-            size = _page_size(page_size)
             key = decode_cursor(after) if after is not None else None
-            if key is not None and query.page != 1:
-                raise ParameterError(
-                    "page", "cannot be combined with after: page by one or the other"
-                )
+            reads = await info.context.reads()
+            listed = await reads.list_sessions(
+                info.context.site.site_id,
+                {**params, "page": page},
+                page_size=page_size if page_size is not None else DEFAULT_PAGE_SIZE,
+                after=key,
+            )
         except ParameterError as err:
             raise bad_user_input(err) from None
-
-        reads = await info.context.reads()
-        if key is None:
-            listed = await reads.list_sessions(site.site_id, replace(query, page_size=size))
-            records = [SessionRecord(record=s, now=listed.now) for s in listed.sessions]
-            return SessionsResult(
-                records=records,
-                pagination=Pagination(
-                    current_page=listed.current_page,
-                    total_pages=listed.total_pages,
-                    total_records=listed.total_records,
-                    page_size=size,
-                ),
-                page_info=PageInfo(
-                    end_cursor=encode_cursor(SessionKey.of(records[-1].record))
-                    if records
-                    else None,
-                    has_next_page=listed.current_page < listed.total_pages,
-                ),
-            )
-
-        now = service.now()
-        # One more than asked tells whether another page follows without a count.
-        found = await reads.sessions_after(
-            site.site_id, query.filters, query.window, after=key, limit=size + 1
-        )
-        total = await reads.count_sessions(site.site_id, query.filters, query.window)
-        records = [SessionRecord(record=s, now=now) for s in found[:size]]
+        records = [SessionRecord(record=s, now=listed.now) for s in listed.sessions]
         return SessionsResult(
             records=records,
             pagination=Pagination(
-                current_page=None,
-                total_pages=-(-total // size),
-                total_records=total,
-                page_size=size,
+                current_page=listed.current_page,
+                total_pages=listed.total_pages,
+                total_records=listed.total_records,
+                page_size=listed.page_size,
             ),
             page_info=PageInfo(
                 end_cursor=encode_cursor(SessionKey.of(records[-1].record)) if records else None,
-                has_next_page=len(found) > size,
+                has_next_page=listed.has_next_page,
             ),
         )
 
@@ -142,16 +104,30 @@ class Query:
         '(where REST answers "No page data found for the given parameters.").'
     )
     async def pages(self, info: Info, filter: PageFilter | None = None) -> PageReportResult | None:
-        service, site = info.context.service, info.context.site
-        now = service.now()
+        params = filter.to_parameters() if filter is not None else {}
         try:
-            params = filter.to_parameters() if filter is not None else {}
-            query = parse_pages_query(params, now=now)
+            reads = await info.context.reads()
+            found = await reads.page_report(info.context.site.site_id, params)
         except ParameterError as err:
             raise bad_user_input(err) from None
-        reads = await info.context.reads()
-        found = await reads.page_report(site.site_id, query, now=now)
         return PageReportResult(report=found) if found is not None else None
+
+    @described(
+        "Which channels (sources, campaigns...) earn the conversions, under several "
+        "attribution models side by side, as `POST /api/v1/attribution`; null when no "
+        'conversion counts (where REST answers "No conversions found for the given '
+        'parameters.").'
+    )
+    async def attribution(
+        self, info: Info, filter: AttributionFilter | None = None
+    ) -> AttributionReportResult | None:
+        params = filter.to_parameters() if filter is not None else {}
+        try:
+            reads = await info.context.reads()
+            found = await reads.attribution(info.context.site.site_id, params)
+        except ParameterError as err:
+            raise bad_user_input(err) from None
+        return AttributionReportResult(report=found) if found is not None else None
 
 
 @strawberry.type
@@ -177,15 +153,12 @@ class Mutation:
 
 
 class AttributionSchema(strawberry.Schema):
-    """Cuts "Did you mean" suggestions from every error (strawberry's own switch only
-    covers unknown fields, not arguments, input fields or enum values) and logs in full
-    only the errors that will be masked."""
+    """Logs in full the errors that will be masked."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            error.message = strip_suggestion(error.message)
             if is_unexpected(error):
                 logger.error(
                     "GraphQL resolver failed at %s",
@@ -212,5 +185,5 @@ def build_schema(settings: GraphQLSettings | None = None) -> AttributionSchema:
         query=Query,
         mutation=Mutation,
         extensions=extensions(settings or GraphQLSettings()),
-        config=StrawberryConfig(disable_field_suggestions=True, scalar_map=SCALARS),
+        config=StrawberryConfig(scalar_map=SCALARS),
     )

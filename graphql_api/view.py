@@ -1,55 +1,38 @@
 """The aiohttp endpoint: authentication and HTTP-level refusals in front of strawberry.
 
-Authentication happens before anything of the request body is looked at: a missing or
-wrong key gets HTTP 401 with one fixed JSON error, the same for every kind of failure
-(docs/decisions.md, "GraphQL"), shaped as a GraphQL response
-(``errors[0].extensions.code`` = ``UNAUTHENTICATED``) so that GraphQL clients can read it.
+Authentication is the shared edge's (``adapters/http/authentication.py``), the same path
+and the same 401 text as the REST API, and happens before anything of the request body
+is looked at; failures keep the GraphQL shape (``errors[0].extensions.code`` =
+``UNAUTHENTICATED``, docs/decisions.md, "GraphQL") so that GraphQL clients can read
+them. The body is read within the edge's time limit and decoded by the edge's JSON
+decoder, so a body that is not UTF-8 or holds a lone surrogate is a 400 here as in REST.
 Queries come only by POST; GET serves the GraphiQL page when it is enabled and nothing
 else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 
 from aiohttp import web
 from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
 
-from domain.credentials import api_key_from_headers
-from domain.model import Site
-from domain.ports import RateLimit
+from adapters.http.authentication import authenticate
+from adapters.http.bodies import BAD_REQUEST, decode_json, read_body
+from adapters.http.errors import HttpError
 from graphql_api.context import SERVICE, GraphQLContext
-from graphql_api.errors import RATE_LIMITED, UNAUTHENTICATED
 from graphql_api.schema import AttributionSchema
-
-# Told which site a request authenticated as (the composition root records it for the
-# app-wide access log, which this layer knows nothing of).
-OnAuthenticated = Callable[[web.Request, Site], None]
-
-UNAUTHENTICATED_MESSAGE = (
-    "missing or invalid API key: send it as 'Authentication: <API key>' "
-    "or 'Authorization: Bearer <API key>'"
-)
 
 
 class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
-    def __init__(
-        self,
-        schema: AttributionSchema,
-        *,
-        ide: bool,
-        rate_limit: RateLimit | None = None,
-        on_authenticated: OnAuthenticated | None = None,
-    ) -> None:
+    def __init__(self, schema: AttributionSchema, *, ide: bool) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if ide else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
         )
-        self._rate_limit = rate_limit
-        self._on_authenticated = on_authenticated
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if request.method != "POST":
@@ -60,36 +43,36 @@ class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
                 "GraphQL requests must be sent with POST",
                 headers={"Allow": "POST"},
             )
-        service = request.app[SERVICE]
-        key = api_key_from_headers(request.headers)
-        site = None
-        if key is not None:
-            site = await service.site_for_api_key(key)
-        if site is None:
-            return _error_response(401, UNAUTHENTICATED_MESSAGE, code=UNAUTHENTICATED)
-        if self._on_authenticated is not None:
-            self._on_authenticated(request, site)
-        if self._rate_limit is not None:
-            wait = await self._rate_limit.retry_after(site.site_id)
-            if wait is not None:
-                return _error_response(
-                    429,
-                    f"rate limit exceeded for this API key: retry in {wait} seconds",
-                    code=RATE_LIMITED,
-                    headers={"Retry-After": str(wait)},
-                )
-        context = GraphQLContext(service=service, site=site)
+        try:
+            site = await authenticate(request)
+            # Read here, within the edge's limits; strawberry then reads aiohttp's copy.
+            await read_body(request, max_bytes=request.client_max_size)
+        except HttpError as err:
+            return _error_response(err.status, err.message, code=err.code, headers=err.headers)
+        context = GraphQLContext(service=request.app[SERVICE], site=site)
         try:
             return await self.run(request, context=context)
+        except HttpError as err:  # from decode_json below
+            return _error_response(err.status, err.message, code=err.code, headers=err.headers)
         except HTTPException as err:
             # Malformed requests (no query, body not JSON, a batch): JSON like the rest.
-            return _error_response(err.status_code, err.reason)
+            return _error_response(err.status_code, err.reason, code=BAD_REQUEST)
         finally:
             await context.close()
 
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson, as the REST API: it refuses invalid UTF-8 and lone surrogates, which
+        # json.loads lets through into the resolvers.
+        raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+        return decode_json(raw)
+
 
 def _error_response(
-    status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     error: dict[str, object] = {"message": message}
     if code is not None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from domain.ports import RateLimit
-from rest_compat.access_log import access_log_middleware
-from rest_compat.app_keys import RATE_LIMITER, SERVICE, SETTINGS, SITE_ID
+from rest_compat.app_keys import SERVICE, SETTINGS
+from rest_compat.attribution import attribution_handler
 from rest_compat.collect import collect_handler, collect_preflight_handler, tracker_handler
 from rest_compat.errors import error_middleware
 from rest_compat.events import events_handler
@@ -21,35 +20,27 @@ from rest_compat.sessions import sessions_handler
 from rest_compat.settings import RestSettings
 
 __all__ = [
-    "RATE_LIMITER",
     "SERVICE",
     "SETTINGS",
-    "SITE_ID",
     "RestSettings",
     "openapi_document",
     "setup",
 ]
 
 
-def setup(
-    app: web.Application, settings: RestSettings, *, rate_limit: RateLimit | None = None
-) -> None:
-    """Add the REST routes and the app-wide middlewares (access log outermost, so it
-    records the status the JSON error middleware settled on).
+def setup(app: web.Application, settings: RestSettings) -> None:
+    """Add the REST routes and the app-wide JSON error middleware.
 
     ``app[SERVICE]`` must be set before the app serves (the composition root does it in
-    a cleanup context). ``rate_limit``, when given, is counted per site on every
-    authenticated request."""
+    a cleanup context). Authentication, rate limiting and the access log are the shared
+    edge's (``adapters/http/``), wired by the composition root."""
     app[SETTINGS] = settings
-    if settings.access_log:
-        app.middlewares.append(access_log_middleware)
     app.middlewares.append(error_middleware)
-    if rate_limit is not None:
-        app[RATE_LIMITER] = rate_limit
     app.router.add_post("/api/v1/sessions", sessions_handler)
     # The docs' first /sessions example posts to /conversions; clients copied it.
     app.router.add_post("/api/v1/conversions", sessions_handler)
     app.router.add_post("/api/v1/pages", pages_handler)
+    app.router.add_post("/api/v1/attribution", attribution_handler)
     app.router.add_post("/api/v1/events", events_handler)
     app.router.add_get("/api/v1/openapi.json", openapi_handler)
     app.router.add_routes(docs_routes())

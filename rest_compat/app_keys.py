@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from domain.ports import RateLimit
 from domain.services import AttributionService
 from rest_compat.settings import RestSettings
 
 SERVICE: web.AppKey[AttributionService] = web.AppKey("rest_compat.service", AttributionService)
 SETTINGS: web.AppKey[RestSettings] = web.AppKey("rest_compat.settings", RestSettings)
-RATE_LIMITER: web.AppKey[RateLimit] = web.AppKey("rest_compat.rate_limiter")
-# The authenticated site, for the access log (the key itself is never kept).
-SITE_ID: web.RequestKey[str] = web.RequestKey("rest_compat.site_id", str)

@@ -12,10 +12,12 @@ from importlib import resources
 
 from aiohttp import hdrs, web
 
+from adapters.http.authentication import Credential, authenticate
+from adapters.http.errors import HttpError
+from domain.json_kinds import json_kind
 from rest_compat.app_keys import SERVICE
-from rest_compat.auth import admit
 from rest_compat.errors import ApiError
-from rest_compat.json_body import json_kind, read_json_object
+from rest_compat.json_body import read_json_object
 from rest_compat.responses import json_response
 from rest_compat.serializers import ingest_report
 
@@ -29,7 +31,6 @@ CORS_HEADERS: dict[str, str] = {
     hdrs.ACCESS_CONTROL_ALLOW_HEADERS: "Content-Type, X-Tracker-Token",
     hdrs.ACCESS_CONTROL_MAX_AGE: "86400",
 }
-UNKNOWN_TOKEN = "unauthorized: send a valid tracker token as ?token=<tracker token>"
 
 
 @cache
@@ -53,19 +54,13 @@ async def collect_preflight_handler(request: web.Request) -> web.Response:
 async def collect_handler(request: web.Request) -> web.Response:
     try:
         return await _collect(request)
-    except ApiError as err:
+    except HttpError as err:
         # Without CORS headers the page could not even read why it failed.
         raise ApiError(err.status, err.message, headers={**err.headers, **CORS_HEADERS}) from None
 
 
 async def _collect(request: web.Request) -> web.Response:
-    token = request.query.get("token") or request.headers.get("X-Tracker-Token")
-    site = None
-    if token:
-        site = await request.app[SERVICE].site_for_tracker_token(token)
-    if site is None:
-        raise ApiError(401, UNKNOWN_TOKEN)
-    await admit(request, site, credential="tracker token")
+    site = await authenticate(request, Credential.TRACKER_TOKEN)
     body = await read_json_object(request, max_bytes=MAX_COLLECT_BYTES)
     events = body.get("events", [body])
     if not isinstance(events, list):

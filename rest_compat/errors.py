@@ -1,6 +1,7 @@
 """JSON errors (docs/concepts.md, "Errors"): every failure a client can see is ``{"error": "..."}``.
 
-Handlers raise ``ApiError``; ``error_middleware`` turns it, aiohttp's own HTTP errors
+Handlers raise ``ApiError`` (or the shared edge's ``HttpError``, of which it is one);
+``error_middleware`` turns it, aiohttp's own HTTP errors
 (404, 405, 413 from the router and the body reader) and anything unexpected into JSON
 responses, so no input ever reaches the client as an HTML page or a bare 500 traceback.
 """
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from adapters.http.errors import CLIENT_CLOSED_REQUEST, HttpError
 from rest_compat.responses import json_response
 
 logger = logging.getLogger("attributionhub.rest")
@@ -23,16 +25,13 @@ _KEPT_HEADERS = (hdrs.ALLOW, hdrs.RETRY_AFTER, hdrs.WWW_AUTHENTICATE)
 INTERNAL_ERROR = "internal error: the request could not be processed; it has been logged"
 
 
-class ApiError(Exception):
+class ApiError(HttpError):
     """A failure with the status and message the client should get."""
 
     def __init__(
         self, status: int, message: str, *, headers: Mapping[str, str] | None = None
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = dict(headers or {})
+        super().__init__(status, message, headers=headers)
 
 
 def error_response(
@@ -41,14 +40,11 @@ def error_response(
     return json_response({"error": message}, status=status, headers=headers)
 
 
-CLIENT_CLOSED_REQUEST = 499
-
-
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as err:
+    except HttpError as err:
         return error_response(err.status, err.message, err.headers)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from domain.services import MAX_BATCH_EVENTS, BatchTooLargeError
+from adapters.http.authentication import authenticate
+from domain.json_kinds import json_kind
+from domain.services import BatchTooLargeError
 from rest_compat.app_keys import SERVICE, SETTINGS
-from rest_compat.auth import authenticated_site
 from rest_compat.errors import ApiError
-from rest_compat.json_body import json_kind, read_json_object
+from rest_compat.json_body import read_json_object
 from rest_compat.responses import json_response
 from rest_compat.serializers import ingest_report
 
@@ -23,8 +24,10 @@ _MAX_QUOTED = 64
 
 
 async def events_handler(request: web.Request) -> web.Response:
-    site = await authenticated_site(request)
-    body = await read_json_object(request, max_bytes=request.app[SETTINGS].max_body_bytes)
+    site = await authenticate(request)
+    body = await read_json_object(
+        request, max_bytes=request.app[SETTINGS].max_body_bytes, shape=_SHAPE
+    )
     unknown = sorted(set(body) - _ALLOWED_KEYS)
     if unknown:
         name = unknown[0] if len(unknown[0]) <= _MAX_QUOTED else unknown[0][:_MAX_QUOTED] + "…"
@@ -34,10 +37,6 @@ async def events_handler(request: web.Request) -> web.Response:
     events = body["events"]
     if not isinstance(events, list):
         raise ApiError(400, f"events: expected an array of event objects, got {json_kind(events)}")
-    if len(events) > MAX_BATCH_EVENTS:
-        raise ApiError(
-            413, f"events: expected at most {MAX_BATCH_EVENTS} events, got {len(events)}"
-        )
     try:
         report = await request.app[SERVICE].ingest(site.site_id, events)
     except BatchTooLargeError as err:

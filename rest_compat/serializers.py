@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from domain.model import Session
+from domain.multi_touch import AttributionReport
 from domain.page_report import PageReport, RoleCount
 from domain.parameters import format_instant
 from domain.services import IngestReport, SessionsPage
 
 NO_SESSIONS = {"message": "No sessions found for the given parameters."}
 NO_PAGE_DATA = {"message": "No page data found for the given parameters."}
+NO_CONVERSIONS = {"message": "No conversions found for the given parameters."}
 
 JsonObject = dict[str, Any]
 
@@ -100,6 +102,46 @@ def page_report(report: PageReport | None) -> JsonObject:
                 "landing_assisted_drop_off": _role(stats.landing_assisted_drop_off),
             }
             for stats in report.drop_off_performance
+        ],
+    }
+
+
+def attribution_report(report: AttributionReport | None) -> JsonObject:
+    if report is None:
+        return dict(NO_CONVERSIONS)
+    window = report.time_frame
+    if window.start is None or window.end is None:
+        raise ValueError("an attribution report's time frame has both bounds")
+    summary = report.summary
+    return {
+        "time_frame": {"start": format_instant(window.start), "end": format_instant(window.end)},
+        "lookback_days": report.lookback_days,
+        "dimension": report.dimension.value,
+        "models": [model.value for model in report.models],
+        "summary_totals": {
+            "conversions": summary.conversions,
+            "converting_users": summary.converting_users,
+            "revenue": summary.revenue,
+            "average_path_length": summary.average_path_length,
+            "non_converting_paths": summary.non_converting_paths,
+        },
+        "rows": [
+            {
+                "value": row.value,
+                "touches": row.touches,
+                **{
+                    credit.model.value: {
+                        "conversions": credit.conversions,
+                        "revenue": credit.revenue,
+                    }
+                    for credit in row.credits
+                },
+            }
+            for row in report.rows
+        ],
+        "top_paths": [
+            {"path": list(path.path), "conversions": path.conversions, "revenue": path.revenue}
+            for path in report.top_paths
         ],
     }
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from domain.parameters import parse_sessions_query
+from adapters.http.authentication import authenticate
 from rest_compat.app_keys import SERVICE
-from rest_compat.auth import authenticated_site
-from rest_compat.request_parameters import checked, read_parameters
+from rest_compat.request_parameters import checked_async, read_parameters
 from rest_compat.responses import json_response
 from rest_compat.serializers import sessions_page
 
 
 async def sessions_handler(request: web.Request) -> web.Response:
-    site = await authenticated_site(request)
+    site = await authenticate(request)
     params = await read_parameters(request)
-    query = checked(lambda: parse_sessions_query(params))
-    page = await request.app[SERVICE].list_sessions(site.site_id, query)
+    page = await checked_async(request.app[SERVICE].list_sessions(site.site_id, params))
     return json_response(sessions_page(page))

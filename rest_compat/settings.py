@@ -8,4 +8,3 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class RestSettings:
     max_body_bytes: int = 10 * 1024 * 1024
-    access_log: bool = True

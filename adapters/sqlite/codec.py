@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -29,9 +29,59 @@ from domain.model import (
     from_micros,
     to_micros,
 )
-from domain.page_report import ReportConversion, closes_after
+from domain.multi_touch import JourneyConversion
+from domain.page_report import ReportConversion, ReportSession, closes_after
 
 Row = tuple[Any, ...]
+
+
+def column_list(row_type: type[tuple[Any, ...]], prefix: str = "") -> str:
+    """The columns of a row type (a ``NamedTuple`` named after them), for SQL: what a
+    statement selects and how its rows are decoded come from one list of names."""
+    return ", ".join(prefix + name for name in row_type._fields)  # type: ignore[attr-defined]
+
+
+class EventRow(NamedTuple):
+    """A stored event as ``EVENT_SELECT`` reads it."""
+
+    event_id: str
+    type: int
+    visitor_key: int
+    ts: int
+    page_key: int
+    url: str | None
+    referrer_key: int | None
+    user_agent_key: int | None
+    email: str | None
+    meta_type: str | None
+    meta_id: str | None
+    value: float | None
+
+
+class SessionRow(NamedTuple):
+    """A stored session: the columns ``INSERT_SESSION`` writes and ``SESSION_SELECT``
+    reads."""
+
+    site_key: int
+    visitor_key: int
+    ordinal: int
+    start: int
+    last_activity: int
+    inactive_after: int
+    closes_after: int
+    landing_key: int
+    exit_key: int
+    exit_previous_key: int
+    source_key: int
+    medium_key: int
+    campaign_key: int | None
+    content_key: int | None
+    term_key: int | None
+    visitor_id: str
+    session_id: str
+    conversions: bytes | None
+    path: bytes
+
 
 EVENT_TYPES: Final = (EventType.PAGEVIEW, EventType.CONVERSION, EventType.EXIT)
 _TYPE_CODES: Final = {t: i for i, t in enumerate(EVENT_TYPES)}
@@ -40,16 +90,12 @@ _MICROSECOND: Final = timedelta(microseconds=1)
 
 EVENT_COLUMNS: Final = (
     "site_key, event_id, type, visitor_key, ts, page_key, url, referrer_key, user_agent_key, "
-    "email, meta_type, meta_id"
+    "email, meta_type, meta_id, value"
 )
 INSERT_EVENT: Final = (
-    f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-SESSION_COLUMNS: Final = (
-    "site_key, visitor_key, ordinal, start, last_activity, inactive_after, closes_after, "
-    "landing_key, exit_key, exit_previous_key, source_key, medium_key, campaign_key, "
-    "content_key, term_key, visitor_id, session_id, conversions, path"
-)
+SESSION_COLUMNS: Final = column_list(SessionRow)
 INSERT_SESSION: Final = (
     f"INSERT INTO sessions ({SESSION_COLUMNS}) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -116,9 +162,19 @@ def count_changes(removed: Iterable[Row], added: Iterable[Row]) -> list[Row]:
 
 
 # What the page report reads of a session (``domain.page_report.ReportSession``).
-REPORT_COLUMNS: Final = (
-    "visitor_key, ordinal, landing_key, exit_key, exit_previous_key, closes_after, conversions"
-)
+# The columns holding each field of ``ReportSession``, in its order: a report row is that
+# tuple as read, but for the conversions blob.
+_REPORT_SOURCES: Final = {
+    "visitor": "visitor_key",
+    "ordinal": "ordinal",
+    "landing": "landing_key",
+    "exit": "exit_key",
+    "exit_previous": "exit_previous_key",
+    "closes_after": "closes_after",
+    "conversions": "conversions",
+}
+REPORT_COLUMNS: Final = ", ".join(_REPORT_SOURCES[field] for field in ReportSession._fields)
+_REPORT_CONVERSIONS: Final = ReportSession._fields.index("conversions")
 _IN_KEYS: Final = "IN (SELECT value FROM json_each(?))"
 # Dictionaries are small (pages, user agents, attribution values); past this many
 # characters cached a cache starts over rather than grow with every distinct URL or
@@ -294,6 +350,7 @@ class Dictionaries:
                 e.email,
                 e.meta_type,
                 e.meta_id,
+                e.value,
             )
             for e in events
         ]
@@ -369,6 +426,7 @@ def session_row(
             c.email,
             c.meta_type,
             c.meta_id,
+            c.value,
         )
         for c in s.conversions
     ]
@@ -402,42 +460,76 @@ def report_conversions(blob: bytes) -> tuple[ReportConversion, ...]:
 def report_rows(rows: list[Row]) -> list[Row]:
     """Rows of ``REPORT_COLUMNS`` as ``ReportSession`` tuples: only the conversions blob,
     present on a few percent of sessions, needs decoding."""
-    return [row if row[6] is None else (*row[:6], report_conversions(row[6])) for row in rows]
+    at = _REPORT_CONVERSIONS
+    return [
+        row if row[at] is None else (*row[:at], report_conversions(row[at]), *row[at + 1 :])
+        for row in rows
+    ]
+
+
+# What attribution reads of a session (``JourneySession`` but for the text keys).
+JOURNEY_COLUMNS: Final = "visitor_key, start, source_key, medium_key, campaign_key, conversions"
+
+
+def journey_rows(rows: list[Row]) -> list[Row]:
+    """Rows of ``JOURNEY_COLUMNS`` as ``JourneySession`` tuples, text keys left as keys
+    (``attribution_texts``): only the conversions blob, on a few percent of sessions,
+    needs decoding."""
+    return [
+        row
+        if row[5] is None
+        else (
+            *row[:5],
+            tuple(
+                [
+                    # value: absent from older blobs
+                    JourneyConversion(row[1] + c[1], c[2], c[5], c[6], c[7] if len(c) > 7 else None)
+                    for c in orjson.loads(row[5])
+                ]
+            ),
+        )
+        for row in rows
+    ]
 
 
 # --- reading whole values back (listings, re-cuts) ---------------------------------------
-SESSION_SELECT: Final = (
-    "SELECT site_key, visitor_key, ordinal, start, last_activity, inactive_after, closes_after, "
-    "landing_key, exit_key, exit_previous_key, source_key, medium_key, campaign_key, "
-    "content_key, term_key, visitor_id, session_id, conversions, path FROM sessions"
-)
+SESSION_SELECT: Final = f"SELECT {SESSION_COLUMNS} FROM sessions"
 
 
 def sessions_from_rows(
     conn: sqlite3.Connection, keys: Dictionaries, site_id: str, rows: Sequence[Row]
 ) -> list[Session]:
-    """Sessions of ``rows`` (``SESSION_SELECT``), dictionary keys resolved in two reads."""
-    decoded = [(row, orjson.loads(row[18]), _json_or_empty(row[17])) for row in rows]
+    """Sessions of ``rows`` (``SessionRow`` columns), dictionary keys resolved in two
+    reads."""
+    decoded = [
+        (row, orjson.loads(row.path), _json_or_empty(row.conversions))
+        for row in map(SessionRow._make, rows)
+    ]
     page_keys: set[int] = set()
     text_keys: set[int] = set()
     for row, path, conversions in decoded:
         page_keys.update(path[0::2])
-        page_keys.add(row[9])
+        page_keys.add(row.exit_previous_key)
         page_keys.update(c[3] for c in conversions)
-        text_keys.update(k for k in row[10:15] if k is not None)
+        text_keys.update(k for k in _attribution_keys(row) if k is not None)
     pages = keys.pages.values(conn, page_keys)
     texts = keys.texts.values(conn, text_keys)
     sessions = []
     for row, path, conversions in decoded:
-        start = from_micros(row[3])
+        start = from_micros(row.start)
+        campaign, content, term = (
+            None if k is None else texts[k] for k in _attribution_keys(row)[2:]
+        )
         sessions.append(
             Session(
                 site_id=site_id,
-                visitor_id=row[15],
-                session_id=row[16],
+                visitor_id=row.visitor_id,
+                session_id=row.session_id,
                 start=start,
-                last_activity=from_micros(row[4]),
-                attribution=Attribution(*(None if k is None else texts[k] for k in row[10:15])),  # type: ignore[arg-type]  # source and medium are never NULL
+                last_activity=from_micros(row.last_activity),
+                attribution=Attribution(
+                    texts[row.source_key], texts[row.medium_key], campaign, content, term
+                ),
                 path=tuple(
                     PageVisit(pages[path[i]], start + timedelta(0, 0, path[i + 1]))
                     for i in range(0, len(path), 2)
@@ -451,25 +543,28 @@ def sessions_from_rows(
                         c[4],
                         c[5],
                         c[6],
+                        # Blobs written before values existed have seven fields.
+                        c[7] if len(c) > 7 else None,
                     )
                     for c in conversions
                 ),
-                exit_previous_page=pages[row[9]],
-                is_last=row[6] != 0,
-                inactive_after=from_micros(row[5]),
+                exit_previous_page=pages[row.exit_previous_key],
+                is_last=row.closes_after != 0,
+                inactive_after=from_micros(row.inactive_after),
             )
         )
     return sessions
+
+
+def _attribution_keys(row: SessionRow) -> tuple[int | None, ...]:
+    return (row.source_key, row.medium_key, row.campaign_key, row.content_key, row.term_key)
 
 
 def _json_or_empty(blob: bytes | None) -> list[Any]:
     return [] if blob is None else list(orjson.loads(blob))
 
 
-EVENT_SELECT: Final = (
-    "SELECT e.event_id, e.type, e.visitor_key, e.ts, e.page_key, e.url, e.referrer_key, "
-    "e.user_agent_key, e.email, e.meta_type, e.meta_id FROM events AS e"
-)
+EVENT_SELECT: Final = f"SELECT {column_list(EventRow, 'e.')} FROM events AS e"
 
 
 def events_from_rows(
@@ -479,60 +574,103 @@ def events_from_rows(
     visitor_ids: Mapping[int, str],
     rows: Sequence[Row],
 ) -> Iterator[Event]:
-    """Events of ``rows`` (``EVENT_SELECT``); ``visitor_ids`` maps their visitor keys."""
-    pages = keys.pages.values(conn, {row[4] for row in rows})
-    texts = keys.texts.values(conn, {k for row in rows for k in row[6:8] if k is not None})
-    for row in rows:
-        page = pages[row[4]]
+    """Events of ``rows`` (``EventRow`` columns); ``visitor_ids`` maps their visitor
+    keys."""
+    stored = list(map(EventRow._make, rows))
+    pages = keys.pages.values(conn, {row.page_key for row in stored})
+    texts = keys.texts.values(
+        conn,
+        {k for row in stored for k in (row.referrer_key, row.user_agent_key) if k is not None},
+    )
+    for row in stored:
+        page = pages[row.page_key]
         yield Event(
-            site_id,
-            row[0],
-            EVENT_TYPES[row[1]],
-            visitor_ids[row[2]],
-            EPOCH + timedelta(0, 0, row[3]),
-            row[5] or page,
-            page,
-            None if row[6] is None else texts[row[6]],
-            None if row[7] is None else texts[row[7]],
-            row[8],
-            row[9],
-            row[10],
+            site_id=site_id,
+            event_id=row.event_id,
+            type=EVENT_TYPES[row.type],
+            visitor_id=visitor_ids[row.visitor_key],
+            timestamp=EPOCH + timedelta(0, 0, row.ts),
+            url=row.url or page,
+            page=page,
+            referrer=None if row.referrer_key is None else texts[row.referrer_key],
+            user_agent=None if row.user_agent_key is None else texts[row.user_agent_key],
+            email=row.email,
+            meta_type=row.meta_type,
+            meta_id=row.meta_id,
+            value=row.value,
         )
 
 
 # --- schema version 3, read once by migration 4 -----------------------------------------
-def v3_event(row: Row) -> Event:
+class V3EventRow(NamedTuple):
+    site_id: str
+    event_id: str
+    type: str
+    visitor_id: str
+    ts: int
+    url: str
+    page: str
+    referrer: str | None
+    user_agent: str | None
+    email: str | None
+    meta_type: str | None
+    meta_id: str | None
+
+
+class V3SessionRow(NamedTuple):
+    site_id: str
+    session_id: str
+    visitor_id: str
+    start: int
+    last_activity: int
+    inactive_after: int
+    is_last: int
+    source: str
+    medium: str
+    campaign: str | None
+    content: str | None
+    term: str | None
+    landing_page: str
+    exit_page: str
+    exit_previous_page: str
+    path: bytes
+    conversions: bytes | None
+
+
+def v3_event(raw: Row) -> Event:
+    row = V3EventRow._make(raw)
     return Event(
-        row[0],
-        row[1],
-        _V3_EVENT_TYPES[row[2]],
-        row[3],
-        EPOCH + timedelta(0, 0, row[4]),
-        row[5],
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        row[11],
+        site_id=row.site_id,
+        event_id=row.event_id,
+        type=_V3_EVENT_TYPES[row.type],
+        visitor_id=row.visitor_id,
+        timestamp=EPOCH + timedelta(0, 0, row.ts),
+        url=row.url,
+        page=row.page,
+        referrer=row.referrer,
+        user_agent=row.user_agent,
+        email=row.email,
+        meta_type=row.meta_type,
+        meta_id=row.meta_id,
     )
 
 
-def v3_session(row: Row) -> Session:
+def v3_session(raw: Row) -> Session:
+    row = V3SessionRow._make(raw)
     iso = datetime.fromisoformat
     return Session(
-        site_id=row[0],
-        visitor_id=row[2],
-        session_id=row[1],
-        start=from_micros(row[3]),
-        last_activity=from_micros(row[4]),
-        attribution=Attribution(*row[7:12]),
-        path=tuple(PageVisit(url, iso(at)) for url, at in orjson.loads(row[15])),
+        site_id=row.site_id,
+        visitor_id=row.visitor_id,
+        session_id=row.session_id,
+        start=from_micros(row.start),
+        last_activity=from_micros(row.last_activity),
+        attribution=Attribution(row.source, row.medium, row.campaign, row.content, row.term),
+        path=tuple(PageVisit(url, iso(at)) for url, at in orjson.loads(row.path)),
         conversions=tuple(
             Conversion(c[0], iso(c[1]), c[2], c[3], c[4], c[5], c[6])
-            for c in (orjson.loads(row[16]) if row[16] is not None else ())
+            for c in (orjson.loads(row.conversions) if row.conversions is not None else ())
         ),
-        exit_previous_page=row[14],
-        is_last=bool(row[6]),
-        inactive_after=from_micros(row[5]),
+        exit_previous_page=row.exit_previous_page,
+        is_last=bool(row.is_last),
+        inactive_after=from_micros(row.inactive_after),
     )

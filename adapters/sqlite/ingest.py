@@ -23,6 +23,8 @@ from domain.ports import Recut, StoredBatch
 from domain.sessionization import resume_point
 
 _IN_KEYS: Final = "IN (SELECT value FROM json_each(?))"
+# Where ``INSERT_EVENT`` rows (``Dictionaries.event_rows``) hold the visitor's key.
+_VISITOR_KEY: Final = codec.EVENT_COLUMNS.split(", ").index("visitor_key")
 _SESSION_BOUNDS: Final = (
     "SELECT visitor_key, start, last_activity FROM sessions INDEXED BY sessions_by_visitor "
     f"WHERE visitor_key {_IN_KEYS}"
@@ -126,7 +128,7 @@ def _recut(
     last_rowid, last_visitor = before
     by_id: dict[str, tuple[Event, int]] = {}
     for event, row in zip(events, rows, strict=True):
-        by_id.setdefault(event.event_id, (event, row[3]))
+        by_id.setdefault(event.event_id, (event, row[_VISITOR_KEY]))
     added: dict[int, list[Event]] = defaultdict(list)
     visitor_ids: dict[int, str] = {}
     # The in-memory events stand for the rows just inserted: same values, no decoding.

@@ -127,8 +127,13 @@ _V4_INDEXES: Final = (
 )
 
 
-# The new tables take their final names once the old ones are dropped.
-_INSERT_EVENT_V4: Final = codec.INSERT_EVENT.replace("INTO events ", "INTO events_v4 ")
+# The new tables take their final names once the old ones are dropped. Events as version 4
+# had them: the columns of today's rows but the last, ``value`` (version 5).
+_V4_EVENT_COLUMNS: Final = codec.EVENT_COLUMNS.removesuffix(", value")
+_INSERT_EVENT_V4: Final = (
+    f"INSERT OR IGNORE INTO events_v4 ({_V4_EVENT_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(_V4_EVENT_COLUMNS.split(', ')))})"
+)
 _INSERT_SESSION_V4: Final = codec.INSERT_SESSION.replace("INTO sessions ", "INTO sessions_v4 ")
 
 
@@ -140,21 +145,19 @@ def _migration_4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
     keys = codec.Dictionaries(conn)
     events = conn.execute(
-        "SELECT site_id, event_id, type, visitor_id, ts, url, page, referrer, user_agent, "
-        "email, meta_type, meta_id FROM events ORDER BY rowid"
+        f"SELECT {codec.column_list(codec.V3EventRow)} FROM events ORDER BY rowid"
     )
     while rows := events.fetchmany(5_000):
         decoded = [codec.v3_event(row) for row in rows]
-        conn.executemany(_INSERT_EVENT_V4, keys.event_rows(decoded))
+        conn.executemany(_INSERT_EVENT_V4, [row[:-1] for row in keys.event_rows(decoded)])
+    # Each row: the v3 session's columns, then its ordinal among its visitor's sessions.
     sessions = conn.execute(
-        "SELECT site_id, session_id, visitor_id, start, last_activity, inactive_after, "
-        "is_last, source, medium, campaign, content, term, landing_page, exit_page, "
-        "exit_previous_page, path, conversions, row_number() OVER ("
+        f"SELECT {codec.column_list(codec.V3SessionRow)}, row_number() OVER ("
         "PARTITION BY site_id, visitor_id ORDER BY start, session_id) - 1 "
         "FROM sessions"
     )
     while rows := sessions.fetchmany(5_000):
-        numbered = [(codec.v3_session(row), row[17]) for row in rows]
+        numbered = [(codec.v3_session(row[:-1]), row[-1]) for row in rows]
         conn.executemany(_INSERT_SESSION_V4, keys.session_rows(numbered))
     for statement in (
         "DROP TABLE events",
@@ -238,6 +241,9 @@ MIGRATIONS: Final[Sequence[Migration]] = (
             ON sessions (site_id, visitor_id, start, last_activity, session_id, conversions)""",
     ),
     _migration_4,
+    # Conversion values (docs/attribution.md); sessions carry them in their conversion
+    # blobs, which older blobs simply lack.
+    ("ALTER TABLE events ADD COLUMN value REAL",),
 )
 
 

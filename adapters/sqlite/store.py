@@ -14,8 +14,10 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import orjson
 
@@ -24,6 +26,7 @@ from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
 from domain.model import Event, Session, Site, from_micros, to_micros
+from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
 from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
@@ -37,11 +40,23 @@ _IDLE_READERS: Final = 32
 # Rows per hop between a reader thread and the event loop: small enough that a report
 # leaves the loop free for other requests between chunks, large enough to amortize a hop.
 _REPORT_CHUNK: Final = 4_096
+# Attribution reads every session of its window (and more): fewer, larger hops.
+_JOURNEY_CHUNK: Final = 32_768
 # Background checkpoints every so many stored events; SQLite's own would run on the
 # commit path.
 _CHECKPOINT_EVERY_EVENTS: Final = 10_000
 _PRAGMA_NAME: Final = re.compile(r"[a-z_]+")
-_SITE_COLUMNS: Final = "site_id, name, api_key_hash, tracker_token_hash, created_at"
+
+
+class _SiteRow(NamedTuple):
+    site_id: str
+    name: str
+    api_key_hash: str
+    tracker_token_hash: str
+    created_at: int
+
+
+_SITE_COLUMNS: Final = codec.column_list(_SiteRow)
 
 
 class SqliteStore(OwnSnapshotReads):
@@ -173,12 +188,12 @@ class SqliteStore(OwnSnapshotReads):
 
     # --- sites -------------------------------------------------------------------
     async def add_site(self, site: Site) -> None:
-        row = (
-            site.site_id,
-            site.name,
-            site.api_key_hash,
-            site.tracker_token_hash,
-            to_micros(site.created_at),
+        row = _SiteRow(
+            site_id=site.site_id,
+            name=site.name,
+            api_key_hash=site.api_key_hash,
+            tracker_token_hash=site.tracker_token_hash,
+            created_at=to_micros(site.created_at),
         )
 
         def insert(conn: sqlite3.Connection) -> None:
@@ -293,7 +308,8 @@ class SqliteStore(OwnSnapshotReads):
                 "report": f"SELECT {codec.REPORT_COLUMNS} FROM sessions WHERE {chosen.where}",
             }[operation]
             rows = conn.execute("EXPLAIN QUERY PLAN " + sql, chosen.params).fetchall()
-            return [str(row[3]) for row in rows]
+            # EXPLAIN QUERY PLAN rows: id, parent, notused, detail.
+            return [str(detail) for _id, _parent, _notused, detail in rows]
 
         return await self._read(plan)
 
@@ -307,6 +323,10 @@ class SqliteStore(OwnSnapshotReads):
             raise ValueError(f"pragma: expected a pragma name, got {name!r}")
         row = await self._read(lambda c: c.execute(f"PRAGMA {name}").fetchone())
         return None if row is None else row[0]
+
+    async def ping(self) -> None:  # Store port
+        # Reads the schema's first page: the file must still be a readable database.
+        await self._read(lambda c: c.execute("SELECT 1 FROM sqlite_schema LIMIT 1").fetchall())
 
     async def close(self) -> None:
         if self._closed:
@@ -387,8 +407,11 @@ class SqliteSnapshot:
             if not page:
                 return []
             found = {
-                (row[3], row[1], row[2]): row
-                for row in conn.execute(_PAGE_ROWS, (orjson.dumps(page), chosen.params[0]))
+                (row.start, row.visitor_key, row.ordinal): row
+                for row in map(
+                    codec.SessionRow._make,
+                    conn.execute(_PAGE_ROWS, (orjson.dumps(page), chosen.params[0])),
+                )
             }
             rows = [found[tuple(key)] for key in page]
             return codec.sessions_from_rows(conn, keys, site_id, rows)
@@ -419,6 +442,44 @@ class SqliteSnapshot:
         finally:
             cursor.close()
 
+    async def journey_sessions(
+        self, site_id: str, window: TimeWindow, lookback: timedelta
+    ) -> AsyncIterator[Sequence[JourneySession]]:
+        keys = self._keys
+        assert window.start is not None
+        reach = TimeWindow(window.start - lookback, window.end)
+        before = TimeWindow(reach.start, window.start - timedelta(microseconds=1))
+
+        def statements(conn: sqlite3.Connection) -> list[tuple[str, tuple[object, ...]]]:
+            site = queries.selection(conn, keys, site_id, SessionFilters(), window)
+            if site is None:
+                return []
+            early = queries.selection(conn, keys, site_id, SessionFilters(), before)
+            converting = queries.selection(conn, keys, site_id, SessionFilters(), reach)
+            assert early is not None
+            assert converting is not None
+            select = f"SELECT {codec.JOURNEY_COLUMNS} FROM sessions WHERE "
+            return [
+                (select + site.where, site.params),
+                # Earlier sessions only of visitors who converted in the reach (a scan
+                # in C of the reach's rows): the others' are never part of a path, and
+                # they are most of the lookback's sessions.
+                (
+                    select + early.where + " AND visitor_key IN (SELECT visitor_key FROM "
+                    f"sessions WHERE {converting.where} AND conversions IS NOT NULL)",
+                    (*early.params, *converting.params),
+                ),
+            ]
+
+        for sql, params in await self.run(statements, scan=True):
+            cursor = self._conn.cursor()
+            try:
+                await self.run(partial(_execute, cursor, sql, params), scan=True)
+                while rows := await self.run(partial(_journey_chunk, cursor), scan=True):
+                    yield rows  # type: ignore[misc]  # rows are JourneySession tuples
+            finally:
+                cursor.close()
+
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
@@ -442,6 +503,12 @@ class SqliteSnapshot:
 
         yield await self.run(read, scan=True)
 
+    async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
+        texts = self._keys.texts
+        ints = [int(key) for key in keys]  # type: ignore[call-overload]  # this store's keys are ints
+        found = await self.run(lambda conn: texts.values(conn, ints))
+        return dict(found.items())
+
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:
         keys = self._keys
         return dict(await self.run(lambda conn: keys.pages.lookup(conn, urls)))
@@ -456,11 +523,21 @@ class SqliteSnapshot:
 # The sessions of a list of [start, visitor_key, ordinal] primary keys of one site.
 _PAGE_ROWS: Final = (
     "SELECT "
-    + ", ".join("s." + column for column in codec.SESSION_COLUMNS.split(", "))
+    + codec.column_list(codec.SessionRow, "s.")
     + " FROM json_each(?) AS j CROSS JOIN sessions AS s ON s.site_key = ?"
     " AND s.start = j.value ->> 0 AND s.visitor_key = j.value ->> 1"
     " AND s.ordinal = j.value ->> 2"
 )
+
+
+def _execute(
+    cursor: sqlite3.Cursor, sql: str, params: Sequence[object], _: sqlite3.Connection
+) -> None:
+    cursor.execute(sql, params)
+
+
+def _journey_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.Row]:
+    return codec.journey_rows(cursor.fetchmany(_JOURNEY_CHUNK))
 
 
 def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
@@ -468,5 +545,12 @@ def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connect
     return fn(conn)
 
 
-def _site(row: codec.Row) -> Site:
-    return Site(row[0], row[1], row[2], row[3], from_micros(row[4]))
+def _site(raw: codec.Row) -> Site:
+    row = _SiteRow._make(raw)
+    return Site(
+        site_id=row.site_id,
+        name=row.name,
+        api_key_hash=row.api_key_hash,
+        tracker_token_hash=row.tracker_token_hash,
+        created_at=from_micros(row.created_at),
+    )

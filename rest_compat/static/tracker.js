@@ -5,7 +5,8 @@
  * Sends a pageview on load and on single-page-app navigation, an exit when the page is
  * hidden, and a conversion when a form with an email field is submitted (html_form), when
  * a HubSpot form reports a submission (hubspot_form), or when the page calls
- * window.attributionhub.conversion({email, meta_id}) (custom).
+ * window.attributionhub.conversion({email, meta_id, value}) (custom; value: what the
+ * conversion was worth, a number >= 0 in the site's currency).
  */
 (function () {
   "use strict";
@@ -68,6 +69,13 @@
     var event = { type: "conversion", url: window.location.href, meta_type: metaType };
     if (details.email) event.email = String(details.email);
     if (details.meta_id) event.meta_id = String(details.meta_id);
+    if (details.value !== undefined && details.value !== null) {
+      var value = Number(details.value);
+      // An unusable value is left out rather than sent: the server would reject the
+      // whole event, and the conversion itself is worth keeping.
+      if (isFinite(value) && value >= 0) event.value = value;
+      else if (window.console) console.warn("attributionhub: ignored conversion value", details.value);
+    }
     send(event, true);
   }
 

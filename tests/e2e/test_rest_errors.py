@@ -62,7 +62,10 @@ async def test_malformed_date_in_the_query_string_is_400(running: Running, key: 
         running, "/api/v1/sessions", key, params={"start_date": "2025-13-01"}
     )
     assert status == 400
-    assert message == ("start_date: expected YYYY-MM-DD or an ISO 8601 date-time, got '2025-13-01'")
+    assert message == (
+        "start_date: expected YYYY-MM-DD or an ISO 8601 date-time, got '2025-13-01': "
+        "no month 13 (months are 01-12)"
+    )
 
 
 @pytest.mark.parametrize("path", READS)
@@ -119,7 +122,7 @@ async def test_parameter_of_the_other_endpoint_is_unknown(running: Running, key:
     ("value", "kind"),
     [
         ({"$ne": None}, "an object"),
-        (["google.com"], "a list"),
+        (["google.com"], "an array"),
         (1, "a number"),
         (True, "a boolean"),
     ],
@@ -179,7 +182,6 @@ async def test_docs_example_with_its_trailing_comma_is_400_saying_where(
         (b'{"source": google.com}', "line 1, column 12"),
         (b'{"source": "google.com"', "line 1, column 24"),
         (b"{'source': 'x'}", "line 1, column 2"),
-        (b'{"source": "\xff"}', "line 1, column 1"),  # not UTF-8
     ],
 )
 async def test_invalid_json_is_400_with_line_and_column(

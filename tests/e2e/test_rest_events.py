@@ -106,7 +106,12 @@ async def test_an_empty_batch_is_fine(running: Running, key: str) -> None:
             {"events": [], "site_id": "x"},
             "'site_id': unknown key; expected a body {\"events\": [...]}",
         ),
-        ([], "body: expected a JSON object, got an array"),
+        (
+            [{"type": "pageview"}],
+            'body: expected a JSON object {"events": [...]}, got an array; wrap the array: '
+            '{"events": [...]}',
+        ),
+        (7, 'body: expected a JSON object {"events": [...]}, got a number'),
     ],
 )
 async def test_a_body_of_the_wrong_shape_is_400(
@@ -143,3 +148,48 @@ async def test_events_of_one_site_never_reach_another(running: Running, key: str
     _, theirs = await post_json(running.client, "/api/v1/sessions", other.api_key, {})
     assert mine == {"message": "No sessions found for the given parameters."}
     assert [r["landing_page"] for r in theirs["records"]] == ["https://example.com/other"]
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+async def test_a_timestamp_beyond_the_representable_years_rejects_that_event_only(
+    running: Running, key: str, stamp: str
+) -> None:
+    events = [
+        pageview("v1", "2025-07-20T10:00:00Z", "/home"),
+        pageview("v2", stamp, "/home"),
+        pageview("v3", "2025-07-20T11:00:00Z", "/pricing"),
+    ]
+    status, reply = await post_json(running.client, "/api/v1/events", key, {"events": events})
+    assert status == 200
+    assert reply["accepted"] == 2
+    assert reply["rejected"] == [
+        {
+            "index": 1,
+            "error": f"timestamp: expected an ISO 8601 date-time, got {stamp!r}: "
+            "outside the years 0001-9999 once converted to UTC",
+        }
+    ]
+    _, listed = await post_json(running.client, "/api/v1/sessions", key, {})
+    assert sorted(r["landing_page"] for r in listed["records"]) == [
+        "https://example.com/home",
+        "https://example.com/pricing",
+    ]
+
+
+async def test_an_event_in_the_first_representable_year_is_stored_and_listed(
+    running: Running, key: str
+) -> None:
+    events = [pageview("v1", "0001-01-01T00:00:00Z", "/home")]
+    status, reply = await post_json(running.client, "/api/v1/events", key, {"events": events})
+    assert (status, reply["accepted"]) == (200, 1)
+    status, listed = await post_json(running.client, "/api/v1/sessions", key, {})
+    assert status == 200
+    assert [r["timestamp"] for r in listed["records"]] == ["0001-01-01T00:00:00Z"]
+    status, report = await post_json(
+        running.client,
+        "/api/v1/pages",
+        key,
+        {"start_date": "0001-01-01", "end_date": "0001-01-20"},
+    )
+    assert status == 200
+    assert report["time_frame"]["start"] == "0001-01-01T00:00:00Z"

@@ -319,7 +319,8 @@ PAGES: dict[str, str] = {
     "/thanks": "<h1>Thank you</h1>",
     "/demo": (
         '<button id="custom" onclick="window.attributionhub.conversion('
-        "{email: 'cara@example.org', meta_id: 'demo-request'})\">Book a demo</button>"
+        "{email: 'cara@example.org', meta_id: 'demo-request', value: '250.5'})\">"
+        "Book a demo</button>"
         '<button id="hubspot" onclick="window.postMessage({type: \'hsFormCallback\','
         " eventName: 'onFormSubmitted', id: 'form-7',"
         " data: {submissionValues: {email: 'hugo@example.org'}}}, '*')\">HubSpot</button>"
@@ -466,6 +467,8 @@ async def test_custom_and_hubspot_conversions_are_recorded(
         ("conversion", f"{site}/demo", None, "cara@example.org", "custom", "demo-request"),
         ("conversion", f"{site}/demo", None, "hugo@example.org", "hubspot_form", "form-7"),
     }
+    values = {e.meta_type: e.value for e in events if e.type is EventType.CONVERSION}
+    assert values == {"custom": 250.5, "hubspot_form": None}
 
 
 async def test_single_page_navigation_is_a_pageview_referred_by_the_previous_url(

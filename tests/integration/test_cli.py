@@ -8,8 +8,10 @@ import json
 import os
 import queue
 import random
+import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +165,7 @@ def test_import_summary_counts_each_outcome_and_names_rejected_lines(tmp_path: P
     assert summary["bots"] == 1  # line 8
     assert summary["rejected_count"] == 2
     assert [r["line"] for r in summary["rejected"]] == [5, 6]
-    assert summary["rejected"][0]["error"].startswith("invalid JSON at column ")
+    assert summary["rejected"][0]["error"].startswith("not valid JSON (column ")
     assert summary["rejected"][1]["error"].startswith("timestamp: ")
 
 
@@ -174,7 +177,7 @@ def test_import_prints_rejected_line_numbers_in_the_human_summary(tmp_path: Path
     result = run(db, "import", str(ndjson), "--site", site["site_id"])
 
     assert result.exit_code == 0, result.output
-    assert "line 5: invalid JSON" in result.stdout
+    assert "line 5: not valid JSON" in result.stdout
     assert "line 6: timestamp:" in result.stdout
     assert "line 3:" not in result.stdout  # a duplicate is not a rejection
 
@@ -287,7 +290,7 @@ def test_a_store_that_cannot_be_opened_is_a_message_not_a_traceback(tmp_path: Pa
     result = run(tmp_path, "sites", "create", "Acme")
 
     assert result.exit_code == 1
-    assert "cannot open the store" in result.output
+    assert "cannot open the embedded store" in result.output
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)  # a clean exit, nothing escaped
 
@@ -344,24 +347,35 @@ def free_port() -> int:
 class Server:
     """`attributionhub serve` in a subprocess, its stdout collected line by line."""
 
-    def __init__(self, store: Path, *args: str) -> None:
+    def __init__(self, store: Path, *args: str, store_after_serve: bool = False) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATTRIBUTIONHUB_")}
         env["PYTHONPATH"] = str(REPO)
+        where = ("serve", "--store", str(store))
+        if not store_after_serve:
+            where = ("--store", str(store), "serve")
         self.process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "attributionhub", "--store", str(store), "serve"),
+                *(sys.executable, "-m", "attributionhub", *where),
                 *("--port", str(self.port), *args),
             ],
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
             env=env,
             cwd=store.parent,
         )
+        self.stderr_lines: list[str] = []
+        self._stderr_thread = threading.Thread(target=self._pump_stderr, daemon=True)
+        self._stderr_thread.start()
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         self._pump_thread = threading.Thread(target=self._pump, daemon=True)
         self._pump_thread.start()
+
+    def _pump_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr_lines.append(line.decode())
 
     def _pump(self) -> None:
         assert self.process.stdout is not None
@@ -400,8 +414,11 @@ class Server:
             self.process.kill()
             self.process.wait()
         self._pump_thread.join(timeout=10)  # the pipe is at its end once the process is
+        self._stderr_thread.join(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
 
 @pytest.fixture
@@ -483,33 +500,102 @@ def test_serve_reports_an_unusable_rate_limit_as_a_usage_error(tmp_path: Path) -
     result = run(tmp_path / "cli.db", "serve", "--rate-limit", "lots")
 
     assert result.exit_code == 2
-    assert "rate_limit" in result.output
+    assert "--rate-limit: expected a limit such as '600/minute'" in result.output
+    assert "got 'lots'" in result.output
+
+
+def example_requests(output: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The (URL, body) of each curl example printed by `serve --demo`."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    url = ""
+    for line in output:
+        words = line.split()
+        if words[:1] == ["curl"]:
+            url = next(w for w in words if w.startswith("http://"))
+        elif words[:1] == ["-d"] and url:
+            found.append((url, json.loads(line.split("-d", 1)[1].strip().strip("'"))))
+    return found
 
 
 @pytest.mark.slow
-def test_serve_demo_again_reuses_the_demo_site_with_renewed_keys(
+def test_serve_demo_again_keeps_the_demo_keys_and_prints_requests_inside_its_data(
     tmp_path: Path, servers: list[Server]
 ) -> None:
     db = tmp_path / "demo-twice.db"
     first = Server(db, "--demo", "--demo-events", "300")
     servers.append(first)
     first.wait_for("serving on")
-    old_key, site_id = first.value("API key"), first.value("Demo site")
-    _, before = http(first.url("/api/v1/sessions"), {}, old_key)
+    key, token, site_id = (first.value(k) for k in ("API key", "Tracker token", "Demo site"))
+    _, before = http(first.url("/api/v1/sessions"), {}, key)
     assert first.stop() == 0
 
     second = Server(db, "--demo", "--demo-events", "300")
     servers.append(second)
     second.wait_for("serving on")
-    new_key = second.value("API key")
 
     assert second.value("Demo site") == site_id
-    assert any("Reusing the demo site" in line for line in second.output)
-    assert http(second.url("/api/v1/sessions"), {}, old_key)[0] == 401
-    status, after = http(second.url("/api/v1/sessions"), {}, new_key)
+    assert (second.value("API key"), second.value("Tracker token")) == (key, token)
+    status, after = http(second.url("/api/v1/sessions"), {}, key)
     assert status == 200
     assert after["pagination"] == before["pagination"]  # not filled a second time
+    kept = db.with_name(db.name + ".demo-keys.json")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert json.loads(kept.read_text())["api_key"] == key
+    # The data's range is printed, and every example request asks for days inside it.
+    first_day, last_day = second.value("Demo data").split("from ", 1)[1].split(" to ")
+    examples = example_requests(second.output)
+    assert [url.rsplit("/", 1)[1] for url, _ in examples] == ["sessions", "pages", "graphql"]
+    for url, body in examples[:2]:
+        assert first_day <= body["start_date"] <= body["end_date"] <= last_day
+        status, answer = http(url, body, key)
+        assert status == 200, answer
+        assert answer.get("records") or answer.get("summary_totals", {}).get("total_sessions")
     assert second.stop() == 0
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_during_shutdown_exits_quietly(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    db = tmp_path / "twice.db"
+    site = create_site(db)
+    server = Server(db)
+    servers.append(server)
+    server.wait_for("serving on")
+    # A request in flight (its body still arriving) keeps the graceful shutdown busy, so
+    # the second Ctrl+C lands during it.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+        client.sendall(
+            b"POST /api/v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authentication: {site['api_key']}\r\n".encode()
+            + b'Content-Length: 1000\r\n\r\n{"events": ['
+        )
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGINT)
+        time.sleep(1)  # the shutdown is now waiting for that request
+        server.process.send_signal(signal.SIGINT)
+        status = server.process.wait(timeout=30)
+    server.kill()  # joins the output threads
+
+    stderr = "".join(server.stderr_lines)
+    assert status == 0, stderr
+    assert "Traceback" not in stderr
+    assert "RuntimeError" not in stderr
+
+
+@pytest.mark.slow
+def test_serve_accepts_the_store_after_the_subcommand(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    db = tmp_path / "after.db"
+    site = create_site(db)
+    server = Server(db, store_after_serve=True)
+    servers.append(server)
+    server.wait_for("serving on")
+
+    assert f"store: {db}" in "".join(server.output)
+    assert http(server.url("/api/v1/sessions"), {}, site["api_key"])[0] == 200
+    assert server.stop() == 0
 
 
 def test_sites_list_and_rotate_keys(tmp_path: Path) -> None:
@@ -517,13 +603,13 @@ def test_sites_list_and_rotate_keys(tmp_path: Path) -> None:
     created = create_site(db)
     listed = run(db, "sites", "list", "--json")
     assert listed.exit_code == 0, listed.output
-    [row] = json.loads(listed.output)
+    [row] = json.loads(listed.stdout)
     assert (row["site_id"], row["name"]) == (created["site_id"], created["name"])
     assert "api_key" not in row
 
     rotated = run(db, "sites", "rotate-keys", created["site_id"], "--json")
     assert rotated.exit_code == 0, rotated.output
-    renewed = json.loads(rotated.output)
+    renewed = json.loads(rotated.stdout)
     assert renewed["site_id"] == created["site_id"]
     assert renewed["api_key"] != created["api_key"]
 
@@ -542,5 +628,310 @@ def test_a_bad_report_concurrency_setting_is_named_in_one_line_not_a_traceback(
     )
 
     assert result.exit_code == 2
-    assert "ATTRIBUTIONHUB_REPORT_CONCURRENCY: expected an integer >= 1, got 'abc'" in result.output
+    assert (
+        "ATTRIBUTIONHUB_REPORT_CONCURRENCY: expected an integer from 1 to 64, got 'abc'"
+        in result.output
+    )
     assert "Traceback" not in result.output
+
+
+# --- settings, store selection, --version ----------------------------------------------
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sites", "list"],
+        ["sites", "create", "Acme"],
+        ["sites", "rotate-keys", "site_x"],
+        ["import", "-", "--site", "site_x"],
+    ],
+)
+@pytest.mark.parametrize("value", ["abc", "0", "-5"])
+def test_a_bad_setting_stops_every_command_with_one_line_naming_it(
+    tmp_path: Path, command: list[str], value: str
+) -> None:
+    db = tmp_path / "cli.db"
+    result = CliRunner().invoke(
+        cli,
+        ["--store", str(db), *command],
+        env={"ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES": value},
+        input=b"",
+    )
+
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES: expected a whole number of minutes "
+        f"from 1 to 1440, got {value!r}\n"
+    )
+    assert not db.exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize("value", ["abc", "0"])
+def test_serve_refuses_a_bad_setting_before_it_listens(tmp_path: Path, value: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTRIBUTIONHUB_")}
+    env |= {"PYTHONPATH": str(REPO), "ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES": value}
+    command = [sys.executable, "-m", "attributionhub", "--store", str(tmp_path / "s.db")]
+    port = str(free_port())
+
+    # A server that starts anyway would run until the timeout: that is the failure.
+    done = subprocess.run(
+        [*command, "serve", "--port", port], env=env, capture_output=True, timeout=60
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        "Error: ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES: expected a whole number of minutes "
+        f"from 1 to 1440, got {value!r}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ATTRIBUTIONHUB_RATE_LIMIT", "600/fortnight"),
+        ("ATTRIBUTIONHUB_GRAPHQL_IDE", "maybe"),
+        ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "0"),
+    ],
+)
+def test_a_bad_setting_is_refused_even_by_commands_that_do_not_use_it(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["--store", str(tmp_path / "cli.db"), "sites", "list"], env={name: value}
+    )
+
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {name}: expected ")
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_a_host_that_is_no_address_or_name(tmp_path: Path) -> None:
+    result = run(tmp_path / "cli.db", "serve", "--host", "not a host")
+
+    assert result.exit_code == 2
+    assert "--host: expected an IP address or a host name, got 'not a host'" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sites", "create", "Acme", "--json"], ["sites", "list", "--json"]],
+)
+def test_every_command_names_the_store_it_opened_on_stderr(
+    tmp_path: Path, command: list[str]
+) -> None:
+    db = tmp_path / "named.db"
+    result = run(db, *command)
+
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)  # stdout stays one JSON document
+    assert result.stderr == f"Store: {db}\n"
+
+
+def test_a_mongodb_store_is_named_without_its_password(tmp_path: Path) -> None:
+    url = "mongodb://ah:s3cret@127.0.0.1:9/attributionhub?serverSelectionTimeoutMS=300"
+    result = CliRunner().invoke(cli, ["sites", "list", "--store", url])
+
+    assert result.exit_code == 1
+    assert "s3cret" not in result.output
+    assert "ah:***@127.0.0.1:9" in result.output or "***@127.0.0.1:9" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sites", "create", "Acme", "--json"],
+        ["sites", "list"],
+        ["sites", "rotate-keys", "site_x"],
+        ["import", "-", "--site", "site_x"],
+    ],
+)
+def test_store_is_accepted_after_the_subcommand(tmp_path: Path, command: list[str]) -> None:
+    db = tmp_path / "after.db"
+
+    result = CliRunner().invoke(cli, [*command, "--store", str(db)], input=b"")
+
+    assert f"Store: {db}" in result.stderr
+    assert db.exists()
+
+
+def test_a_store_given_after_the_subcommand_wins_over_one_given_before(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.db", tmp_path / "after.db"
+
+    result = CliRunner().invoke(
+        cli, ["--store", str(before), "sites", "create", "Acme", "--store", str(after)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert after.exists()
+    assert not before.exists()
+
+
+def test_a_missing_store_folder_is_named_and_not_created(tmp_path: Path) -> None:
+    wanted = tmp_path / "nonexistent" / "dir" / "x.db"
+
+    result = run(wanted, "sites", "list")
+
+    assert result.exit_code == 1
+    assert f"the folder '{wanted.parent}' does not exist" in result.output
+    assert not (tmp_path / "nonexistent").exists()
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="the per-user data folder follows XDG_DATA_HOME on Linux"
+)
+def test_without_store_every_folder_uses_the_same_per_user_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "ATTRIBUTIONHUB_STORE": ""}
+    expected = tmp_path / "xdg" / "attributionhub" / "attributionhub.db"
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+
+    monkeypatch.chdir(tmp_path / "one")
+    created = CliRunner().invoke(cli, ["sites", "create", "Acme", "--json"], env=env)
+    monkeypatch.chdir(tmp_path / "two")
+    listed = CliRunner().invoke(cli, ["sites", "list", "--json"], env=env)
+
+    assert created.exit_code == listed.exit_code == 0, created.output + listed.output
+    assert [s["name"] for s in json.loads(listed.stdout)] == ["Acme"]
+    assert listed.stderr == f"Store: {expected}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two", "xdg"]
+    assert list((tmp_path / "one").iterdir()) == list((tmp_path / "two").iterdir()) == []
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+
+    assert result.exit_code == 0
+    assert result.output == f"attributionhub, version {version('attributionhub')}\n"
+
+
+def test_sites_list_starts_with_a_header_row_and_keeps_columns_aligned(tmp_path: Path) -> None:
+    db = tmp_path / "sites.db"
+    first = create_site(db, "Acme")
+    second = create_site(db, "A much longer site name")
+
+    lines = run(db, "sites", "list").stdout.splitlines()
+
+    assert lines[0].split() == ["SITE", "ID", "CREATED", "NAME"]
+    assert [line.split()[0] for line in lines[1:]] == [first["site_id"], second["site_id"]]
+    assert {line.index("A") for line in lines[1:]} == {lines[0].index("NAME")}
+
+
+# --- import messages ------------------------------------------------------------------
+def test_lines_that_are_not_one_json_object_are_rejected_and_the_batch_goes_on(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "cli.db"
+    site = create_site(db)
+    ndjson = write_ndjson(
+        tmp_path / "events.ndjson",
+        [event("e1"), "not json at all", "[1, 2]", "42", "tru", event("e2", visitor_id="v-2")],
+    )
+
+    result = run(db, "import", str(ndjson), "--site", site["site_id"])
+
+    assert result.exit_code == 0, result.output
+    rejected = [line.strip() for line in result.stdout.splitlines() if line.startswith("  line")]
+    assert rejected[0].startswith("line 2: not valid JSON (")
+    assert rejected[1] == "line 3: event: expected a JSON object, got an array"
+    assert rejected[2] == "line 4: event: expected a JSON object, got a number"
+    assert rejected[3].startswith("line 5: not valid JSON (")
+    assert len(rejected) == 4
+    assert {s.visitor_id for s in all_sessions(db, site["site_id"])} == {"v-1", "v-2"}
+
+
+def test_a_timestamp_beyond_the_representable_years_rejects_its_line_only(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "cli.db"
+    site = create_site(db)
+    ndjson = write_ndjson(
+        tmp_path / "events.ndjson",
+        [
+            event("e1"),
+            event("e2", visitor_id="v-2", timestamp="0001-01-01T00:00:00+05:00"),
+            event("e3", visitor_id="v-3", timestamp="9999-12-31T23:59:59-05:00"),
+            event("e4", visitor_id="v-4"),
+        ],
+    )
+
+    result = run(db, "import", str(ndjson), "--site", site["site_id"])
+
+    assert result.exit_code == 0, result.output
+    rejected = [line.strip() for line in result.stdout.splitlines() if line.startswith("  line")]
+    assert rejected == [
+        "line 2: timestamp: expected an ISO 8601 date-time, got '0001-01-01T00:00:00+05:00': "
+        "outside the years 0001-9999 once converted to UTC",
+        "line 3: timestamp: expected an ISO 8601 date-time, got '9999-12-31T23:59:59-05:00': "
+        "outside the years 0001-9999 once converted to UTC",
+    ]
+    assert {s.visitor_id for s in all_sessions(db, site["site_id"])} == {"v-1", "v-4"}
+
+
+def test_import_help_describes_the_event_format_and_points_to_the_concepts_page() -> None:
+    result = CliRunner().invoke(cli, ["import", "--help"])
+
+    assert result.exit_code == 0
+    assert "one JSON object" in result.output
+    assert '"type": "pageview"' in result.output
+    assert "docs/concepts.md" in result.output
+    assert "SPEC" not in result.output
+
+
+# --- the README's usage section ---------------------------------------------------------
+def readme_usage_block() -> str:
+    section = (REPO / "README.md").read_text().split("\n## Using it\n", 1)[1]
+    return section.split("```sh\n", 1)[1].split("\n```\n", 1)[0]
+
+
+def json_documents(text: str) -> list[Any]:
+    """The JSON objects printed one after the other (curl adds no newline after them)."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) != -1:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            at += 1
+            continue
+        found.append(value)
+        at = end
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's queries use curl")
+def test_the_readme_usage_section_runs_as_written_against_a_served_store(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    db = tmp_path / "readme.db"
+    server = Server(db)
+    servers.append(server)
+    server.wait_for("serving on")
+    # The README's `. .venv/bin/activate`, for whichever environment runs these tests.
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "activate").write_text(
+        f'PATH="{Path(sys.executable).parent}:$PATH"\nexport PATH\n'
+    )
+    script = readme_usage_block().replace("127.0.0.1:8080", f"127.0.0.1:{server.port}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTRIBUTIONHUB_")}
+    env |= {"ATTRIBUTIONHUB_STORE": str(db), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+
+    stdout, stderr = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, stdout + stderr
+    documents = [d for d in json_documents(stdout) if "records" in d or "summary_totals" in d]
+    assert len(documents) == 2, stdout
+    sessions, pages = documents
+    [session] = sessions["records"]
+    assert (session["source"], session["medium"]) == ("newsletter", "email")
+    assert session["conversion"]["email"] == "ann@example.org"
+    assert pages["summary_totals"]["total_conversion_users"] == 1
+    assert "accepted" in stdout  # the import's summary
+    assert "New keys for site 'My shop'" in stdout

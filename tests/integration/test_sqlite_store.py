@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 import tracemalloc
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import FixedClock
-from adapters.sqlite import MIGRATIONS, MigrationError, SchemaVersionError, SqliteStore
+from adapters.sqlite import MIGRATIONS, MigrationError, SchemaVersionError, SqliteStore, codec
 from attributionhub.demo import generate_events
 from domain.events import parse_event
 from domain.model import Event, Site
 from domain.ports import SessionKey
 from domain.queries import (
-    ConversionDefinition,
-    PagesQuery,
     SessionFilters,
     TimeWindow,
     TouchScope,
@@ -38,6 +39,7 @@ from tests.integration.test_store_contract import (
     SITE_A,
     TIMEOUT,
     all_sessions,
+    conversion,
     pageview,
 )
 
@@ -128,11 +130,14 @@ def v3_fixture_events() -> list[Event]:
 
 async def every_page_report(service: AttributionService) -> list[object]:
     reports: list[object] = []
+    window = {
+        "start_date": (V3_END - timedelta(days=10)).isoformat(),
+        "end_date": V3_END.isoformat(),
+    }
     for scope in TouchScope:
-        for definition in (ConversionDefinition(), ConversionDefinition(meta_type="hubspot_form")):
-            window = TimeWindow(V3_END - timedelta(days=10), V3_END)
-            query = PagesQuery(SessionFilters(), window, definition, scope)
-            reports.append(await service.page_report("site-a", query))
+        for definition in ({}, {"meta_type": "hubspot_form"}):
+            params = {**window, **definition, "touch_scope": scope.value}
+            reports.append(await service.page_report("site-a", params))
     return reports
 
 
@@ -429,3 +434,39 @@ async def test_distinct_long_referrers_do_not_grow_the_process_without_bound(
         assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 10_001
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "row_type"),
+    [("events", codec.EventRow), ("sessions", codec.SessionRow)],
+)
+async def test_row_types_name_real_columns_of_their_table(
+    tmp_path: Path, table: str, row_type: type[tuple[object, ...]]
+) -> None:
+    # Rows are decoded by these names; a name that is not a column would fail every read.
+    await (await SqliteStore.open(tmp_path / "store.db")).close()
+    with closing(sqlite3.connect(tmp_path / "store.db")) as conn:
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    assert set(row_type._fields) <= columns  # type: ignore[attr-defined]
+
+
+async def test_conversions_stored_before_values_existed_read_back_without_a_value(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    store = await SqliteStore.open(path)
+    try:
+        await store.ingest(SITE_A, [conversion("e-1", "v1", "2025-07-15T10:00:00Z", HOME)], RECUT)
+    finally:
+        await store.close()
+    # Version 4 wrote seven fields per conversion; version 5 appends the value.
+    with closing(sqlite3.connect(path)) as conn, conn:
+        [(blob,)] = conn.execute("SELECT conversions FROM sessions").fetchall()
+        seven_fields = [stored[:7] for stored in orjson.loads(blob)]
+        conn.execute("UPDATE sessions SET conversions = ?", (orjson.dumps(seven_fields),))
+    store = await SqliteStore.open(path)
+    try:
+        [session] = await all_sessions(store)
+    finally:
+        await store.close()
+    assert [(c.event_id, c.value) for c in session.conversions] == [("e-1", None)]

@@ -1,10 +1,14 @@
-"""Settings read from the environment."""
+"""Settings read from the environment: every one checked, every error naming it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
+import platformdirs
 import pytest
 
-from attributionhub.config import Settings
+from attributionhub.config import SettingError, Settings, parse_host
 from domain.services import DEFAULT_REPORT_CONCURRENCY
 
 
@@ -18,5 +22,94 @@ def test_report_concurrency_defaults_and_is_read_from_the_environment() -> None:
 def test_a_report_concurrency_that_is_not_a_positive_integer_names_the_setting(
     value: str,
 ) -> None:
-    with pytest.raises(ValueError, match="ATTRIBUTIONHUB_REPORT_CONCURRENCY: expected an integer"):
+    with pytest.raises(
+        ValueError, match="ATTRIBUTIONHUB_REPORT_CONCURRENCY: expected an integer from 1 to 64"
+    ):
         Settings.from_env({"ATTRIBUTIONHUB_REPORT_CONCURRENCY": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES", "abc", "expected a whole number of minutes"),
+        ("ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES", "0", "expected a whole number of minutes"),
+        ("ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES", "-5", "expected a whole number of minutes"),
+        ("ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES", "30.5", "expected a whole number of minutes"),
+        ("ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES", "100000", "from 1 to 1440"),
+        ("ATTRIBUTIONHUB_REPORT_CONCURRENCY", "1000", "from 1 to 64"),
+        ("ATTRIBUTIONHUB_RATE_LIMIT", "lots", "expected a limit such as '600/minute'"),
+        ("ATTRIBUTIONHUB_RATE_LIMIT", "600/fortnight", "expected a limit such as '600/minute'"),
+        ("ATTRIBUTIONHUB_RATE_LIMIT", "0/minute", "at least 1 request"),
+        ("ATTRIBUTIONHUB_GRAPHQL_IDE", "maybe", "expected a boolean"),
+        ("ATTRIBUTIONHUB_GRAPHQL_INTROSPECTION", "enabled", "expected a boolean"),
+        ("ATTRIBUTIONHUB_DEBUG", "please", "expected a boolean"),
+        ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "0", "expected 'majority', a number of members"),
+        ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "-1", "expected 'majority', a number of members"),
+        ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "1.5", "expected 'majority', a number of members"),
+        ("ATTRIBUTIONHUB_STORE", "   ", "expected a file path or a mongodb:// URL"),
+        ("ATTRIBUTIONHUB_STORE", "postgres://db/x", "expected a file path or a mongodb://"),
+    ],
+)
+def test_a_setting_that_cannot_be_used_names_itself_and_the_value(
+    name: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingError) as raised:
+        Settings.from_env({name: value})
+
+    message = str(raised.value)
+    assert message.startswith(f"{name}: expected ")
+    assert expected in message
+    assert message.endswith(f"got {value!r}")
+    assert "\n" not in message
+
+
+def test_valid_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "ATTRIBUTIONHUB_STORE": "mongodb://db/ah",
+            "ATTRIBUTIONHUB_SESSION_TIMEOUT_MINUTES": "45",
+            "ATTRIBUTIONHUB_RATE_LIMIT": "10/second;600/minute",
+            "ATTRIBUTIONHUB_GRAPHQL_IDE": "Yes",
+            "ATTRIBUTIONHUB_GRAPHQL_INTROSPECTION": "0",
+            "ATTRIBUTIONHUB_MONGO_WRITE_CONCERN": "2",
+            "ATTRIBUTIONHUB_DEBUG": "off",
+        }
+    )
+
+    assert settings.store == "mongodb://db/ah"
+    assert settings.session_timeout == timedelta(minutes=45)
+    assert settings.rate_limit == "10/second;600/minute"
+    assert (settings.graphql_ide, settings.graphql_introspection) == (True, False)
+    assert settings.mongo_write_concern == "2"
+
+
+def test_rate_limit_off_and_a_tag_set_write_concern_are_accepted() -> None:
+    settings = Settings.from_env(
+        {"ATTRIBUTIONHUB_RATE_LIMIT": "off", "ATTRIBUTIONHUB_MONGO_WRITE_CONCERN": "dc-east"}
+    )
+
+    assert settings.rate_limit is None
+    assert settings.mongo_write_concern == "dc-east"
+
+
+def test_the_default_store_is_in_the_per_user_data_folder_whatever_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    expected = platformdirs.user_data_path("attributionhub", appauthor=False) / "attributionhub.db"
+
+    assert Settings.from_env({}).store == str(expected)
+    assert not Path(Settings.from_env({}).store).is_relative_to(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "::1", "[::1]", "0.0.0.0", "localhost", "api.example.com", ""]
+)
+def test_hosts_that_can_be_listened_on_are_accepted(host: str) -> None:
+    assert parse_host("--host", host) == host.strip("[]")
+
+
+@pytest.mark.parametrize("host", ["bad host", "exa_mple.com", "-lead.example", "http://x"])
+def test_a_host_that_is_no_address_or_name_is_refused(host: str) -> None:
+    with pytest.raises(SettingError, match=r"^--host: expected an IP address or a host name"):
+        parse_host("--host", host)

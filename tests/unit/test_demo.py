@@ -3,15 +3,25 @@ report role and touch scope has data."""
 
 from __future__ import annotations
 
+import json
+import stat
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import FixedClock
 from adapters.memory_store import MemoryStore
-from attributionhub.demo import fill_demo, generate_events
+from attributionhub.config import default_data_dir
+from attributionhub.demo import (
+    DEFAULT_DEMO_DAYS,
+    demo_credentials_file,
+    fill_demo,
+    generate_events,
+    open_demo_site,
+)
 from domain.events import EventParser, parse_timestamp
 from domain.model import Event, Session
 from domain.services import AttributionService
@@ -156,3 +166,70 @@ async def test_fill_demo_stores_everything_but_the_crawlers() -> None:
     assert filled.duplicates == 0
     assert filled.bots > 0
     assert filled.accepted + filled.bots == 2_500
+
+
+# --- the demo site of `serve --demo` --------------------------------------------------
+def demo_service() -> AttributionService:
+    return AttributionService(MemoryStore(), FixedClock(END), CrawlerDetectBots())
+
+
+async def test_a_second_run_reuses_the_demo_site_with_the_keys_it_kept(tmp_path: Path) -> None:
+    service = demo_service()
+    kept = tmp_path / "store.db.demo-keys.json"
+
+    first = await open_demo_site(service, kept, count=600)
+    again = await open_demo_site(service, kept, count=600)
+
+    assert first.filled is not None
+    assert again.filled is None
+    assert not again.keys_renewed
+    assert again.credentials == first.credentials
+    assert await service.site_for_api_key(again.credentials.api_key) == first.credentials.site
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert [s.name for s in await service.sites()] == ["Demo"]
+
+
+async def test_the_demo_data_range_is_read_from_the_store(tmp_path: Path) -> None:
+    service = demo_service()
+
+    demo = await open_demo_site(service, tmp_path / "keys.json", count=600)
+
+    assert demo.first_day is not None
+    assert demo.last_day is not None
+    assert (END - timedelta(days=DEFAULT_DEMO_DAYS)).date() <= demo.first_day
+    assert demo.first_day < demo.last_day <= END.date()
+
+
+@pytest.mark.parametrize("damage", ["missing", "rotated", "garbage"])
+async def test_lost_or_stale_kept_keys_are_renewed_and_kept_again(
+    tmp_path: Path, damage: str
+) -> None:
+    service = demo_service()
+    kept = tmp_path / "keys.json"
+    first = await open_demo_site(service, kept, count=300)
+    if damage == "missing":
+        kept.unlink()
+    elif damage == "rotated":
+        await service.rotate_keys(first.credentials.site.site_id)
+    else:
+        kept.write_text("{not json")
+
+    again = await open_demo_site(service, kept, count=300)
+
+    assert again.keys_renewed
+    assert again.credentials.site.site_id == first.credentials.site.site_id
+    assert await service.site_for_api_key(again.credentials.api_key) is not None
+    assert json.loads(kept.read_text())["api_key"] == again.credentials.api_key
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def test_the_kept_keys_sit_beside_the_sqlite_file_or_in_the_data_folder_for_mongodb(
+    tmp_path: Path,
+) -> None:
+    assert demo_credentials_file(str(tmp_path / "a.db")) == tmp_path / "a.db.demo-keys.json"
+    one = demo_credentials_file("mongodb://ah:one@db/x")
+    other_password = demo_credentials_file("mongodb://ah:two@db/x")
+    other_database = demo_credentials_file("mongodb://ah:one@db/y")
+    assert one == other_password  # a new password is still the same data
+    assert one != other_database
+    assert one.parent == default_data_dir()

@@ -75,6 +75,36 @@ def test_unparseable_timestamps_are_rejected(bad: object) -> None:
     assert error_of(timestamp=bad).field == "timestamp"
 
 
+@pytest.mark.parametrize("bad", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_a_timestamp_outside_the_representable_years_is_a_rejection_not_a_crash(
+    bad: str,
+) -> None:
+    err = error_of(timestamp=bad)
+    assert str(err) == (
+        f"timestamp: expected an ISO 8601 date-time, got {bad!r}: "
+        "outside the years 0001-9999 once converted to UTC"
+    )
+
+
+def test_an_impossible_timestamp_says_why() -> None:
+    assert error_of(timestamp="2026-02-30T10:00:00Z").message == (
+        "expected an ISO 8601 date-time, got '2026-02-30T10:00:00Z': "
+        "no day 30 in February 2026 (it has 28 days)"
+    )
+
+
+def test_a_date_alone_is_not_a_timestamp() -> None:
+    assert error_of(timestamp="2025-07-15").message == (
+        "expected an ISO 8601 date-time (a date alone has no time of day), got '2025-07-15'"
+    )
+
+
+def test_a_number_as_timestamp_is_named_as_a_json_number() -> None:
+    assert error_of(timestamp=1721000000).message == (
+        "expected an ISO 8601 date-time string, got a number"
+    )
+
+
 def test_timestamp_without_offset_means_utc() -> None:
     assert parse(timestamp="2025-07-15T10:15:00").timestamp == datetime(
         2025, 7, 15, 10, 15, tzinfo=UTC
@@ -146,3 +176,36 @@ def test_empty_optional_strings_count_as_absent() -> None:
 
 def test_non_string_optional_field_is_named() -> None:
     assert error_of(email={"$ne": None}).field == "email"
+
+
+def test_a_conversion_carries_its_value_as_a_number() -> None:
+    assert parse(type="conversion", value=49.5).value == 49.5
+    assert parse(type="conversion", value=0).value == 0.0
+    assert parse(type="conversion").value is None
+    assert parse(type="conversion", value=None).value is None
+
+
+@pytest.mark.parametrize(
+    ("bad", "got"),
+    [
+        (-1, "-1"),
+        (-0.01, "-0.01"),
+        (float("inf"), "inf"),
+        (float("nan"), "nan"),
+        (10**400, "a very large number"),
+        ("12.50", "a string"),
+        (True, "a boolean"),
+        ([5], "an array"),
+    ],
+)
+def test_a_conversion_value_that_is_not_a_finite_number_of_at_least_zero_is_rejected(
+    bad: object, got: str
+) -> None:
+    err = error_of(type="conversion", value=bad)
+    assert err.field == "value"
+    assert err.message.startswith("expected a finite number >= 0, got ")
+    assert got in err.message
+
+
+def test_a_pageview_ignores_a_value_like_any_unknown_key() -> None:
+    assert parse(type="pageview", value="whatever").value is None

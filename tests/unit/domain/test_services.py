@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.clock import FixedClock
 from adapters.memory_store import MemorySnapshot, MemoryStore
 from domain.model import Site
 from domain.page_report import ReportSession
-from domain.parameters import parse_pages_query, parse_sessions_query
+from domain.parameters import ParameterError
+from domain.ports import SessionKey
 from domain.queries import SessionFilters, TimeWindow
 from domain.services import (
     MAX_BATCH_EVENTS,
@@ -86,7 +89,7 @@ async def test_ingest_stores_valid_events_and_reports_each_rejection(
         (1, "timestamp"),
         (3, "event"),
     ]
-    page = await service.list_sessions("s", parse_sessions_query({}))
+    page = await service.list_sessions("s", {})
     assert page.total_records == 1
     assert len(page.sessions[0].path) == 2
 
@@ -100,7 +103,7 @@ async def test_bot_events_are_dropped_and_counted(service: AttributionService) -
         ],
     )
     assert (report.accepted, report.bots) == (1, 1)
-    assert (await service.list_sessions("s", parse_sessions_query({}))).total_records == 1
+    assert (await service.list_sessions("s", {})).total_records == 1
 
 
 async def test_same_batch_twice_is_stored_once(service: AttributionService) -> None:
@@ -124,7 +127,7 @@ async def test_concurrent_overlapping_batches_accept_each_event_once(
 
 async def test_collector_stamps_events_with_server_time(service: AttributionService) -> None:
     await service.ingest("s", [pv("e1", "v1", "1999-01-01T00:00:00Z")], stamp_with_server_time=True)
-    page = await service.list_sessions("s", parse_sessions_query({}))
+    page = await service.list_sessions("s", {})
     assert page.sessions[0].start == NOW
 
 
@@ -139,9 +142,7 @@ async def test_sessions_are_paginated_newest_first(service: AttributionService) 
         pv(f"e{i}", f"v{i:03d}", (start + timedelta(hours=i)).isoformat()) for i in range(120)
     ]
     await service.ingest("s", events)
-    pages = [
-        await service.list_sessions("s", parse_sessions_query({"page": n})) for n in (1, 2, 3, 4)
-    ]
+    pages = [await service.list_sessions("s", {"page": n}) for n in (1, 2, 3, 4)]
     assert [len(p.sessions) for p in pages] == [50, 50, 20, 0]
     assert {(p.total_pages, p.total_records) for p in pages} == {(3, 120)}
     starts = [s.start for p in pages for s in p.sessions]
@@ -169,12 +170,8 @@ async def test_page_report_uses_whole_history_for_touch_scopes(
         ],
     )
     window = {"start_date": "2025-07-01", "end_date": "2025-07-20"}
-    first = await service.page_report(
-        "s", parse_pages_query({**window, "touch_scope": "first"}, now=NOW)
-    )
-    converting = await service.page_report(
-        "s", parse_pages_query({**window, "touch_scope": "converting"}, now=NOW)
-    )
+    first = await service.page_report("s", {**window, "touch_scope": "first"})
+    converting = await service.page_report("s", {**window, "touch_scope": "converting"})
     assert first is not None
     assert converting is not None
     # Only v2's session is a first session inside the window.
@@ -192,7 +189,7 @@ async def test_page_report_with_nothing_in_the_window_is_none(
     service: AttributionService,
 ) -> None:
     await service.ingest("s", [pv("a1", "v1", "2025-05-10T10:00:00Z")])
-    assert await service.page_report("s", parse_pages_query({}, now=NOW)) is None
+    assert await service.page_report("s", {}) is None
 
 
 async def test_rotating_keys_retires_the_old_ones_at_once(service: AttributionService) -> None:
@@ -282,7 +279,7 @@ async def test_reports_beyond_the_concurrency_limit_wait_their_turn_and_all_answ
     store = GatedStore()
     service = AttributionService(store, FixedClock(NOW), ListBots(), report_concurrency=2)
     await service.ingest("site-a", [pv("e-1", "v1", "2025-07-19T10:00:00Z")])
-    query = parse_pages_query({"start_date": "2025-07-01", "end_date": "2025-07-20"}, now=NOW)
+    query = {"start_date": "2025-07-01", "end_date": "2025-07-20"}
 
     reports = [asyncio.create_task(service.page_report("site-a", query)) for _ in range(5)]
     await store.entered.wait()
@@ -290,7 +287,7 @@ async def test_reports_beyond_the_concurrency_limit_wait_their_turn_and_all_answ
         await asyncio.sleep(0)
     assert store.inside == 2  # the other three are queued, not refused
     # A listing does not queue behind reports.
-    assert (await service.list_sessions("site-a", parse_sessions_query({}))).total_records == 1
+    assert (await service.list_sessions("site-a", {})).total_records == 1
     store.gate.set()
     done = await asyncio.gather(*reports)
 
@@ -301,3 +298,121 @@ async def test_reports_beyond_the_concurrency_limit_wait_their_turn_and_all_answ
 def test_a_report_concurrency_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="report_concurrency"):
         AttributionService(MemoryStore(), FixedClock(NOW), ListBots(), report_concurrency=0)
+
+
+class TickingClock:
+    """Moves a second forward at every reading, and counts the readings: a use case that
+    read it twice would decide with two different instants."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.readings = 0
+
+    def now(self) -> datetime:
+        self.readings += 1
+        return self.start + timedelta(seconds=self.readings)
+
+
+async def test_a_page_report_is_one_call_that_reads_the_clock_once() -> None:
+    clock = TickingClock(NOW)
+    service = AttributionService(MemoryStore(), clock, ListBots())
+    await service.ingest("s", [pv("a1", "v1", "2025-07-19T10:00:00Z")])
+    before = clock.readings
+    report = await service.page_report("s", {})
+    assert clock.readings - before == 1
+    assert report is not None
+    # The default window ends at the one reading, which also closed the session.
+    assert report.time_frame.end == NOW + timedelta(seconds=before + 1)
+
+
+async def test_a_listing_with_its_count_is_one_call_that_reads_the_clock_once() -> None:
+    clock = TickingClock(NOW)
+    service = AttributionService(MemoryStore(), clock, ListBots())
+    await service.ingest("s", [pv("a1", "v1", "2025-07-19T10:00:00Z")])
+    before = clock.readings
+    page = await service.list_sessions("s", {})
+    assert clock.readings - before == 1
+    assert page.now == NOW + timedelta(seconds=before + 1)
+
+
+async def test_a_refused_request_never_opens_a_snapshot_of_the_store() -> None:
+    opened: list[object] = []
+
+    class WatchedStore(MemoryStore):
+        @asynccontextmanager
+        async def snapshot(self) -> AsyncIterator[MemorySnapshot]:
+            opened.append(self)
+            async with super().snapshot() as snapshot:
+                yield snapshot
+
+    service = AttributionService(WatchedStore(), FixedClock(NOW), ListBots())
+    with pytest.raises(ParameterError):
+        await service.list_sessions("s", {"page": 0})
+    with pytest.raises(ParameterError):
+        await service.page_report("s", {"touch_scope": "all"})
+    async with service.reading() as reads:
+        with pytest.raises(ParameterError, match="page_size: expected an integer from 1 to 200"):
+            await reads.list_sessions("s", {}, page_size=201)
+    assert opened == []
+
+
+async def test_paging_by_position_reports_whether_more_follows_and_the_totals() -> None:
+    service = AttributionService(MemoryStore(), FixedClock(NOW), ListBots())
+    await service.ingest("s", [pv(f"e{i}", f"v{i}", f"2025-07-19T1{i}:00:00Z") for i in range(5)])
+    async with service.reading() as reads:
+        first = await reads.list_sessions("s", {}, page_size=2)
+        assert (first.current_page, first.total_pages, first.has_next_page) == (1, 3, True)
+        after = SessionKey.of(first.sessions[-1])
+        second = await reads.list_sessions("s", {}, page_size=2, after=after)
+        last = await reads.list_sessions(
+            "s", {}, page_size=2, after=SessionKey.of(second.sessions[-1])
+        )
+    assert second.current_page is None
+    assert (second.total_records, second.has_next_page) == (5, True)
+    assert [s.visitor_id for s in first.sessions + second.sessions + last.sessions] == [
+        "v4",
+        "v3",
+        "v2",
+        "v1",
+        "v0",
+    ]
+    assert last.has_next_page is False
+
+
+async def test_a_credential_that_is_not_valid_unicode_finds_no_site(
+    service: AttributionService,
+) -> None:
+    # What a web server makes of bytes that are not UTF-8: lone surrogates.
+    await service.create_site("A")
+    assert await service.site_for_api_key("ahk_\udcff\udcfe") is None
+    assert await service.site_for_tracker_token("aht_\udcff") is None
+
+
+JOURNEY_EVENTS = [
+    pv("j1", "v1", "2025-07-10T10:00:00Z", "/?utm_source=google&utm_medium=cpc"),
+    pv("j2", "v1", "2025-07-12T10:00:00Z", "/?utm_source=news&utm_medium=email"),
+    {**pv("j3", "v1", "2025-07-12T10:02:00Z", "/buy"), "type": "conversion", "value": 40},
+    pv("j4", "v2", "2025-07-11T10:00:00Z", "/", referrer="https://www.bing.com/"),
+    pv("j5", "v2", "2025-07-15T10:00:00Z", "/"),
+    {**pv("j6", "v2", "2025-07-15T10:01:00Z", "/buy"), "type": "conversion", "value": 15.5},
+    pv("j7", "v3", "2025-07-16T10:00:00Z", "/", referrer="https://t.co/x"),
+    {**pv("j8", "v3", "2025-07-16T10:09:00Z", "/buy"), "type": "conversion"},
+    pv("j9", "v4", "2025-07-17T10:00:00Z", "/"),
+]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(JOURNEY_EVENTS), st.integers(1, 4))
+async def test_the_order_events_were_ingested_in_changes_no_attribution_figure(
+    events: list[dict[str, Any]], batches: int
+) -> None:
+    window = {"start_date": "2025-07-01", "end_date": "2025-07-31"}
+    in_order = AttributionService(MemoryStore(), FixedClock(NOW), ListBots())
+    await in_order.ingest("s", JOURNEY_EVENTS)
+    shuffled = AttributionService(MemoryStore(), FixedClock(NOW), ListBots())
+    for i in range(batches):
+        await shuffled.ingest("s", events[i::batches])
+    expected = await in_order.attribution("s", window)
+    assert expected is not None
+    assert expected.summary.conversions == 3
+    assert await shuffled.attribution("s", window) == expected

@@ -201,6 +201,15 @@ def test_exit_page_is_the_last_page_and_previous_is_the_page_before() -> None:
     assert session.duration_seconds(at(60)) == 120
 
 
+def test_duration_is_the_difference_of_the_start_and_exit_times_as_shown() -> None:
+    # 10:00:58.9 to 10:01:00.1 is 1.2 s, but the record shows 10:00:58 and 10:01:00
+    # (instants are written to the second): a duration of 2 agrees with what is shown.
+    seconds = 1 / 60
+    events = [pageview(58.9 * seconds, "/a"), exit_(60.1 * seconds, "/b")]
+    [session] = sessionize(events)
+    assert session.duration_seconds(at(60)) == 2
+
+
 def test_single_page_session_exit_previous_page_is_itself() -> None:
     [session] = sessionize([pageview(0, "/a"), pageview(1, "/a")])
     exit = session.exit(at(60))
