@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from adapters.read_model import OwnSnapshotReads
+from domain.aggregates import AGGREGATE_FIELDS, AggregateRow, aggregate_session, projected
 from domain.model import Event, Session, Site
 from domain.multi_touch import JourneySession, TextKey, journey_session
 from domain.page_report import (
@@ -190,6 +191,18 @@ class MemorySnapshot:
             if site == site_id
             for s in sessions
             if window.contains(s.start)
+        ]
+
+    async def aggregate_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        fields: Collection[str] = AGGREGATE_FIELDS,
+    ) -> AsyncIterator[Sequence[AggregateRow]]:
+        yield [
+            projected(aggregate_session(s), fields)
+            for s in self._matching(site_id, filters, window)
         ]
 
     async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:

@@ -110,6 +110,12 @@ from adapters.read_model import (
     chunks,
     filter_values,
 )
+from domain.aggregates import (
+    AGGREGATE_FIELDS,
+    AggregateConversion,
+    AggregateRow,
+    in_row_order,
+)
 from domain.model import (
     Attribution,
     Conversion,
@@ -783,6 +789,24 @@ class MongoSnapshot:
             async for docs in batches:
                 yield [_journey_session(doc) for doc in docs]
 
+    async def aggregate_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        fields: Collection[str] = AGGREGATE_FIELDS,
+    ) -> AsyncIterator[Sequence[AggregateRow]]:
+        names = [_AGGREGATE_DOCUMENT_FIELDS[field] for field in in_row_order(fields)]
+        cursor = self._sessions.find(
+            _selection(site_id, filters, window),
+            projection={"_id": False} | dict.fromkeys(names, True),
+            batch_size=_REPORT_CHUNK,
+            session=self._session,
+        )
+        async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
+            async for docs in batches:
+                yield [_aggregate_row(doc, names) for doc in docs]
+
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
@@ -1051,6 +1075,37 @@ def _journey_session(doc: Mapping[str, Any]) -> JourneySession:
         doc.get("campaign"),
         conversions or None,
     )
+
+
+# Where each field of ``AggregateSession`` is in a session document.
+_AGGREGATE_DOCUMENT_FIELDS: Final = {
+    "visitor": "visitor_id",
+    "start": "start_us",
+    "source": "source",
+    "medium": "medium",
+    "campaign": "campaign",
+    "content": "content",
+    "term": "term",
+    "landing": "landing_page",
+    "conversions": _CONVERSIONS,
+}
+
+
+def _aggregate_row(doc: Mapping[str, Any], names: Sequence[str]) -> AggregateRow:
+    """The row of the document fields ``names``: absent ones (a session without campaign,
+    content or term, or without conversions) are None."""
+    return tuple(
+        _aggregate_conversions(doc.get(name)) if name == _CONVERSIONS else doc.get(name)
+        for name in names
+    )
+
+
+def _aggregate_conversions(
+    rows: Sequence[Sequence[Any]] | None,
+) -> tuple[AggregateConversion, ...] | None:
+    if not rows:
+        return None
+    return tuple(AggregateConversion(page, kind, id_) for page, _, kind, id_ in rows)
 
 
 def _conversion_rows(rows: Iterable[Sequence[Any]]) -> tuple[ReportConversion, ...]:

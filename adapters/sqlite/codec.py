@@ -12,12 +12,14 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import compress
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
 import orjson
 
 from adapters.read_model import chunks
+from domain.aggregates import AggregateConversion
 from domain.model import (
     EPOCH,
     Attribution,
@@ -490,6 +492,42 @@ def journey_rows(rows: list[Row]) -> list[Row]:
         )
         for row in rows
     ]
+
+
+# The column holding each field of ``domain.aggregates.AggregateSession``.
+_AGGREGATE_SOURCES: Final = {
+    "visitor": "visitor_key",
+    "start": "start",
+    "source": "source_key",
+    "medium": "medium_key",
+    "campaign": "campaign_key",
+    "content": "content_key",
+    "term": "term_key",
+    "landing": "landing_key",
+    "conversions": "conversions",
+}
+
+
+def aggregate_columns(fields: tuple[str, ...]) -> str:
+    """The select list of rows of ``fields`` (``in_row_order``)."""
+    return ", ".join(_AGGREGATE_SOURCES[field] for field in fields)
+
+
+def aggregate_rows(rows: list[Row], conversions_at: int | None) -> list[Row]:
+    """Rows of ``aggregate_columns`` as aggregate rows, keys left as keys: only the
+    conversions blob (at ``conversions_at``, if read), on a few percent of sessions,
+    needs decoding, and only those rows are touched."""
+    if conversions_at is None:
+        return rows
+    at = conversions_at
+    for i in compress(range(len(rows)), map(itemgetter(at), rows)):
+        row = rows[i]
+        rows[i] = (
+            *row[:at],
+            tuple([AggregateConversion(c[2], c[5], c[6]) for c in orjson.loads(row[at])]),
+            *row[at + 1 :],
+        )
+    return rows
 
 
 # --- reading whole values back (listings, re-cuts) ---------------------------------------

@@ -25,6 +25,7 @@ from adapters.read_model import OwnSnapshotReads
 from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
+from domain.aggregates import AGGREGATE_FIELDS, AggregateRow, in_row_order
 from domain.model import Event, Session, Site, from_micros, to_micros
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
@@ -42,6 +43,8 @@ _IDLE_READERS: Final = 32
 _REPORT_CHUNK: Final = 4_096
 # Attribution reads every session of its window (and more): fewer, larger hops.
 _JOURNEY_CHUNK: Final = 32_768
+# The aggregates read the next chunk while counting one: chunks small enough to overlap.
+_AGGREGATE_CHUNK: Final = 8_192
 # Background checkpoints every so many stored events; SQLite's own would run on the
 # commit path.
 _CHECKPOINT_EVERY_EVENTS: Final = 10_000
@@ -480,6 +483,44 @@ class SqliteSnapshot:
             finally:
                 cursor.close()
 
+    async def aggregate_sessions(
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        fields: Collection[str] = AGGREGATE_FIELDS,
+    ) -> AsyncIterator[Sequence[AggregateRow]]:
+        keys = self._keys
+        cursor = self._conn.cursor()
+        ordered = in_row_order(fields)
+        columns = codec.aggregate_columns(ordered)
+
+        def start(conn: sqlite3.Connection) -> bool:
+            chosen = queries.selection(conn, keys, site_id, filters, window)
+            if chosen is None:
+                return False
+            cursor.execute(f"SELECT {columns} FROM sessions WHERE {chosen.where}", chosen.params)
+            return True
+
+        at = ordered.index("conversions") if "conversions" in ordered else None
+        fetch = partial(_aggregate_chunk, cursor, at)
+        ahead: asyncio.Future[list[codec.Row]] | None = None
+        try:
+            if await self.run(start, scan=True):
+                ahead = asyncio.ensure_future(self.run(fetch, scan=True))
+                while rows := await ahead:
+                    # The next chunk is read on the report thread while the caller counts
+                    # this one: SQLite's part of a read runs without the GIL.
+                    ahead = asyncio.ensure_future(self.run(fetch, scan=True))
+                    yield rows
+        finally:
+            if ahead is not None and not ahead.done():
+                # As for a cancelled read (``_on_reader``): the connection is retired
+                # once the thread is done with it.
+                ahead.cancel()
+                await asyncio.wait([ahead])
+            cursor.close()
+
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
@@ -538,6 +579,12 @@ def _execute(
 
 def _journey_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.Row]:
     return codec.journey_rows(cursor.fetchmany(_JOURNEY_CHUNK))
+
+
+def _aggregate_chunk(
+    cursor: sqlite3.Cursor, conversions_at: int | None, _: sqlite3.Connection
+) -> list[codec.Row]:
+    return codec.aggregate_rows(cursor.fetchmany(_AGGREGATE_CHUNK), conversions_at)
 
 
 def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
