@@ -14,7 +14,7 @@ from rest_compat.attribution import attribution_handler
 from rest_compat.collect import collect_handler, collect_preflight_handler, tracker_handler
 from rest_compat.errors import error_middleware
 from rest_compat.events import events_handler
-from rest_compat.openapi import openapi_document, openapi_handler
+from rest_compat.openapi import docs_routes, openapi_document, openapi_handler
 from rest_compat.pages import pages_handler
 from rest_compat.sessions import sessions_handler
 from rest_compat.settings import RestSettings
@@ -43,6 +43,7 @@ def setup(app: web.Application, settings: RestSettings) -> None:
     app.router.add_post("/api/v1/attribution", attribution_handler)
     app.router.add_post("/api/v1/events", events_handler)
     app.router.add_get("/api/v1/openapi.json", openapi_handler)
+    app.router.add_routes(docs_routes())
     app.router.add_get("/tracker.js", tracker_handler)
     app.router.add_post("/collect", collect_handler)
     app.router.add_route("OPTIONS", "/collect", collect_preflight_handler)
