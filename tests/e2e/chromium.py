@@ -166,10 +166,12 @@ class Tab:
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
         )
 
-    async def press(self, key: str, code: str, key_code: int) -> None:
-        """A real key press (keyDown + keyUp), as the keyboard would send it."""
+    async def press(self, key: str, code: str, key_code: int, text: str = "") -> None:
+        """A real key press (keyDown + keyUp), as the keyboard would send it; ``text``
+        is what the key types (``"\\r"`` for Enter), which is what submits a form."""
         common = {"key": key, "code": code, "windowsVirtualKeyCode": key_code}
-        await self.send("Input.dispatchKeyEvent", {"type": "keyDown", **common})
+        down = {"type": "keyDown", **common, **({"text": text} if text else {})}
+        await self.send("Input.dispatchKeyEvent", down)
         await self.send("Input.dispatchKeyEvent", {"type": "keyUp", **common})
 
     async def screenshot(self) -> bytes:
