@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from adapters.read_model import OwnSnapshotReads
+from domain.aggregates import AggregateSession, aggregate_session
 from domain.model import Event, Session, Site
 from domain.multi_touch import JourneySession, TextKey, journey_session
 from domain.page_report import (
@@ -191,6 +192,11 @@ class MemorySnapshot:
             for s in sessions
             if window.contains(s.start)
         ]
+
+    async def aggregate_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[AggregateSession]]:
+        yield [aggregate_session(s) for s in self._matching(site_id, filters, window)]
 
     async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
         return {key: str(key) for key in keys}

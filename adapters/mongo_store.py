@@ -110,6 +110,7 @@ from adapters.read_model import (
     chunks,
     filter_values,
 )
+from domain.aggregates import AggregateConversion, AggregateSession
 from domain.model import (
     Attribution,
     Conversion,
@@ -783,6 +784,19 @@ class MongoSnapshot:
             async for docs in batches:
                 yield [_journey_session(doc) for doc in docs]
 
+    async def aggregate_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[AggregateSession]]:
+        cursor = self._sessions.find(
+            _selection(site_id, filters, window),
+            projection=_AGGREGATE_FIELDS,
+            batch_size=_REPORT_CHUNK,
+            session=self._session,
+        )
+        async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
+            async for docs in batches:
+                yield [_aggregate_session(doc) for doc in docs]
+
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
@@ -1050,6 +1064,38 @@ def _journey_session(doc: Mapping[str, Any]) -> JourneySession:
         doc["medium"],
         doc.get("campaign"),
         conversions or None,
+    )
+
+
+# What the aggregates read of a session.
+_AGGREGATE_FIELDS: Final = {
+    "_id": False,
+    "visitor_id": True,
+    "start_us": True,
+    "source": True,
+    "medium": True,
+    "campaign": True,
+    "content": True,
+    "term": True,
+    "landing_page": True,
+    _CONVERSIONS: True,
+}
+
+
+def _aggregate_session(doc: Mapping[str, Any]) -> AggregateSession:
+    conversions = doc.get(_CONVERSIONS)
+    return AggregateSession(
+        doc["visitor_id"],
+        doc["start_us"],
+        doc["source"],
+        doc["medium"],
+        doc.get("campaign"),
+        doc.get("content"),
+        doc.get("term"),
+        doc["landing_page"],
+        tuple(AggregateConversion(page, kind, id_) for page, _, kind, id_ in conversions)
+        if conversions
+        else None,
     )
 
 

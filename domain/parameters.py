@@ -177,6 +177,31 @@ def parse_attribution_query(params: Mapping[str, object], *, now: datetime) -> A
     )
 
 
+def parse_selection(
+    params: Mapping[str, object],
+    *,
+    now: datetime,
+    known: frozenset[str],
+    max_span: timedelta,
+) -> tuple[TimeWindow, SessionFilters, ConversionDefinition]:
+    """What the aggregates select (docs/concepts.md, "Aggregates"): the /pages window
+    (spanning up to ``max_span``), the session filters and the conversion definition.
+    Names outside ``known`` are rejected first; the caller parses its own among them."""
+    _reject_unknown(params, known)
+    window = pages_window(
+        _optional_string(params, "start_date"),
+        _optional_string(params, "end_date"),
+        now=now,
+        max_span=max_span,
+    )
+    definition = ConversionDefinition(
+        conversion_page=_optional_url(params, "conversion_page"),
+        meta_type=_optional_string(params, "meta_type"),
+        meta_id=_optional_string(params, "meta_id"),
+    )
+    return window, _filters(params), definition
+
+
 def _lookback_days(value: object) -> int:
     if not_given(value):
         return 30

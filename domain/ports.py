@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from domain.aggregates import AggregateSession
 from domain.model import Event, Session, Site
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
@@ -110,9 +111,17 @@ class StoreSnapshot(Protocol):
         visitor and text keys are the store's own (``attribution_texts``)."""
         ...
 
+    def aggregate_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[AggregateSession]]:
+        """The aggregates' row of every matching session, in chunks, in no particular
+        order. Visitor, text (``attribution_texts``) and page (``page_urls``) keys are the
+        store's own."""
+        ...
+
     async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
-        """The text of each source, medium or campaign key of ``journey_sessions`` rows
-        (every key the store handed out)."""
+        """The text of each source, medium or campaign key of ``journey_sessions`` rows,
+        or text key of ``aggregate_sessions`` rows (every key the store handed out)."""
         ...
 
     async def page_keys(self, urls: Collection[str]) -> dict[str, PageKey]:

@@ -11,12 +11,20 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from domain.aggregates import (
+    Breakdown,
+    BreakdownBuilder,
+    Timeseries,
+    TimeseriesBuilder,
+    parse_breakdown_query,
+    parse_timeseries_query,
+)
 from domain.events import EventError, EventParser
 from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
 from domain.multi_touch import AttributionQuery, AttributionReport, attribution_report
@@ -34,7 +42,7 @@ from domain.parameters import (
     parse_sessions_query,
 )
 from domain.ports import BotDetector, Clock, SessionKey, Store, StoreSnapshot
-from domain.queries import SESSIONS_PAGE_SIZE, PagesQuery, TouchScope
+from domain.queries import SESSIONS_PAGE_SIZE, ConversionDefinition, PagesQuery, TouchScope
 from domain.sessionization import sessionize_visitor
 
 MAX_BATCH_EVENTS = 10_000
@@ -405,6 +413,41 @@ class Reads:
         async with self._service.report_slots:
             return await _attribution_report(await self.snapshot(), site_id, query)
 
+    async def timeseries(self, site_id: str, params: Mapping[str, object]) -> Timeseries:
+        """Sessions, users and conversions per hour, day, week or month of a time zone
+        over the window's matching sessions (docs/concepts.md, "Aggregates"), every
+        bucket from the window's first to its last. ``params`` by their REST names
+        (``interval``, ``time_zone`` beside the /pages ones but ``touch_scope``); the
+        default window ends at this reading's ``now``. Waits for a report slot like the
+        page report. Raises ``ParameterError``."""
+        query = parse_timeseries_query(params, now=self.now)
+        async with self._service.report_slots:
+            snapshot = await self.snapshot()
+            builder = TimeseriesBuilder(query, await _counting_rule(snapshot, query.definition))
+            async for rows in snapshot.aggregate_sessions(site_id, query.filters, query.window):
+                builder.add(rows)
+            return builder.result()
+
+    async def breakdown(self, site_id: str, params: Mapping[str, object]) -> Breakdown:
+        """Sessions, users and conversions per value of one dimension over the window's
+        matching sessions (docs/concepts.md, "Aggregates"), the ``limit`` largest and
+        the number of values. ``params`` by their REST names (``by``, ``limit`` beside
+        the /pages ones but ``touch_scope``). Waits for a report slot like the page
+        report. Raises ``ParameterError``."""
+        query = parse_breakdown_query(params, now=self.now)
+        async with self._service.report_slots:
+            snapshot = await self.snapshot()
+            builder = BreakdownBuilder(query, await _counting_rule(snapshot, query.definition))
+            async for rows in snapshot.aggregate_sessions(site_id, query.filters, query.window):
+                builder.add(rows)
+            keys = builder.keys()
+            texts: Mapping[Hashable, str] = {}
+            if keys and builder.by_page:
+                texts = await snapshot.page_urls(keys)
+            elif keys:
+                texts = await snapshot.attribution_texts(keys)
+            return builder.result(texts)
+
     async def _page_report(self, site_id: str, query: PagesQuery) -> PageReport | None:
         snapshot = await self.snapshot()
         page = query.definition.conversion_page
@@ -427,6 +470,13 @@ class Reads:
         keys = await asyncio.to_thread(builder.page_keys)
         urls = await snapshot.page_urls(keys) if keys else {}
         return await asyncio.to_thread(builder.result, urls)
+
+
+async def _counting_rule(snapshot: StoreSnapshot, definition: ConversionDefinition) -> CountingRule:
+    page = definition.conversion_page
+    return CountingRule(
+        definition, page_keys=await snapshot.page_keys([page]) if page is not None else {}
+    )
 
 
 async def _attribution_report(

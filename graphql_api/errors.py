@@ -44,6 +44,7 @@ ARGUMENTS = {
     "models": "filter.models",
     "path_transform": "filter.pathTransform",
     "half_life_days": "filter.halfLifeDays",
+    "time_zone": "timeZone",
 }
 
 

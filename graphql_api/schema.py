@@ -20,9 +20,17 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from domain import aggregates
 from domain.parameters import ParameterError
 from domain.ports import SessionKey
 from domain.services import BatchTooLargeError
+from graphql_api.aggregates import (
+    AggregateFilter,
+    Breakdown,
+    Dimension,
+    Interval,
+    TimeSeries,
+)
 from graphql_api.attribution import AttributionFilter, AttributionReportResult
 from graphql_api.context import GraphQLContext
 from graphql_api.cursor import decode_cursor, encode_cursor
@@ -128,6 +136,49 @@ class Query:
         except ParameterError as err:
             raise bad_user_input(err) from None
         return AttributionReportResult(report=found) if found is not None else None
+
+    @described(
+        "Sessions, users and conversions per hour, day, week (from Monday) or month of "
+        "`timeZone` (an IANA name such as `Europe/Berlin`; clock changes give days of "
+        "23 or 25 hours), every bucket of the window, empty ones included."
+    )
+    async def timeseries(
+        self,
+        info: Info,
+        filter: AggregateFilter | None = None,
+        interval: Interval | None = Interval.DAY,
+        time_zone: str | None = "UTC",
+    ) -> TimeSeries:
+        params = filter.to_parameters() if filter is not None else {}
+        params["interval"] = interval.value if interval is not None else None
+        params["time_zone"] = time_zone
+        try:
+            reads = await info.context.reads()
+            found = await reads.timeseries(info.context.site.site_id, params)
+        except ParameterError as err:
+            raise bad_user_input(err) from None
+        return TimeSeries(result=found)
+
+    @described(
+        "Sessions, users and conversions per value of one dimension, the `limit` (1 to "
+        "1000) values with the most sessions, and how many values there are."
+    )
+    async def breakdown(
+        self,
+        info: Info,
+        by: Dimension,
+        filter: AggregateFilter | None = None,
+        limit: int | None = aggregates.DEFAULT_LIMIT,
+    ) -> Breakdown:
+        params = filter.to_parameters() if filter is not None else {}
+        params["by"] = by.value
+        params["limit"] = limit
+        try:
+            reads = await info.context.reads()
+            found = await reads.breakdown(info.context.site.site_id, params)
+        except ParameterError as err:
+            raise bad_user_input(err) from None
+        return Breakdown(result=found)
 
 
 @strawberry.type

@@ -18,6 +18,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from adapters.read_model import chunks
+from domain.aggregates import AggregateConversion
 from domain.model import (
     EPOCH,
     Attribution,
@@ -487,6 +488,28 @@ def journey_rows(rows: list[Row]) -> list[Row]:
                     for c in orjson.loads(row[5])
                 ]
             ),
+        )
+        for row in rows
+    ]
+
+
+# What the aggregates read of a session (``domain.aggregates.AggregateSession`` but for
+# the text and page keys).
+AGGREGATE_COLUMNS: Final = (
+    "visitor_key, start, source_key, medium_key, campaign_key, content_key, term_key, "
+    "landing_key, conversions"
+)
+
+
+def aggregate_rows(rows: list[Row]) -> list[Row]:
+    """Rows of ``AGGREGATE_COLUMNS`` as ``AggregateSession`` tuples, keys left as keys:
+    only the conversions blob, on a few percent of sessions, needs decoding."""
+    return [
+        row
+        if row[8] is None
+        else (
+            *row[:8],
+            tuple([AggregateConversion(c[2], c[5], c[6]) for c in orjson.loads(row[8])]),
         )
         for row in rows
     ]

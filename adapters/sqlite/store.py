@@ -25,6 +25,7 @@ from adapters.read_model import OwnSnapshotReads
 from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
+from domain.aggregates import AggregateSession
 from domain.model import Event, Session, Site, from_micros, to_micros
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
@@ -480,6 +481,27 @@ class SqliteSnapshot:
             finally:
                 cursor.close()
 
+    async def aggregate_sessions(
+        self, site_id: str, filters: SessionFilters, window: TimeWindow
+    ) -> AsyncIterator[Sequence[AggregateSession]]:
+        keys = self._keys
+        cursor = self._conn.cursor()
+
+        def start(conn: sqlite3.Connection) -> bool:
+            chosen = queries.selection(conn, keys, site_id, filters, window)
+            if chosen is None:
+                return False
+            sql = f"SELECT {codec.AGGREGATE_COLUMNS} FROM sessions WHERE {chosen.where}"
+            cursor.execute(sql, chosen.params)
+            return True
+
+        try:
+            if await self.run(start, scan=True):
+                while rows := await self.run(partial(_aggregate_chunk, cursor), scan=True):
+                    yield rows  # type: ignore[misc]  # rows are AggregateSession tuples
+        finally:
+            cursor.close()
+
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[VisitorConversions]]:
@@ -538,6 +560,10 @@ def _execute(
 
 def _journey_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.Row]:
     return codec.journey_rows(cursor.fetchmany(_JOURNEY_CHUNK))
+
+
+def _aggregate_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.Row]:
+    return codec.aggregate_rows(cursor.fetchmany(_JOURNEY_CHUNK))
 
 
 def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:

@@ -17,6 +17,7 @@ import pytest
 
 from adapters.clock import FixedClock
 from adapters.memory_store import MemoryStore
+from domain.aggregates import AggregateConversion, AggregateSession, aggregate_session
 from domain.events import parse_event
 from domain.model import Event, Session, Site, to_micros
 from domain.multi_touch import JourneyConversion, JourneySession, journey_session
@@ -1008,3 +1009,116 @@ async def test_an_attribution_report_does_not_depend_on_the_ingestion_order(
     expected = await reference.attribution(SITE_A, window)
     assert expected is not None
     assert await service.attribution(SITE_A, window) == expected
+
+
+# --- the aggregates' reads ----------------------------------------------------------------
+
+
+async def aggregate_rows(
+    store: Store, filters: SessionFilters, window: TimeWindow, site_id: str = SITE_A
+) -> list[AggregateSession]:
+    """Aggregate rows, page and text keys turned into URLs and texts."""
+    async with store.snapshot() as snapshot:
+        rows = [
+            AggregateSession(*row)
+            async for chunk in snapshot.aggregate_sessions(site_id, filters, window)
+            for row in chunk
+        ]
+        pages = {row.landing for row in rows} | {
+            c[0] for row in rows for c in row.conversions or ()
+        }
+        urls = await snapshot.page_urls(pages)
+        texts = await snapshot.attribution_texts(
+            {key for row in rows for key in row[2:7] if key is not None}
+        )
+    return [
+        row._replace(
+            source=texts[row.source],
+            medium=texts[row.medium],
+            campaign=None if row.campaign is None else texts[row.campaign],
+            content=None if row.content is None else texts[row.content],
+            term=None if row.term is None else texts[row.term],
+            landing=urls[row.landing],
+            conversions=tuple(
+                AggregateConversion(*c)._replace(page=urls[c[0]]) for c in row.conversions
+            )
+            if row.conversions
+            else None,
+        )
+        for row in rows
+    ]
+
+
+FULL_CAMPAIGN = "utm_source=news&utm_medium=email&utm_campaign=june&utm_content=hero&utm_term=shoes"
+
+
+async def test_aggregate_rows_are_the_matching_sessions_of_the_window_with_their_values(
+    store: Store,
+) -> None:
+    events = [
+        pageview("a-1", "v1", "2025-07-10T10:00:00Z", f"{PRICING}?{FULL_CAMPAIGN}"),
+        conversion("a-2", "v1", "2025-07-10T10:04:00Z", f"{HOME}/signup"),
+        pageview("a-3", "v1", "2025-07-12T10:00:00Z", BLOG, referrer="https://www.google.com/"),
+        pageview("a-4", "v2", "2025-07-11T09:00:00Z", HOME),
+        pageview("a-5", "v2", "2025-07-20T09:00:00Z", BLOG),  # after the window
+        pageview("a-6", "v3", "2025-07-11T12:00:00Z", f"{PRICING}?utm_source=x&utm_medium=cpc"),
+    ]
+    await store.ingest(SITE_A, events, RECUT)
+    await store.ingest(
+        SITE_B, [pageview("a-9", "v1", "2025-07-11T09:00:00Z", HOME, site=SITE_B)], RECUT
+    )
+    window = TimeWindow(at("2025-07-10T00:00:00Z"), at("2025-07-15T00:00:00Z"))
+
+    rows = await aggregate_rows(store, EVERYTHING, window)
+
+    expected = [aggregate_session(s) for s in await all_sessions(store) if window.contains(s.start)]
+    assert len(rows) == 4
+    assert sorted((tuple(r[1:]) for r in rows), key=repr) == sorted(
+        (tuple(r[1:]) for r in expected), key=repr
+    )
+    converted = next(row for row in rows if row.conversions)
+    assert (converted.campaign, converted.content, converted.term) == ("june", "hero", "shoes")
+    assert converted.conversions == (
+        AggregateConversion(f"{HOME}/signup", "hubspot_form", "form-7"),
+    )
+    # v1's two sessions share one visitor key; three visitors in all.
+    by_start = {row.start: row.visitor for row in rows}
+    v1 = [row.start for row in expected if row.visitor == "v1"]
+    assert by_start[v1[0]] == by_start[v1[1]]
+    assert len(set(by_start.values())) == 3
+
+
+async def test_aggregate_rows_follow_the_session_filters(store: Store) -> None:
+    await journey_history(store)
+    window = TimeWindow(at("2025-07-01T00:00:00Z"), at("2025-07-31T00:00:00Z"))
+
+    cpc = await aggregate_rows(store, SessionFilters(medium="cpc"), window)
+    landed = await aggregate_rows(store, SessionFilters(landing_page=PRICING), window)
+    unknown = await aggregate_rows(store, SessionFilters(source="never-seen"), window)
+
+    assert [(r.source, r.medium, r.landing) for r in cpc] == [("x", "cpc", HOME)]
+    assert [(r.landing, r.conversions is not None) for r in landed] == [(PRICING, True)]
+    assert unknown == []
+
+
+async def test_aggregates_do_not_depend_on_the_store_or_the_ingestion_order(
+    store: Store,
+) -> None:
+    # The in-memory store, in order, is the reference: every figure equal.
+    window = {"start_date": "2025-07-01", "end_date": "2025-07-31"}
+    reference = AttributionService(MemoryStore(), FixedClock(SERVICE_NOW), ListBots())
+    await reference.ingest(SITE_A, JOURNEY_EVENTS)
+    service = AttributionService(store, FixedClock(SERVICE_NOW), ListBots())
+    reverse = JOURNEY_EVENTS[::-1]
+    for i in range(3):
+        await service.ingest(SITE_A, reverse[i::3])
+    async with reference.reading() as expected, service.reading() as got:
+        series = {**window, "interval": "week", "time_zone": "Europe/Berlin"}
+        weekly = await got.timeseries(SITE_A, series)
+        assert weekly == await expected.timeseries(SITE_A, series)
+        assert sum(bucket.sessions for bucket in weekly.buckets) == 6
+        for by in ("source", "medium", "campaign", "content", "term", "landing_page", "channel"):
+            asked = {**window, "by": by, "meta_type": "custom"}
+            found = await got.breakdown(SITE_A, asked)
+            assert found == await expected.breakdown(SITE_A, asked)
+            assert sum(row.conversions for row in found.rows) == 3

@@ -416,3 +416,33 @@ async def test_the_order_events_were_ingested_in_changes_no_attribution_figure(
     assert expected is not None
     assert expected.summary.conversions == 3
     assert await shuffled.attribution("s", window) == expected
+
+
+async def test_aggregates_read_one_snapshot_at_one_instant_and_refuse_before_reading() -> None:
+    opened: list[object] = []
+
+    class WatchedStore(MemoryStore):
+        @asynccontextmanager
+        async def snapshot(self) -> AsyncIterator[MemorySnapshot]:
+            opened.append(self)
+            async with super().snapshot() as snapshot:
+                yield snapshot
+
+    clock = TickingClock(NOW)
+    service = AttributionService(WatchedStore(), clock, ListBots())
+    await service.ingest("s", JOURNEY_EVENTS)
+    before = clock.readings
+    async with service.reading() as reads:
+        with pytest.raises(ParameterError, match="time_zone"):
+            await reads.timeseries("s", {"time_zone": "Nowhere/Land"})
+        with pytest.raises(ParameterError, match="limit"):
+            await reads.breakdown("s", {"by": "channel", "limit": 0})
+        assert opened == []
+        series = await reads.timeseries("s", {"interval": "week"})
+        channels = await reads.breakdown("s", {"by": "channel"})
+
+    assert clock.readings - before == 1
+    assert len(opened) == 1
+    # The default window ends at the one reading.
+    assert series.time_frame.end == channels.time_frame.end == NOW + timedelta(seconds=before + 1)
+    assert sum(b.sessions for b in series.buckets) == sum(r.sessions for r in channels.rows) == 6

@@ -1,0 +1,548 @@
+"""Aggregates for front ends (docs/concepts.md, "Aggregates"): sessions, users and
+conversions per time bucket (``timeseries``) or per value of one dimension
+(``breakdown``).
+
+Pure functions over what a store yields of the window's matching sessions, one compact
+``AggregateSession`` row each, keyed by the store's own visitor, text and page keys.
+Counting runs in C where it can (``Counter``, ``set``, ``map``, ``bisect``); the few
+sessions holding a conversion are looked at one by one.
+"""
+
+from __future__ import annotations
+
+import enum
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from operator import itemgetter
+from typing import Final, NamedTuple, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.channels import channel
+from domain.model import Session, from_micros, to_micros
+from domain.multi_touch import TextKey
+from domain.page_report import CountingRule, PageKey, VisitorKey
+from domain.parameters import (
+    FILTER_PARAMETERS,
+    ParameterError,
+    describe_value,
+    not_given,
+    parse_selection,
+)
+from domain.queries import ConversionDefinition, SessionFilters, TimeWindow
+
+AGGREGATE_MAX_SPAN: Final = timedelta(days=90)
+DEFAULT_LIMIT: Final = 10
+MAX_LIMIT: Final = 1000
+DEFAULT_TIME_ZONE: Final = "UTC"
+_SELECTION_PARAMETERS: Final = FILTER_PARAMETERS | {
+    "start_date",
+    "end_date",
+    "conversion_page",
+    "meta_type",
+    "meta_id",
+}
+TIMESERIES_PARAMETERS: Final = _SELECTION_PARAMETERS | {"interval", "time_zone"}
+BREAKDOWN_PARAMETERS: Final = _SELECTION_PARAMETERS | {"by", "limit"}
+_MAX_ZONE_NAME: Final = 64
+_UTC_ZONE: Final = ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+class Interval(enum.StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"  # starting Monday
+    MONTH = "month"
+
+
+class BreakdownDimension(enum.StrEnum):
+    SOURCE = "source"
+    MEDIUM = "medium"
+    CAMPAIGN = "campaign"
+    CONTENT = "content"
+    TERM = "term"
+    LANDING_PAGE = "landing_page"
+    CHANNEL = "channel"
+
+
+class AggregateConversion(NamedTuple):
+    """What the aggregates read of one conversion (``CountingRule`` judges it)."""
+
+    page: PageKey
+    meta_type: str
+    meta_id: str | None
+
+
+class AggregateSession(NamedTuple):
+    """What the aggregates read of one session. Stores may yield plain tuples in this
+    order. ``start`` in microseconds since the epoch; ``source`` ... ``term`` are the
+    store's text keys (``StoreSnapshot.attribution_texts``; None where the session has no
+    such field), ``landing`` its page key; ``conversions`` None when there are none."""
+
+    visitor: VisitorKey
+    start: int
+    source: TextKey
+    medium: TextKey
+    campaign: TextKey | None
+    content: TextKey | None
+    term: TextKey | None
+    landing: PageKey
+    conversions: tuple[AggregateConversion, ...] | None
+
+
+# Positions in an ``AggregateSession``: read by position in loops over every session.
+_VISITOR_AT: Final = 0
+_START_AT: Final = 1
+_SOURCE_AT: Final = 2
+_MEDIUM_AT: Final = 3
+_CONVERSIONS_AT: Final = 8
+_VISITOR = itemgetter(_VISITOR_AT)
+_START = itemgetter(_START_AT)
+_CONVERSIONS = itemgetter(_CONVERSIONS_AT)
+_COLUMN_OF: Final = {
+    BreakdownDimension.SOURCE: 2,
+    BreakdownDimension.MEDIUM: 3,
+    BreakdownDimension.CAMPAIGN: 4,
+    BreakdownDimension.CONTENT: 5,
+    BreakdownDimension.TERM: 6,
+    BreakdownDimension.LANDING_PAGE: 7,
+}
+
+
+def aggregate_session(session: Session) -> AggregateSession:
+    """The aggregates' row of a whole session, keyed by its URLs, texts and visitor id
+    (for stores that keep sessions whole)."""
+    a = session.attribution
+    conversions = tuple(
+        AggregateConversion(c.page, c.meta_type, c.meta_id) for c in session.conversions
+    )
+    return AggregateSession(
+        session.visitor_id,
+        to_micros(session.start),
+        a.source,
+        a.medium,
+        a.campaign,
+        a.content,
+        a.term,
+        session.landing_page,
+        conversions or None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TimeseriesQuery:
+    """``window`` is the effective window, both bounds set."""
+
+    filters: SessionFilters
+    window: TimeWindow
+    definition: ConversionDefinition
+    interval: Interval = Interval.DAY
+    time_zone: ZoneInfo = _UTC_ZONE
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownQuery:
+    """``window`` is the effective window, both bounds set."""
+
+    filters: SessionFilters
+    window: TimeWindow
+    definition: ConversionDefinition
+    by: BreakdownDimension
+    limit: int = DEFAULT_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start: datetime  # UTC
+    sessions: int
+    users: int
+    conversions: int
+    converting_sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class Timeseries:
+    time_frame: TimeWindow
+    interval: Interval
+    time_zone: str
+    buckets: tuple[Bucket, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownRow:
+    value: str | None
+    sessions: int
+    users: int
+    conversions: int
+    converting_sessions: int
+
+    @property
+    def conversion_rate(self) -> float:
+        return self.converting_sessions / self.sessions if self.sessions else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    time_frame: TimeWindow
+    by: BreakdownDimension
+    total_rows: int
+    rows: tuple[BreakdownRow, ...]
+
+
+# --- parameters ---------------------------------------------------------------------------
+def parse_timeseries_query(params: Mapping[str, object], *, now: datetime) -> TimeseriesQuery:
+    """The time series query: the /pages window spanning up to 90 days, the /sessions
+    filters, the conversion definition, ``interval`` (hour, day, week, month; default
+    day) and ``time_zone`` (an IANA name; default UTC)."""
+    window, filters, definition = parse_selection(
+        params, now=now, known=TIMESERIES_PARAMETERS, max_span=AGGREGATE_MAX_SPAN
+    )
+    query = TimeseriesQuery(
+        filters=filters,
+        window=window,
+        definition=definition,
+        interval=_choice(params, "interval", Interval, None) or Interval.DAY,
+        time_zone=_time_zone(params.get("time_zone")),
+    )
+    # Refused here, before any read, when the buckets leave the calendar.
+    bucket_bounds(query.window, query.interval, query.time_zone)
+    return query
+
+
+def parse_breakdown_query(params: Mapping[str, object], *, now: datetime) -> BreakdownQuery:
+    """The breakdown query: the selection of the time series, ``by`` (required: source,
+    medium, campaign, content, term, landing_page or channel) and ``limit`` (1 to 1000,
+    default 10)."""
+    window, filters, definition = parse_selection(
+        params, now=now, known=BREAKDOWN_PARAMETERS, max_span=AGGREGATE_MAX_SPAN
+    )
+    by = _choice(params, "by", BreakdownDimension, None)
+    if by is None:
+        allowed = ", ".join(member.value for member in BreakdownDimension)
+        raise ParameterError("by", f"expected one of {allowed}, got nothing")
+    return BreakdownQuery(
+        filters=filters,
+        window=window,
+        definition=definition,
+        by=by,
+        limit=_limit(params.get("limit")),
+    )
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _choice(
+    params: Mapping[str, object], name: str, kind: type[_E], default: _E | None
+) -> _E | None:
+    value = params.get(name)
+    if not_given(value):
+        return default
+    allowed = ", ".join(member.value for member in kind)
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise ParameterError(name, f"expected one of {allowed}, got {describe_value(value)}")
+
+
+def _time_zone(value: object) -> ZoneInfo:
+    if not_given(value):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+    if isinstance(value, str) and len(value) <= _MAX_ZONE_NAME:
+        try:
+            return ZoneInfo(value)
+        # A name with a path's characters is a ValueError, an unknown one not found.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    raise ParameterError(
+        "time_zone",
+        "expected an IANA time zone name such as 'Europe/Berlin' or 'UTC', "
+        f"got {describe_value(value)}",
+    )
+
+
+def _limit(value: object) -> int:
+    if not_given(value):
+        return DEFAULT_LIMIT
+    limit: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        limit = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 6
+    ):
+        limit = int(value)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
+        raise ParameterError(
+            "limit", f"expected an integer from 1 to {MAX_LIMIT}, got {describe_value(value)}"
+        )
+    return limit
+
+
+# --- buckets ------------------------------------------------------------------------------
+def bucket_bounds(window: TimeWindow, interval: Interval, zone: ZoneInfo) -> list[int]:
+    """The buckets from the one holding the window's start to the one holding its end,
+    as their bounds in microseconds: bucket i is ``[bounds[i], bounds[i + 1])``.
+
+    A bucket starts at a wall-clock hour, midnight, Monday's midnight or the first of a
+    month in ``zone``, as an instant: a day is 23 or 25 hours long when the clocks change
+    in it, an hour that the clocks skip has no bucket, and one they repeat has two.
+    """
+    assert window.start is not None
+    assert window.end is not None
+    first, last = to_micros(window.start), to_micros(window.end)
+    try:
+        # One unit earlier: the floor of the start may be a wall time the clocks skip.
+        local = _previous(_floor(_wall(window.start, zone), interval), interval)
+    except (OverflowError, ValueError):
+        raise _outside_calendar("start_date", zone) from None
+    bounds: list[int] = []
+    try:
+        while not bounds or bounds[-1] <= last:
+            bounds.extend(_starts(local, zone, interval))
+            local = _next(local, interval)
+    except (OverflowError, ValueError):
+        raise _outside_calendar("end_date", zone) from None
+    bounds.sort()
+    low = bisect_right(bounds, first) - 1
+    high = bisect_right(bounds, last)
+    return bounds[low : high + 1]
+
+
+def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None, fold=0)
+
+
+def _floor(wall: datetime, interval: Interval) -> datetime:
+    hour = wall.replace(minute=0, second=0, microsecond=0)
+    if interval is Interval.HOUR:
+        return hour
+    day = hour.replace(hour=0)
+    if interval is Interval.DAY:
+        return day
+    if interval is Interval.WEEK:
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _next(wall: datetime, interval: Interval) -> datetime:
+    if interval is Interval.MONTH:
+        year, month = divmod(wall.month, 12)
+        return wall.replace(year=wall.year + year, month=month + 1)
+    return wall + _STEP[interval]
+
+
+def _previous(wall: datetime, interval: Interval) -> datetime:
+    if interval is Interval.MONTH:
+        year, month = divmod(wall.month - 2, 12)
+        return wall.replace(year=wall.year + year, month=month + 1)
+    return wall - _STEP[interval]
+
+
+_STEP: Final = {
+    Interval.HOUR: timedelta(hours=1),
+    Interval.DAY: timedelta(days=1),
+    Interval.WEEK: timedelta(days=7),
+}
+
+
+def _starts(wall: datetime, zone: ZoneInfo, interval: Interval) -> list[int]:
+    """The instants at which the wall-clock time ``wall`` begins a bucket."""
+    if interval is not Interval.HOUR:
+        # A midnight the clocks skip: fold 0 reads it with the offset before the change,
+        # which is the day's first instant; a repeated one: fold 0 is the earlier.
+        return [to_micros(wall.replace(tzinfo=zone))]
+    found = []
+    for fold in (0, 1):
+        instant = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+        # A skipped hour reads as another wall time: it begins no bucket.
+        if _wall(instant, zone) == wall:
+            found.append(to_micros(instant))
+    return sorted(set(found))
+
+
+def _outside_calendar(parameter: str, zone: ZoneInfo) -> ParameterError:
+    return ParameterError(
+        parameter, f"the window's buckets in time zone {zone.key} fall outside the years 1-9999"
+    )
+
+
+# --- counting -----------------------------------------------------------------------------
+class _Tally:
+    """Sessions, distinct visitors, counting conversions and converting sessions per key."""
+
+    __slots__ = ("conversions", "converting", "pairs", "rule", "sessions")
+
+    def __init__(self, rule: CountingRule) -> None:
+        self.rule = rule
+        self.sessions: Counter[Hashable] = Counter()
+        self.pairs: set[tuple[Hashable, VisitorKey]] = set()
+        self.conversions: Counter[Hashable] = Counter()
+        self.converting: Counter[Hashable] = Counter()
+
+    def add(self, keys: list[Hashable], rows: Sequence[AggregateSession]) -> None:
+        """``keys[i]`` is the key of ``rows[i]``."""
+        self.sessions.update(keys)
+        self.pairs.update(zip(keys, map(_VISITOR, rows), strict=True))
+        counts = self.rule.counts
+        every = self.rule.counts_every_conversion
+        for key, row in zip(keys, rows, strict=True):
+            conversions = row[_CONVERSIONS_AT]
+            if not conversions:
+                continue
+            n = len(conversions) if every else sum(map(counts, conversions))
+            if n:
+                self.conversions[key] += n
+                self.converting[key] += 1
+
+    def users(self) -> Counter[Hashable]:
+        return Counter(map(itemgetter(0), self.pairs))
+
+
+class TimeseriesBuilder:
+    """Accumulates the time series from the rows of the window's matching sessions."""
+
+    def __init__(self, query: TimeseriesQuery, rule: CountingRule) -> None:
+        self._query = query
+        self._bounds = bucket_bounds(query.window, query.interval, query.time_zone)
+        self._bucket_of = partial(bisect_right, self._bounds)
+        self._tally = _Tally(rule)
+
+    def add(self, rows: Sequence[AggregateSession]) -> None:
+        # bisect_right - 1 is the bucket; the offset is left until the end.
+        keys: list[Hashable] = list(map(self._bucket_of, map(_START, rows)))
+        self._tally.add(keys, rows)
+
+    def result(self) -> Timeseries:
+        tally = self._tally
+        users = tally.users()
+        bounds = self._bounds
+        return Timeseries(
+            time_frame=self._query.window,
+            interval=self._query.interval,
+            time_zone=self._query.time_zone.key,
+            buckets=tuple(
+                Bucket(
+                    start=from_micros(bounds[i - 1]),
+                    sessions=tally.sessions[i],
+                    users=users[i],
+                    conversions=tally.conversions[i],
+                    converting_sessions=tally.converting[i],
+                )
+                for i in range(1, len(bounds))
+            ),
+        )
+
+
+class BreakdownBuilder:
+    """Accumulates the breakdown from the rows of the window's matching sessions, by the
+    store's keys; values become texts once, per distinct key, at the end."""
+
+    def __init__(self, query: BreakdownQuery, rule: CountingRule) -> None:
+        self._query = query
+        self._tally = _Tally(rule)
+        key: Callable[[AggregateSession], Hashable]
+        if query.by is BreakdownDimension.CHANNEL:
+            key = itemgetter(_SOURCE_AT, _MEDIUM_AT)
+        else:
+            key = itemgetter(_COLUMN_OF[query.by])
+        self._key = key
+
+    def add(self, rows: Sequence[AggregateSession]) -> None:
+        self._tally.add(list(map(self._key, rows)), rows)
+
+    @property
+    def by_page(self) -> bool:
+        """Whether the keys are page keys (``page_urls``) rather than text keys."""
+        return self._query.by is BreakdownDimension.LANDING_PAGE
+
+    def keys(self) -> set[Hashable]:
+        """The keys whose texts ``result`` needs: for a channel, every source and medium
+        (channels merge them); else those of the rows that can make the first ``limit``
+        (a count at least the ``limit``-th largest: ties are ordered by text)."""
+        sessions = self._tally.sessions
+        if self._query.by is BreakdownDimension.CHANNEL:
+            return {text for pair in sessions for text in cast("tuple[Hashable, Hashable]", pair)}
+        counts = sorted(sessions.values(), reverse=True)
+        if len(counts) <= self._query.limit:
+            return {key for key in sessions if key is not None}
+        threshold = counts[self._query.limit - 1]
+        return {key for key, n in sessions.items() if n >= threshold and key is not None}
+
+    def result(self, texts: Mapping[Hashable, str]) -> Breakdown:
+        """``texts`` maps every key of ``keys()`` to its text."""
+        tally = self._tally
+        if self._query.by is BreakdownDimension.CHANNEL:
+            rows = _channel_rows(tally, texts)
+            total = len(rows)
+        else:
+            total = len(tally.sessions)
+            users = tally.users()
+            named = [key for key in tally.sessions if key is None or key in texts]
+            rows = [
+                BreakdownRow(
+                    value=None if key is None else texts[key],
+                    sessions=tally.sessions[key],
+                    users=users[key],
+                    conversions=tally.conversions[key],
+                    converting_sessions=tally.converting[key],
+                )
+                for key in named
+            ]
+        rows.sort(key=_row_order)
+        return Breakdown(
+            time_frame=self._query.window,
+            by=self._query.by,
+            total_rows=total,
+            rows=tuple(rows[: self._query.limit]),
+        )
+
+
+def _channel_rows(tally: _Tally, texts: Mapping[Hashable, str]) -> list[BreakdownRow]:
+    named: dict[Hashable, str] = {}
+    for key in tally.sessions:
+        source, medium = cast("tuple[Hashable, Hashable]", key)
+        named[key] = channel(texts[source], texts[medium]).value
+    sessions: Counter[str] = Counter()
+    conversions: Counter[str] = Counter()
+    converting: Counter[str] = Counter()
+    for pair, name in named.items():
+        sessions[name] += tally.sessions[pair]
+        conversions[name] += tally.conversions[pair]
+        converting[name] += tally.converting[pair]
+    users = Counter(map(itemgetter(0), {(named[pair], v) for pair, v in tally.pairs}))
+    return [
+        BreakdownRow(name, sessions[name], users[name], conversions[name], converting[name])
+        for name in sessions
+    ]
+
+
+def _row_order(row: BreakdownRow) -> tuple[int, bool, str]:
+    # null sorts before every string.
+    return (-row.sessions, row.value is not None, row.value or "")
+
+
+def timeseries(
+    rows: Iterable[AggregateSession], query: TimeseriesQuery, rule: CountingRule
+) -> Timeseries:
+    """The time series of the window's matching sessions (``rows``) in one call."""
+    builder = TimeseriesBuilder(query, rule)
+    builder.add(list(rows))
+    return builder.result()
+
+
+def breakdown(
+    rows: Iterable[AggregateSession],
+    query: BreakdownQuery,
+    rule: CountingRule,
+    texts: Mapping[Hashable, str],
+) -> Breakdown:
+    """The breakdown of the window's matching sessions (``rows``) in one call; ``texts``
+    maps every text or page key of the rows to its text."""
+    builder = BreakdownBuilder(query, rule)
+    builder.add(list(rows))
+    return builder.result(texts)
