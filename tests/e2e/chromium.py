@@ -174,9 +174,9 @@ class Tab:
         await self.send("Input.dispatchKeyEvent", down)
         await self.send("Input.dispatchKeyEvent", {"type": "keyUp", **common})
 
-    async def screenshot(self) -> bytes:
+    async def screenshot(self, *, full_page: bool = False) -> bytes:
         result = await self.send(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page}
         )
         return base64.b64decode(result["data"])
 

@@ -198,7 +198,7 @@ SESSIONS = """query($f: SessionFilter, $page: Int) {
 async def test_the_numbers_shown_are_the_graphql_answers_for_the_same_window(
     browser: Browser, served: Served
 ) -> None:
-    tab = await open_tab(browser)
+    tab = await open_tab(browser, height=1100)
     await sign_in(tab, served)
     await wait_ready(tab)
     window = default_window()
@@ -270,7 +270,7 @@ async def test_clicking_a_source_filters_every_panel_by_it(
     tab = await open_tab(browser)
     await sign_in(tab, served)
     await wait_ready(tab)
-    source = await text(tab, "#breakdown-source tbody button")
+    source = (await texts(tab, "#breakdown-source tbody button"))[0]
     await after(tab, "document.querySelector('#breakdown-source tbody button').click()")
 
     assert await tab.evaluate("document.getElementById('f-source').value") == source

@@ -258,7 +258,7 @@ function renderActive() {
   active.replaceChildren(
     h("span", {}, `${from} – ${to} (${state.timeZone})`),
     chips.length ? " · Filtered by " : " · No filters",
-    chips
+    ...chips
   );
 }
 
