@@ -300,6 +300,8 @@ async function load(id, run) {
     );
   } finally {
     if (controllers.get(id) === controller) {
+      // Marks for bench/dashboard_bench.py: when each panel, then the whole page, was drawn.
+      performance.mark(`dashboard-${id}`);
       panel.setAttribute("aria-busy", "false");
       pending.delete(id);
       if (!pending.size && state.apiKey) {
