@@ -37,4 +37,3 @@ async def page_handler(request: web.Request) -> web.Response:
     return web.Response(
         body=_INDEX.read_bytes(), content_type="text/html", charset="utf-8", headers=_HEADERS
     )
-

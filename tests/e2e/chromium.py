@@ -132,10 +132,10 @@ class Tab:
             raise CdpError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    async def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
+    async def wait_for(self, expression: str, within: float = 10.0) -> Any:
         """The first truthy value of ``expression``. A navigation in flight destroys the
         context it is evaluated in, so errors are retried until the deadline."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         last: object = None
         while asyncio.get_running_loop().time() < deadline:
             try:
@@ -147,7 +147,7 @@ class Tab:
                     return value
                 last = value
             await asyncio.sleep(0.02)
-        raise CdpError(f"within {timeout} s the page never made {expression!r} true (last: {last})")
+        raise CdpError(f"within {within} s the page never made {expression!r} true (last: {last})")
 
     def requested_urls(self) -> list[str]:
         """Every URL the tab asked the network for since ``record_network``."""

@@ -114,7 +114,7 @@ async def sign_in(tab: Tab, served: Served, key: str | None = None) -> None:
 async def wait_ready(tab: Tab) -> None:
     try:
         await tab.wait_for(
-            "document.getElementById('main').dataset.state === 'ready'", timeout=READY_TIMEOUT
+            "document.getElementById('main').dataset.state === 'ready'", within=READY_TIMEOUT
         )
     except CdpError as err:
         shown = await tab.evaluate(
@@ -152,7 +152,10 @@ def default_window() -> JsonDict:
     from the first instant of the first day to the last millisecond of today."""
     zone = ZoneInfo(ZONE)
     today = datetime.now(zone).date()
-    return {"startDate": _midnight(today - timedelta(days=6), zone), "endDate": _last_ms(today, zone)}
+    return {
+        "startDate": _midnight(today - timedelta(days=6), zone),
+        "endDate": _last_ms(today, zone),
+    }
 
 
 def _midnight(day: date, zone: ZoneInfo) -> str:
@@ -169,7 +172,9 @@ def _iso(moment: datetime) -> str:
 
 
 TIMESERIES = """query($f: AggregateFilter, $z: String) {
-  timeseries(filter: $f, interval: DAY, timeZone: $z) { buckets { sessions conversions convertingSessions } }
+  timeseries(filter: $f, interval: DAY, timeZone: $z) {
+    buckets { sessions conversions convertingSessions }
+  }
 }"""
 BREAKDOWN = """query($f: AggregateFilter, $by: Dimension!) {
   breakdown(filter: $f, by: $by, limit: 10) { totalRows rows { value sessions conversions } }
@@ -278,9 +283,9 @@ async def test_clicking_a_source_filters_every_panel_by_it(
     window = {**default_window(), "source": source}
     listed = (await served.graphql(SESSIONS, {"f": window, "page": 1}))["sessions"]
     assert number(await text(tab, "#sessions .frame")) == listed["pagination"]["totalRecords"]
-    assert {r.split(" / ")[0] for r in await texts(tab, "#sessions tr.session td:nth-child(2)")} == {
-        source
-    }
+    assert {
+        r.split(" / ")[0] for r in await texts(tab, "#sessions tr.session td:nth-child(2)")
+    } == {source}
     # The source breakdown now holds that source alone, shown as the active filter.
     assert await texts(tab, "#breakdown-source tbody td.value") == [source]
     series = (await served.graphql(TIMESERIES, {"f": window, "z": ZONE}))["timeseries"]
@@ -341,9 +346,12 @@ async def test_paging_through_sessions_and_opening_one_shows_its_page_path(
     # Open the first session of the page: its details row shows the page path, in order.
     await tab.evaluate("document.querySelector('#sessions tr.session button').focus()")
     await tab.press(" ", "Space", 32, " ")
-    assert await tab.evaluate(
-        "document.querySelector('#sessions tr.session button').getAttribute('aria-expanded')"
-    ) == "true"
+    assert (
+        await tab.evaluate(
+            "document.querySelector('#sessions tr.session button').getAttribute('aria-expanded')"
+        )
+        == "true"
+    )
     path = await texts(tab, "#sessions tr.session-details:not([hidden]) ol.path li .url")
     assert path == [p["url"] for p in second["records"][0]["pages"]]
     assert path  # a session has at least its landing page
