@@ -65,6 +65,15 @@ async def test_the_page_is_served_at_the_root_and_at_dashboard(
     assert 'id="sign-in-form"' in html
 
 
+async def test_posting_to_the_page_is_a_json_405_naming_the_methods_it_accepts(
+    client: TestClient[Any, Any],
+) -> None:
+    response = await client.post("/")
+    assert response.status == 405
+    assert response.headers["Allow"] == "GET,HEAD"
+    assert await response.json() == {"error": "method not allowed: POST / accepts GET, HEAD"}
+
+
 async def test_the_page_may_only_load_and_call_its_own_origin(
     client: TestClient[Any, Any],
 ) -> None:
