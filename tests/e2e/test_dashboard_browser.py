@@ -360,6 +360,37 @@ async def test_paging_through_sessions_and_opening_one_shows_its_page_path(
     assert await text(tab, "#sessions-page") == f"Page 1 of {total_pages}"
 
 
+async def test_panels_say_when_nothing_matches_and_name_a_bad_filter_in_words(
+    browser: Browser, served: Served
+) -> None:
+    tab = await open_tab(browser)
+    await sign_in(tab, served)
+    await wait_ready(tab)
+    await after(
+        tab,
+        "document.getElementById('f-source').value = 'no-such-source';"
+        " document.getElementById('f-metaId').value = 'no-such-form';"
+        " document.querySelector('#controls button[type=submit]').click()",
+    )
+    assert await texts(tab, "main .error") == []
+    assert await text(tab, "#overview .empty") == "No sessions in this window."
+    assert await texts(tab, "#breakdowns .empty") == ["No sessions."] * 5
+    assert await text(tab, "#pages .empty") == "No sessions match in this window."
+    assert await text(tab, "#attribution .empty") == "No conversions in this window."
+    assert await text(tab, "#sessions .empty") == "No sessions in this window."
+
+    # type=url lets an ftp URL through; the service refuses it, and the page says which
+    # field is wrong, by its label, in every panel that used it.
+    await after(
+        tab,
+        "document.getElementById('f-source').value = '';"
+        " document.getElementById('f-landingPage').value = 'ftp://example.com/offer';"
+        " document.querySelector('#controls button[type=submit]').click()",
+    )
+    expected = "Landing page: expected an absolute http or https URL, got 'ftp://example.com/offer'"
+    assert await texts(tab, "main .error") == [expected] * 4  # not attribution: no such filter
+
+
 async def test_a_wrong_key_is_refused_in_words_and_signing_out_forgets_the_key(
     browser: Browser, served: Served
 ) -> None:

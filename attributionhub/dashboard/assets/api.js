@@ -12,6 +12,34 @@ export const WRONG_KEY =
   "That API key was not accepted. Check that you copied the whole key (keys are " +
   "renewed by 'attributionhub sites rotate-keys').";
 
+// The service names a bad argument by its GraphQL path (`filter.landingPage: expected an
+// absolute http or https URL, got 'foo'`); the page names it by the label of its field.
+const LABELS = {
+  startDate: "From",
+  endDate: "To",
+  source: "Source",
+  medium: "Medium",
+  campaign: "Campaign",
+  content: "Content",
+  term: "Term",
+  landingPage: "Landing page",
+  conversionPage: "Conversion page",
+  metaType: "Meta type",
+  metaId: "Meta id",
+  timeZone: "Time zone",
+  interval: "Chart by",
+  touchScope: "Touch scope",
+  dimension: "Credit to",
+};
+
+function inWords(error) {
+  const argument = error.extensions && error.extensions.argument;
+  const message = String(error.message);
+  if (!argument || !message.startsWith(`${argument}: `)) return message;
+  const name = argument.split(".").pop();
+  return `${LABELS[name] || name}: ${message.slice(argument.length + 2)}`;
+}
+
 export async function graphql(apiKey, query, variables = {}, signal = undefined) {
   let response;
   try {
@@ -42,7 +70,7 @@ export async function graphql(apiKey, query, variables = {}, signal = undefined)
   }
   const errors = body && Array.isArray(body.errors) ? body.errors : [];
   if (errors.length) {
-    const words = errors.map((e) => e.message).join(" ");
+    const words = [...new Set(errors.map(inWords))].join(" ");
     throw new ApiError(
       response.ok ? words : `The service answered ${response.status}: ${words}`
     );

@@ -33,7 +33,7 @@ export function barChart({ title, buckets, key, labels, width, className }) {
     const y = PAD.top + plotH - (tick / max) * plotH;
     svg.append(
       s("line", { x1: PAD.left, x2: PAD.left + plotW, y1: y, y2: y, class: "grid" }),
-      s("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end", class: "tick" }, fmt.int(tick))
+      s("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end", class: "tick" }, Number.isInteger(tick) ? fmt.int(tick) : fmt.dec(tick))
     );
   }
   values.forEach((v, i) => {

@@ -429,7 +429,7 @@ function breakdownTable(dimension, result) {
             {
               type: "button",
               class: "link",
-              dataset: { filter: dimension.filter, value: r.value },
+              dataset: { dimension: dimension.filter, value: r.value },
               "aria-label": `Filter by ${FILTER_NAMES[dimension.filter]} ${r.value}`,
               onclick: () => setFilter(dimension.filter, r.value),
             },
