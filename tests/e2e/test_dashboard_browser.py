@@ -360,6 +360,49 @@ async def test_paging_through_sessions_and_opening_one_shows_its_page_path(
     assert await text(tab, "#sessions-page") == f"Page 1 of {total_pages}"
 
 
+async def test_a_custom_window_in_another_time_zone_asks_for_those_days_there(
+    browser: Browser, served: Served
+) -> None:
+    tab = await open_tab(browser)
+    await sign_in(tab, served)
+    await wait_ready(tab)
+    await after(
+        tab,
+        "const z = document.getElementById('time-zone'); z.value = 'Asia/Tokyo';"
+        " z.dispatchEvent(new Event('change'))",
+    )
+    tokyo = ZoneInfo("Asia/Tokyo")
+    last = datetime.now(tokyo).date() - timedelta(days=1)
+    first = last - timedelta(days=2)
+    await tab.evaluate("document.querySelector('.preset[data-preset=\"custom\"]').click()")
+    assert await tab.evaluate("document.activeElement.id") == "start-date"
+    await after(
+        tab,
+        f"document.getElementById('start-date').value = '{first.isoformat()}';"
+        f" document.getElementById('end-date').value = '{last.isoformat()}';"
+        " document.querySelector('#controls button[type=submit]').click()",
+    )
+    window = {"startDate": _midnight(first, tokyo), "endDate": _last_ms(last, tokyo)}
+    listed = (await served.graphql(SESSIONS, {"f": window, "page": 1}))["sessions"]
+    assert number(await text(tab, "#sessions .frame")) == listed["pagination"]["totalRecords"]
+    series = (await served.graphql(TIMESERIES, {"f": window, "z": "Asia/Tokyo"}))["timeseries"]
+    assert len(series["buckets"]) == 3
+    assert number(await text(tab, "#tile-sessions dd")) == sum(
+        b["sessions"] for b in series["buckets"]
+    )
+    assert "(Asia/Tokyo)" in await text(tab, "#active")
+
+    # A custom window that ends before it starts is refused in words, before any request.
+    await tab.evaluate(
+        f"document.getElementById('start-date').value = '{last.isoformat()}';"
+        f" document.getElementById('end-date').value = '{first.isoformat()}';"
+        " document.querySelector('#controls button[type=submit]').click()"
+    )
+    assert await text(tab, "#controls-error") == (
+        "The custom window's first day is after its last day."
+    )
+
+
 async def test_panels_say_when_nothing_matches_and_name_a_bad_filter_in_words(
     browser: Browser, served: Served
 ) -> None:

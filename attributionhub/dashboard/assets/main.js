@@ -274,6 +274,12 @@ function frameText(frame, note = "") {
   return `${from} – ${to}${note}`;
 }
 
+// The service keeps the end of a window longer than a field allows: say so.
+function shortened(frame, days) {
+  const requested = Date.parse(windowParams().startDate);
+  return Date.parse(frame.start) > requested ? ` (at most ${days} days here: the last ${days} of the window)` : "";
+}
+
 async function load(id, run) {
   controllers.get(id)?.abort();
   const controller = new AbortController();
@@ -336,7 +342,7 @@ async function loadOverview(signal, panel) {
     signal
   );
   const series = data.timeseries;
-  panel.querySelector(".frame").textContent = frameText(series.timeFrame);
+  panel.querySelector(".frame").textContent = frameText(series.timeFrame, shortened(series.timeFrame, 90));
   lastSeries = { series, interval: state.interval, timeZone: state.timeZone };
   return renderOverview();
 }
@@ -397,7 +403,7 @@ function tile(id, label, value) {
 async function loadBreakdowns(signal, panel) {
   const data = await query(BREAKDOWN_QUERY, { filter: aggregateFilter(), limit: BREAKDOWN_ROWS }, signal);
   const first = data[BREAKDOWN_DIMENSIONS[0].by.toLowerCase()];
-  panel.querySelector(".frame").textContent = frameText(first.timeFrame);
+  panel.querySelector(".frame").textContent = frameText(first.timeFrame, shortened(first.timeFrame, 90));
   return h(
     "div",
     { class: "breakdowns" },
@@ -467,9 +473,7 @@ async function loadPages(signal, panel) {
     panel.querySelector(".frame").textContent = "";
     return message("No sessions match in this window.");
   }
-  const requested = Date.parse(windowParams().startDate);
-  const note = Date.parse(report.timeFrame.start) > requested ? " (the page report covers at most 30 days: the last 30 of the window)" : "";
-  panel.querySelector(".frame").textContent = frameText(report.timeFrame, note);
+  panel.querySelector(".frame").textContent = frameText(report.timeFrame, shortened(report.timeFrame, 30));
   const t = report.summaryTotals;
   const totals = h(
     "dl",
@@ -695,9 +699,13 @@ function init() {
     state.openSession = null;
     loadAll();
   });
+  // Changing the zone moves every day's bounds: all panels reload at once, so that they
+  // never show two zones side by side.
   $("time-zone").addEventListener("change", () => {
     state.timeZone = $("time-zone").value;
-    if (state.preset !== "custom") applyPreset(state.preset);
+    if (readControls()) return;
+    state.sessionsPage = 1;
+    loadAll();
   });
   $("clear-filters").addEventListener("click", () => {
     state.filters = {};
