@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from adapters.read_model import OwnSnapshotReads
-from domain.aggregates import AggregateSession, aggregate_session
+from domain.aggregates import AGGREGATE_FIELDS, AggregateSession, aggregate_session
 from domain.model import Event, Session, Site
 from domain.multi_touch import JourneySession, TextKey, journey_session
 from domain.page_report import (
@@ -194,7 +194,11 @@ class MemorySnapshot:
         ]
 
     async def aggregate_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        fields: Collection[str] = AGGREGATE_FIELDS,
     ) -> AsyncIterator[Sequence[AggregateSession]]:
         yield [aggregate_session(s) for s in self._matching(site_id, filters, window)]
 

@@ -110,7 +110,7 @@ from adapters.read_model import (
     chunks,
     filter_values,
 )
-from domain.aggregates import AggregateConversion, AggregateSession
+from domain.aggregates import AGGREGATE_FIELDS, AggregateConversion, AggregateSession
 from domain.model import (
     Attribution,
     Conversion,
@@ -785,11 +785,16 @@ class MongoSnapshot:
                 yield [_journey_session(doc) for doc in docs]
 
     async def aggregate_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        fields: Collection[str] = AGGREGATE_FIELDS,
     ) -> AsyncIterator[Sequence[AggregateSession]]:
+        projection = {"_id": False} | {_AGGREGATE_DOCUMENT_FIELDS[field]: True for field in fields}
         cursor = self._sessions.find(
             _selection(site_id, filters, window),
-            projection=_AGGREGATE_FIELDS,
+            projection=projection,
             batch_size=_REPORT_CHUNK,
             session=self._session,
         )
@@ -1067,32 +1072,32 @@ def _journey_session(doc: Mapping[str, Any]) -> JourneySession:
     )
 
 
-# What the aggregates read of a session.
-_AGGREGATE_FIELDS: Final = {
-    "_id": False,
-    "visitor_id": True,
-    "start_us": True,
-    "source": True,
-    "medium": True,
-    "campaign": True,
-    "content": True,
-    "term": True,
-    "landing_page": True,
-    _CONVERSIONS: True,
+# Where each field of ``AggregateSession`` is in a session document.
+_AGGREGATE_DOCUMENT_FIELDS: Final = {
+    "visitor": "visitor_id",
+    "start": "start_us",
+    "source": "source",
+    "medium": "medium",
+    "campaign": "campaign",
+    "content": "content",
+    "term": "term",
+    "landing": "landing_page",
+    "conversions": _CONVERSIONS,
 }
 
 
 def _aggregate_session(doc: Mapping[str, Any]) -> AggregateSession:
     conversions = doc.get(_CONVERSIONS)
+    # Fields left out of the projection are None.
     return AggregateSession(
-        doc["visitor_id"],
-        doc["start_us"],
-        doc["source"],
-        doc["medium"],
+        doc.get("visitor_id"),
+        doc.get("start_us", 0),
+        doc.get("source"),
+        doc.get("medium"),
         doc.get("campaign"),
         doc.get("content"),
         doc.get("term"),
-        doc["landing_page"],
+        doc.get("landing_page"),
         tuple(AggregateConversion(page, kind, id_) for page, _, kind, id_ in conversions)
         if conversions
         else None,

@@ -39,6 +39,9 @@ events of a brand-new visitor within the last hour, and timed only after that wr
 - ``/pages`` with the default window (the 30 days ending now) for each touch scope, for
   ``assist`` with ``meta_type=hubspot_form`` and ``any`` with ``source=google.com``: 5
   timed requests each, median and min;
+- the GraphQL aggregates a dashboard loads beside the page report, default window:
+  ``timeseries`` by day in Europe/Berlin, ``breakdown`` by channel and by landing page
+  (5 timed requests each, median and min, and each as a ratio to ``/pages`` any);
 - ``/attribution`` with the default window and all seven models, by channel and by
   campaign: 5 timed requests each, median and min;
 - ``/sessions`` page 1 unfiltered, ``source=google.com``, ``medium=cpc``, and page 2000
@@ -58,6 +61,7 @@ work directory. Without ``--keep`` the stores and NDJSON files are deleted after
 size; the logs stay when ``--workdir`` was given, a temporary directory goes entirely.
 
 Targets (printed beside the figures, never asserted): /pages any <= 0.20 s;
+each aggregate <= 0.30 s;
 /attribution <= 0.50 s (channel and campaign);
 assist+meta_type <= 0.10 s; every scope within 1.5x of any; /sessions page 1 <= 5 ms and
 page 2000 <= 30 ms; wrk >= 1,500 req/s; /sessions p99 <= 50 ms under the 4 /pages loops;
@@ -135,6 +139,8 @@ TARGET_PAGES_ANY_S: Final = 0.20
 TARGET_ASSIST_META_S: Final = 0.10
 TARGET_SCOPE_VS_ANY: Final = 1.5
 TARGET_ATTRIBUTION_S: Final = 0.50
+# A dashboard draws the page report, a time series and breakdowns within 1.5 s.
+TARGET_AGGREGATE_S: Final = 0.30
 TARGET_SESSIONS_PAGE1_S: Final = 0.005
 TARGET_SESSIONS_DEEP_S: Final = 0.030
 TARGET_WRK_RPS: Final = 1_500
@@ -417,6 +423,7 @@ class HttpFigures:
 
     healthz: float = 0.0
     sessions_page1: float = 0.0
+    pages_any: float = 0.0
 
     def add(self, line: str) -> None:
         # Printed as soon as measured: the phase takes minutes at 1M events.
@@ -466,7 +473,7 @@ async def measure_pages(api: Api, out: HttpFigures) -> None:
             total = "  no summary_totals"
         notes = [total]
         if label == "any":
-            any_median = med
+            any_median = out.pages_any = med
             notes.append(target(med <= TARGET_PAGES_ANY_S, f"<= {TARGET_PAGES_ANY_S:.2f} s"))
         else:
             ratio = med / any_median if any_median else float("nan")
@@ -476,6 +483,58 @@ async def measure_pages(api: Api, out: HttpFigures) -> None:
             )
         if "meta_type" in body:
             notes.append(target(med <= TARGET_ASSIST_META_S, f"<= {TARGET_ASSIST_META_S:.2f} s"))
+        out.add(http_row(f"  {label}", med, min(times), out.healthz, "; ".join(notes)))
+
+
+AGGREGATE_ZONE: Final = "Europe/Berlin"
+# What a dashboard loads beside the page report (docs/concepts.md, "Aggregates").
+AGGREGATE_VARIANTS: Final[tuple[tuple[str, str], ...]] = (
+    (
+        f"timeseries DAY {AGGREGATE_ZONE}",
+        f'{{ timeseries(interval: DAY, timeZone: "{AGGREGATE_ZONE}") '
+        "{ buckets { start sessions users conversions convertingSessions } } }",
+    ),
+    (
+        "breakdown CHANNEL",
+        "{ breakdown(by: CHANNEL) { totalRows rows { value sessions users conversions "
+        "convertingSessions conversionRate } } }",
+    ),
+    (
+        "breakdown LANDING_PAGE",
+        "{ breakdown(by: LANDING_PAGE) { totalRows rows { value sessions users conversions "
+        "convertingSessions conversionRate } } }",
+    ),
+)
+
+
+async def measure_aggregates(api: Api, out: HttpFigures) -> None:
+    out.add(
+        f"  /graphql aggregates, default window (30 days ending now); {PAGES_RUNS} runs each, "
+        "each after a fresh write:"
+    )
+    for label, query in AGGREGATE_VARIANTS:
+        payload, times = await api.post_after_writes("/graphql", {"query": query}, PAGES_RUNS)
+        med = statistics.median(times)
+        try:
+            answer = orjson.loads(payload)
+            data = answer["data"]
+            if "timeseries" in data:
+                buckets = data["timeseries"]["buckets"]
+                sessions = sum(int(b["sessions"]) for b in buckets)
+                total = f"{sessions:>9,} sessions in {len(buckets)} buckets"
+            else:
+                rows = data["breakdown"]["rows"]
+                sessions = sum(int(r["sessions"]) for r in rows)
+                total = f"{sessions:>9,} sessions in the first {len(rows)} rows"
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            total = "  no data"
+            api.bad[f"POST /graphql {label}: errors"] += 1
+        ratio = med / out.pages_any if out.pages_any else float("nan")
+        notes = [
+            total,
+            f"{ratio:4.2f}x /pages any",
+            target(med <= TARGET_AGGREGATE_S, f"<= {TARGET_AGGREGATE_S:.2f} s"),
+        ]
         out.add(http_row(f"  {label}", med, min(times), out.healthz, "; ".join(notes)))
 
 
@@ -684,6 +743,7 @@ async def http_phase(server: Server, api_key: str) -> Counter[str]:
         )
         await measure_healthz(api, out)
         await measure_pages(api, out)
+        await measure_aggregates(api, out)
         await measure_attribution(api, out)
         await measure_sessions(api, out)
         await measure_wrk(api, out)
@@ -978,7 +1038,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"(bench process), {os.cpu_count()} CPUs, wrk: {wrk or 'missing'}"
     )
     print(
-        f"targets: /pages any <= {TARGET_PAGES_ANY_S:.2f} s, assist+meta_type <= "
+        f"targets: /pages any <= {TARGET_PAGES_ANY_S:.2f} s, aggregates <= "
+        f"{TARGET_AGGREGATE_S:.2f} s each, assist+meta_type <= "
         f"{TARGET_ASSIST_META_S:.2f} s, every scope <= {TARGET_SCOPE_VS_ANY}x any; /sessions "
         f"page 1 <= {TARGET_SESSIONS_PAGE1_S * 1000:.0f} ms, page {DEEP_PAGE} <= "
         f"{TARGET_SESSIONS_DEEP_S * 1000:.0f} ms, p99 <= {TARGET_LOADED_P99_S * 1000:.0f} ms "

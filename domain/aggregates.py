@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import compress
 from operator import itemgetter
 from typing import Final, NamedTuple, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -92,6 +93,11 @@ class AggregateSession(NamedTuple):
     landing: PageKey
     conversions: tuple[AggregateConversion, ...] | None
 
+
+# Every field of an ``AggregateSession``; a reader names those it reads
+# (``StoreSnapshot.aggregate_sessions``), and a store may leave the others None.
+AGGREGATE_FIELDS: Final = frozenset(AggregateSession._fields)
+_COUNTED_FIELDS: Final = frozenset({"visitor", "conversions"})
 
 # Positions in an ``AggregateSession``: read by position in loops over every session.
 _VISITOR_AT: Final = 0
@@ -390,10 +396,11 @@ class _Tally:
         self.pairs.update(zip(keys, map(_VISITOR, rows), strict=True))
         counts = self.rule.counts
         every = self.rule.counts_every_conversion
-        for key, row in zip(keys, rows, strict=True):
-            conversions = row[_CONVERSIONS_AT]
-            if not conversions:
-                continue
+        # A few percent of sessions hold a conversion: sifted out in C first.
+        converted = compress(
+            zip(keys, map(_CONVERSIONS, rows), strict=True), map(_CONVERSIONS, rows)
+        )
+        for key, conversions in converted:
             n = len(conversions) if every else sum(map(counts, conversions))
             if n:
                 self.conversions[key] += n
@@ -411,6 +418,11 @@ class TimeseriesBuilder:
         self._bounds = bucket_bounds(query.window, query.interval, query.time_zone)
         self._bucket_of = partial(bisect_right, self._bounds)
         self._tally = _Tally(rule)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The fields of the rows it reads."""
+        return _COUNTED_FIELDS | {"start"}
 
     def add(self, rows: Sequence[AggregateSession]) -> None:
         # bisect_right - 1 is the bucket; the offset is left until the end.
@@ -440,33 +452,64 @@ class TimeseriesBuilder:
 
 class BreakdownBuilder:
     """Accumulates the breakdown from the rows of the window's matching sessions, by the
-    store's keys; values become texts once, per distinct key, at the end."""
+    store's keys; values become texts once, per distinct key, at the end. Channels are
+    named as the rows come (``texts_needed``, ``learn``): a channel merges sources and
+    mediums, so its visitors are counted by channel, not by key."""
 
     def __init__(self, query: BreakdownQuery, rule: CountingRule) -> None:
         self._query = query
         self._tally = _Tally(rule)
-        key: Callable[[AggregateSession], Hashable]
-        if query.by is BreakdownDimension.CHANNEL:
-            key = itemgetter(_SOURCE_AT, _MEDIUM_AT)
-        else:
-            key = itemgetter(_COLUMN_OF[query.by])
-        self._key = key
+        self._channels = query.by is BreakdownDimension.CHANNEL
+        self._key: Callable[[AggregateSession], Hashable] = (
+            itemgetter(_SOURCE_AT, _MEDIUM_AT)
+            if self._channels
+            else itemgetter(_COLUMN_OF[query.by])
+        )
+        self._texts: dict[Hashable, str] = {}
+        self._channel_of: dict[Hashable, str] = {}
 
-    def add(self, rows: Sequence[AggregateSession]) -> None:
-        self._tally.add(list(map(self._key, rows)), rows)
+    @property
+    def fields(self) -> frozenset[str]:
+        """The fields of the rows it reads."""
+        if self._channels:
+            return _COUNTED_FIELDS | {"source", "medium"}
+        return _COUNTED_FIELDS | {AggregateSession._fields[_COLUMN_OF[self._query.by]]}
 
     @property
     def by_page(self) -> bool:
         """Whether the keys are page keys (``page_urls``) rather than text keys."""
         return self._query.by is BreakdownDimension.LANDING_PAGE
 
+    def texts_needed(self, rows: Sequence[AggregateSession]) -> set[Hashable]:
+        """The text keys ``add`` must have learnt (``learn``) before taking ``rows``:
+        the sources and mediums of a channel breakdown not seen yet; none otherwise."""
+        if not self._channels:
+            return set()
+        pairs = set(map(self._key, rows)).difference(self._channel_of)
+        needed = {key for pair in pairs for key in cast("tuple[Hashable, Hashable]", pair)}
+        return needed.difference(self._texts)
+
+    def learn(self, texts: Mapping[Hashable, str]) -> None:
+        self._texts.update(texts)
+
+    def add(self, rows: Sequence[AggregateSession]) -> None:
+        keys: list[Hashable] = list(map(self._key, rows))
+        if self._channels:
+            named = self._channel_of
+            texts = self._texts
+            for pair in set(keys).difference(named):
+                source, medium = cast("tuple[Hashable, Hashable]", pair)
+                named[pair] = channel(texts[source], texts[medium]).value
+            keys = list(map(named.__getitem__, keys))
+        self._tally.add(keys, rows)
+
     def keys(self) -> set[Hashable]:
-        """The keys whose texts ``result`` needs: for a channel, every source and medium
-        (channels merge them); else those of the rows that can make the first ``limit``
-        (a count at least the ``limit``-th largest: ties are ordered by text)."""
+        """The keys whose texts ``result`` needs: those of the rows that can make the
+        first ``limit`` (a count at least the ``limit``-th largest, since ties are
+        ordered by text); none for channels, named already."""
         sessions = self._tally.sessions
-        if self._query.by is BreakdownDimension.CHANNEL:
-            return {text for pair in sessions for text in cast("tuple[Hashable, Hashable]", pair)}
+        if self._channels:
+            return set()
         counts = sorted(sessions.values(), reverse=True)
         if len(counts) <= self._query.limit:
             return {key for key in sessions if key is not None}
@@ -476,49 +519,27 @@ class BreakdownBuilder:
     def result(self, texts: Mapping[Hashable, str]) -> Breakdown:
         """``texts`` maps every key of ``keys()`` to its text."""
         tally = self._tally
-        if self._query.by is BreakdownDimension.CHANNEL:
-            rows = _channel_rows(tally, texts)
-            total = len(rows)
-        else:
-            total = len(tally.sessions)
-            users = tally.users()
-            named = [key for key in tally.sessions if key is None or key in texts]
-            rows = [
-                BreakdownRow(
-                    value=None if key is None else texts[key],
-                    sessions=tally.sessions[key],
-                    users=users[key],
-                    conversions=tally.conversions[key],
-                    converting_sessions=tally.converting[key],
-                )
-                for key in named
-            ]
+        if self._channels:
+            texts = {name: str(name) for name in tally.sessions}
+        users = tally.users()
+        rows = [
+            BreakdownRow(
+                value=None if key is None else texts[key],
+                sessions=tally.sessions[key],
+                users=users[key],
+                conversions=tally.conversions[key],
+                converting_sessions=tally.converting[key],
+            )
+            for key in tally.sessions
+            if key is None or key in texts
+        ]
         rows.sort(key=_row_order)
         return Breakdown(
             time_frame=self._query.window,
             by=self._query.by,
-            total_rows=total,
+            total_rows=len(tally.sessions),
             rows=tuple(rows[: self._query.limit]),
         )
-
-
-def _channel_rows(tally: _Tally, texts: Mapping[Hashable, str]) -> list[BreakdownRow]:
-    named: dict[Hashable, str] = {}
-    for key in tally.sessions:
-        source, medium = cast("tuple[Hashable, Hashable]", key)
-        named[key] = channel(texts[source], texts[medium]).value
-    sessions: Counter[str] = Counter()
-    conversions: Counter[str] = Counter()
-    converting: Counter[str] = Counter()
-    for pair, name in named.items():
-        sessions[name] += tally.sessions[pair]
-        conversions[name] += tally.conversions[pair]
-        converting[name] += tally.converting[pair]
-    users = Counter(map(itemgetter(0), {(named[pair], v) for pair, v in tally.pairs}))
-    return [
-        BreakdownRow(name, sessions[name], users[name], conversions[name], converting[name])
-        for name in sessions
-    ]
 
 
 def _row_order(row: BreakdownRow) -> tuple[int, bool, str]:
@@ -544,5 +565,6 @@ def breakdown(
     """The breakdown of the window's matching sessions (``rows``) in one call; ``texts``
     maps every text or page key of the rows to its text."""
     builder = BreakdownBuilder(query, rule)
+    builder.learn(texts)
     builder.add(list(rows))
     return builder.result(texts)

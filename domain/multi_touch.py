@@ -224,6 +224,15 @@ def transform(touches: Sequence[Touch], how: PathTransform) -> tuple[Touch, ...]
     return tuple(kept)
 
 
+def transformed_labels(labels: list[str], how: PathTransform) -> tuple[str, ...]:
+    """``transform`` of a path known by its labels alone."""
+    if how is PathTransform.NONE:
+        return tuple(labels)
+    if how is PathTransform.EXPOSURE:
+        return tuple(label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label)
+    return tuple(dict.fromkeys(labels))
+
+
 def weights(
     model: Model, touches: Sequence[Touch], at: int, *, half_life_days: float
 ) -> list[float]:
@@ -294,6 +303,12 @@ def collect_paths(
     users = 0
     for history in by_visitor.values():
         history.sort(key=_start)
+        if not any(s[5] for s in history):
+            # Several visits, no conversion: labels are all a non-converting path needs.
+            plain = [labels[s[2:5]] for s in history if s[1] >= w_start]
+            if plain:
+                non_converting[transformed_labels(plain, how)] += 1
+            continue
         found = False
         for held_by, session in enumerate(history):
             for conversion in session[5] or ():

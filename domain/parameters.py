@@ -205,13 +205,7 @@ def parse_selection(
 def _lookback_days(value: object) -> int:
     if not_given(value):
         return 30
-    days: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        days = value
-    elif (isinstance(value, float) and value.is_integer()) or (
-        isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 6
-    ):
-        days = int(value)
+    days = _whole_number(value, ceiling=MAX_LOOKBACK_DAYS + 1)
     if days is None or not 1 <= days <= MAX_LOOKBACK_DAYS:
         raise ParameterError(
             "lookback_days",
@@ -441,20 +435,27 @@ def _optional_url(params: Mapping[str, object], name: str) -> str | None:
 def _page(value: object) -> int:
     if not_given(value):
         return 1
-    page: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        page = value
-    elif isinstance(value, float) and value.is_integer():
-        # JSON has one number type: 2.0 is the integer 2, and a client's integer of more
-        # than 64 bits arrives here as a float (orjson) rather than as a huge int.
-        page = MAX_PAGE if value > MAX_PAGE else int(value)
-    elif isinstance(value, str) and value.isascii() and value.isdigit():
-        digits = value.lstrip("0")
-        # Sidesteps int()'s limit on very long digit strings, which raises.
-        page = MAX_PAGE if len(digits) > len(str(MAX_PAGE)) else int(digits or "0")
+    page = _whole_number(value, ceiling=MAX_PAGE)
     if page is None or page < 1:
         raise ParameterError("page", f"expected an integer >= 1, got {describe_value(value)}")
-    return min(page, MAX_PAGE)
+    return page
+
+
+def _whole_number(value: object, *, ceiling: int) -> int | None:
+    """A JSON integer, an integral JSON number or a string of ASCII digits, as an int
+    no larger than ``ceiling`` (larger ones are ``ceiling``); None for anything else.
+
+    JSON has one number type: 2.0 is the integer 2, and a client's integer of more than
+    64 bits arrives as a float (orjson) rather than as a huge int. A long digit string
+    is capped before ``int()``, which refuses strings of thousands of digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(value, ceiling)
+    if isinstance(value, float) and value.is_integer():
+        return ceiling if value > ceiling else int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = value.lstrip("0")
+        return ceiling if len(digits) > len(str(ceiling)) else min(int(digits or "0"), ceiling)
+    return None
 
 
 def _touch_scope(value: str | None) -> TouchScope:

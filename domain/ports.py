@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from domain.aggregates import AggregateSession
+from domain.aggregates import AGGREGATE_FIELDS, AggregateSession
 from domain.model import Event, Session, Site
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
@@ -112,11 +112,16 @@ class StoreSnapshot(Protocol):
         ...
 
     def aggregate_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        fields: Collection[str] = AGGREGATE_FIELDS,
     ) -> AsyncIterator[Sequence[AggregateSession]]:
         """The aggregates' row of every matching session, in chunks, in no particular
         order. Visitor, text (``attribution_texts``) and page (``page_urls``) keys are the
-        store's own."""
+        store's own. Only ``fields`` (names of ``AggregateSession`` fields) are read: a
+        store may leave the others None."""
         ...
 
     async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:

@@ -424,7 +424,9 @@ class Reads:
         async with self._service.report_slots:
             snapshot = await self.snapshot()
             builder = TimeseriesBuilder(query, await _counting_rule(snapshot, query.definition))
-            async for rows in snapshot.aggregate_sessions(site_id, query.filters, query.window):
+            async for rows in snapshot.aggregate_sessions(
+                site_id, query.filters, query.window, builder.fields
+            ):
                 builder.add(rows)
             return builder.result()
 
@@ -438,7 +440,12 @@ class Reads:
         async with self._service.report_slots:
             snapshot = await self.snapshot()
             builder = BreakdownBuilder(query, await _counting_rule(snapshot, query.definition))
-            async for rows in snapshot.aggregate_sessions(site_id, query.filters, query.window):
+            async for rows in snapshot.aggregate_sessions(
+                site_id, query.filters, query.window, builder.fields
+            ):
+                needed = builder.texts_needed(rows)
+                if needed:
+                    builder.learn(await snapshot.attribution_texts(needed))
                 builder.add(rows)
             keys = builder.keys()
             texts: Mapping[Hashable, str] = {}

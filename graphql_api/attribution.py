@@ -116,11 +116,7 @@ class AttributionReportResult:
 
     @strawberry.field
     def time_frame(self) -> TimeFrame:
-        window = self.report.time_frame
-        # An attribution window always has both bounds (domain.parameters).
-        assert window.start is not None
-        assert window.end is not None
-        return TimeFrame(start=window.start, end=window.end)
+        return TimeFrame.of(self.report.time_frame)
 
     @strawberry.field
     def lookback_days(self) -> int:

@@ -12,6 +12,7 @@ from domain import model
 from domain import page_report as report
 from domain.parameters import ParameterError
 from domain.ports import SessionKey
+from domain.queries import TimeWindow
 from graphql_api.cursor import encode_cursor
 from graphql_api.errors import bad_user_input
 from graphql_api.fields import field as described
@@ -172,6 +173,13 @@ class TimeFrame:
     start: datetime
     end: datetime
 
+    @classmethod
+    def of(cls, window: TimeWindow) -> TimeFrame:
+        # A report's window always has both bounds (the parsers set them).
+        assert window.start is not None
+        assert window.end is not None
+        return cls(start=window.start, end=window.end)
+
 
 @strawberry.type
 class SummaryTotals:
@@ -244,11 +252,7 @@ class PageReportResult:
 
     @strawberry.field
     def time_frame(self) -> TimeFrame:
-        window = self.report.time_frame
-        # A PagesQuery window always has both bounds (domain.queries.PagesQuery).
-        assert window.start is not None
-        assert window.end is not None
-        return TimeFrame(start=window.start, end=window.end)
+        return TimeFrame.of(self.report.time_frame)
 
     @strawberry.field
     def summary_totals(self) -> SummaryTotals:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import compress
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
 import orjson
 
 from adapters.read_model import chunks
-from domain.aggregates import AggregateConversion
+from domain.aggregates import AggregateConversion, AggregateSession
 from domain.model import (
     EPOCH,
     Attribution,
@@ -493,26 +494,42 @@ def journey_rows(rows: list[Row]) -> list[Row]:
     ]
 
 
-# What the aggregates read of a session (``domain.aggregates.AggregateSession`` but for
-# the text and page keys).
-AGGREGATE_COLUMNS: Final = (
-    "visitor_key, start, source_key, medium_key, campaign_key, content_key, term_key, "
-    "landing_key, conversions"
-)
+# The column holding each field of ``domain.aggregates.AggregateSession``, in its order.
+_AGGREGATE_SOURCES: Final = {
+    "visitor": "visitor_key",
+    "start": "start",
+    "source": "source_key",
+    "medium": "medium_key",
+    "campaign": "campaign_key",
+    "content": "content_key",
+    "term": "term_key",
+    "landing": "landing_key",
+    "conversions": "conversions",
+}
+_AGGREGATE_CONVERSIONS: Final = AggregateSession._fields.index("conversions")
+
+
+def aggregate_columns(fields: Collection[str]) -> str:
+    """The select list of ``AggregateSession`` rows holding ``fields``: the others are
+    NULL (None costs nothing to build, a column's value does)."""
+    return ", ".join(
+        _AGGREGATE_SOURCES[field] if field in fields else "NULL"
+        for field in AggregateSession._fields
+    )
 
 
 def aggregate_rows(rows: list[Row]) -> list[Row]:
-    """Rows of ``AGGREGATE_COLUMNS`` as ``AggregateSession`` tuples, keys left as keys:
-    only the conversions blob, on a few percent of sessions, needs decoding."""
-    return [
-        row
-        if row[8] is None
-        else (
-            *row[:8],
-            tuple([AggregateConversion(c[2], c[5], c[6]) for c in orjson.loads(row[8])]),
+    """Rows of ``aggregate_columns`` as ``AggregateSession`` tuples, keys left as keys:
+    only the conversions blob, on a few percent of sessions, needs decoding, and only
+    those rows are touched."""
+    at = _AGGREGATE_CONVERSIONS
+    for i in compress(range(len(rows)), map(itemgetter(at), rows)):
+        row = rows[i]
+        rows[i] = (
+            *row[:at],
+            tuple([AggregateConversion(c[2], c[5], c[6]) for c in orjson.loads(row[at])]),
         )
-        for row in rows
-    ]
+    return rows
 
 
 # --- reading whole values back (listings, re-cuts) ---------------------------------------

@@ -25,7 +25,7 @@ from adapters.read_model import OwnSnapshotReads
 from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
-from domain.aggregates import AggregateSession
+from domain.aggregates import AGGREGATE_FIELDS, AggregateSession
 from domain.model import Event, Session, Site, from_micros, to_micros
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
@@ -43,6 +43,8 @@ _IDLE_READERS: Final = 32
 _REPORT_CHUNK: Final = 4_096
 # Attribution reads every session of its window (and more): fewer, larger hops.
 _JOURNEY_CHUNK: Final = 32_768
+# The aggregates read the next chunk while counting one: chunks small enough to overlap.
+_AGGREGATE_CHUNK: Final = 8_192
 # Background checkpoints every so many stored events; SQLite's own would run on the
 # commit path.
 _CHECKPOINT_EVERY_EVENTS: Final = 10_000
@@ -482,7 +484,11 @@ class SqliteSnapshot:
                 cursor.close()
 
     async def aggregate_sessions(
-        self, site_id: str, filters: SessionFilters, window: TimeWindow
+        self,
+        site_id: str,
+        filters: SessionFilters,
+        window: TimeWindow,
+        fields: Collection[str] = AGGREGATE_FIELDS,
     ) -> AsyncIterator[Sequence[AggregateSession]]:
         keys = self._keys
         cursor = self._conn.cursor()
@@ -491,15 +497,27 @@ class SqliteSnapshot:
             chosen = queries.selection(conn, keys, site_id, filters, window)
             if chosen is None:
                 return False
-            sql = f"SELECT {codec.AGGREGATE_COLUMNS} FROM sessions WHERE {chosen.where}"
+            columns = codec.aggregate_columns(fields)
+            sql = f"SELECT {columns} FROM sessions WHERE {chosen.where}"
             cursor.execute(sql, chosen.params)
             return True
 
+        fetch = partial(_aggregate_chunk, cursor)
+        ahead: asyncio.Future[list[codec.Row]] | None = None
         try:
             if await self.run(start, scan=True):
-                while rows := await self.run(partial(_aggregate_chunk, cursor), scan=True):
+                ahead = asyncio.ensure_future(self.run(fetch, scan=True))
+                while rows := await ahead:
+                    # The next chunk is read on the report thread while the caller counts
+                    # this one: SQLite's part of a read runs without the GIL.
+                    ahead = asyncio.ensure_future(self.run(fetch, scan=True))
                     yield rows  # type: ignore[misc]  # rows are AggregateSession tuples
         finally:
+            if ahead is not None and not ahead.done():
+                # As for a cancelled read (``_on_reader``): the connection is retired
+                # once the thread is done with it.
+                ahead.cancel()
+                await asyncio.wait([ahead])
             cursor.close()
 
     async def visitor_conversions(
@@ -563,7 +581,7 @@ def _journey_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.
 
 
 def _aggregate_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.Row]:
-    return codec.aggregate_rows(cursor.fetchmany(_JOURNEY_CHUNK))
+    return codec.aggregate_rows(cursor.fetchmany(_AGGREGATE_CHUNK))
 
 
 def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:

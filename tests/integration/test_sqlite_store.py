@@ -470,3 +470,31 @@ async def test_conversions_stored_before_values_existed_read_back_without_a_valu
     finally:
         await store.close()
     assert [(c.event_id, c.value) for c in session.conversions] == [("e-1", None)]
+
+
+async def test_aggregate_rows_come_in_chunks_read_ahead_and_may_be_abandoned(
+    db_path: Path,
+) -> None:
+    # More sessions than three chunks hold: the next chunk is read while one is counted.
+    store = await SqliteStore.open(db_path)
+    visitors = 20_000
+    events = [
+        pageview(f"c-{i}", f"v{i}", f"2025-07-{1 + i % 19:02d}T10:{i % 60:02d}:00Z", HOME)
+        for i in range(visitors)
+    ]
+    try:
+        for i in range(0, visitors, 10_000):
+            await store.ingest(SITE_A, events[i : i + 10_000], RECUT)
+        async with store.snapshot() as snapshot:
+            chunks = [
+                len(rows) async for rows in snapshot.aggregate_sessions(SITE_A, EVERYTHING, JULY)
+            ]
+            stream = snapshot.aggregate_sessions(SITE_A, EVERYTHING, JULY)
+            await anext(aiter(stream))
+            await stream.aclose()  # type: ignore[attr-defined]  # a generator
+            counted = await snapshot.count_sessions(SITE_A, EVERYTHING, JULY)
+        assert len(chunks) >= 3
+        assert sum(chunks) == counted == visitors
+        assert await store.count_sessions(SITE_A, EVERYTHING, JULY) == visitors
+    finally:
+        await store.close()

@@ -1122,3 +1122,18 @@ async def test_aggregates_do_not_depend_on_the_store_or_the_ingestion_order(
             found = await got.breakdown(SITE_A, asked)
             assert found == await expected.breakdown(SITE_A, asked)
             assert sum(row.conversions for row in found.rows) == 3
+
+
+async def test_an_aggregate_stream_can_be_abandoned_and_the_store_still_serves(
+    catalogue: Store,
+) -> None:
+    async with catalogue.snapshot() as snapshot:
+        stream = snapshot.aggregate_sessions(SITE_A, EVERYTHING, ALL_TIME, {"visitor", "start"})
+        first = await anext(aiter(stream))
+        assert first
+        # Only the fields asked for need be there.
+        assert all(isinstance(row[1], int) for row in first)
+        await stream.aclose()  # type: ignore[attr-defined]  # every store yields a generator
+        assert await snapshot.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 9
+
+    assert await catalogue.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 9

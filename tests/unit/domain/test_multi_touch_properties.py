@@ -19,6 +19,7 @@ from domain.multi_touch import (
     Touch,
     attribution_report,
     transform,
+    transformed_labels,
     weights,
 )
 from domain.page_report import CountingRule
@@ -131,3 +132,12 @@ def test_the_order_sessions_arrive_in_changes_nothing(
     assert attribution_report(shuffled, query(), rule) == attribution_report(
         sessions, query(), rule
     )
+
+
+@given(st.lists(st.sampled_from("ABC"), min_size=1, max_size=10), st.sampled_from(PathTransform))
+def test_a_path_known_by_its_labels_transforms_as_its_touches_do(
+    labels: list[str], how: PathTransform
+) -> None:
+    touches = [Touch(label, i, False) for i, label in enumerate(labels)]
+    expected = tuple(t.label for t in transform(touches, how))
+    assert transformed_labels(labels, how) == expected
