@@ -13,6 +13,7 @@ import graphql_api
 import rest_compat
 from adapters.bots import CrawlerDetectBots
 from adapters.clock import SystemClock
+from adapters.http import cors
 from adapters.http.access_log import ACCESS_LOG, access_log_middleware
 from adapters.http.bodies import BODY_LIMITS, BodyLimits
 from adapters.http.request_keys import RATE_LIMITER, SITE_LOOKUP
@@ -26,6 +27,9 @@ from domain.services import AttributionService
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 SERVICE: web.AppKey[AttributionService] = web.AppKey("service", AttributionService)
 STORE: web.AppKey[Store] = web.AppKey("store")
+
+# The REST API's paths (rest_compat): reads, events, attribution, the OpenAPI document.
+API_PREFIX = "/api/v1/"
 
 # /healthz waits this long for the store's ping before it reports the store unavailable.
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -78,6 +82,8 @@ def init(
     # of request bodies.
     app.middlewares.append(access_log_middleware)
     app[ACCESS_LOG] = settings.access_log
+    # Browser apps on the listed origins may call both APIs; /collect has its own CORS.
+    cors.setup(app, settings.cors_origins, paths=[graphql_api.PATH], prefixes=[API_PREFIX])
     app[BODY_LIMITS] = BodyLimits(
         timeout=settings.body_timeout_seconds, max_pending=settings.max_pending_bodies
     )

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 from limits import parse_many
@@ -35,6 +36,7 @@ REPORT_CONCURRENCY = "ATTRIBUTIONHUB_REPORT_CONCURRENCY"
 DEBUG = "ATTRIBUTIONHUB_DEBUG"
 BODY_TIMEOUT = "ATTRIBUTIONHUB_BODY_TIMEOUT_SECONDS"
 MAX_PENDING_BODIES = "ATTRIBUTIONHUB_MAX_PENDING_BODIES"
+CORS_ORIGINS = "ATTRIBUTIONHUB_CORS_ORIGINS"
 
 # A day: a visitor idle longer than that is on a new visit by any definition, and the
 # bound keeps a typo (minutes meant as seconds, an extra zero) from merging every visit.
@@ -51,6 +53,10 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _USERINFO = re.compile(r"(?<=://)[^@/]*@")
 _NUMBER_LIKE = re.compile(r"[+-]?\d+(\.\d*)?")
+# scheme://host[:port] and nothing after it: no path (not even "/"), query or fragment,
+# no user name. The host and port are checked further by _origin.
+_ORIGIN = re.compile(r"(?i)https?://[^/?#@\s]+")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class SettingError(ValueError):
@@ -88,6 +94,8 @@ class Settings:
     # arriving at once (docs/deployment.md, "Timeouts and slow clients").
     body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
     max_pending_bodies: int = DEFAULT_MAX_PENDING_BODIES
+    # Browser origins allowed to call /graphql and /api/v1/ (docs/deployment.md, "CORS").
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -129,6 +137,8 @@ class Settings:
                 MAX_PENDING_BODIES, value, low=1, high=MAX_PENDING_BODIES_LIMIT, what="an integer"
             )
             settings = replace(settings, max_pending_bodies=pending)
+        if value := env.get(CORS_ORIGINS):
+            settings = replace(settings, cors_origins=parse_origins(CORS_ORIGINS, value))
         if value := env.get(DEBUG):
             parse_flag(DEBUG, value)
         return settings
@@ -212,6 +222,50 @@ def parse_write_concern(name: str, value: str) -> str:
             f"got {value!r}"
         )
     return text
+
+
+def parse_origins(name: str, value: str) -> tuple[str, ...]:
+    """Comma-separated origins, each ``http(s)://host[:port]``, written as browsers send
+    them in ``Origin`` (lower case, no default port) so that matching is a string compare.
+    ``*`` is refused: the contract is an explicit list (docs/deployment.md, "CORS")."""
+    expected = (
+        "comma-separated origins such as 'https://app.example.com,http://localhost:5173' "
+        "(http(s)://host[:port], no path or trailing slash; '*' is not accepted)"
+    )
+    items = value.split(",")
+    origins: list[str] = []
+    for item in items:
+        origin = _origin(item.strip())
+        if origin is None:
+            got = f"{item.strip()!r} in {value!r}" if len(items) > 1 else repr(value)
+            raise SettingError(f"{name}: expected {expected}, got {got}")
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
+
+
+def _origin(text: str) -> str | None:
+    """``text`` as a browser serializes the origin, or None when it is no origin."""
+    if not _ORIGIN.fullmatch(text):
+        return None
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if not host or (port is not None and not 1 <= port <= 65535):
+        return None
+    try:
+        host = f"[{ipaddress.IPv6Address(host).compressed}]"
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            return None
+    scheme = parts.scheme.lower()
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 def parse_store(name: str, value: str) -> str:

@@ -7,7 +7,7 @@ is looked at; failures keep the GraphQL shape (``errors[0].extensions.code`` =
 them. The body is read within the edge's time limit and decoded by the edge's JSON
 decoder, so a body that is not UTF-8 or holds a lone surrogate is a 400 here as in REST.
 Queries come only by POST; GET serves the GraphiQL page when it is enabled and nothing
-else.
+else (the page and its files are the service's own: ``graphql_api/ide.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from strawberry.aiohttp.views import GraphQLView
 from adapters.http.authentication import authenticate
 from adapters.http.bodies import BAD_REQUEST, decode_json, read_body
 from adapters.http.errors import HttpError
+from graphql_api import ide
 from graphql_api.context import SERVICE, GraphQLContext
 from graphql_api.schema import AttributionSchema
 
@@ -59,6 +60,10 @@ class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
             return _error_response(err.status_code, err.reason, code=BAD_REQUEST)
         finally:
             await context.close()
+
+    async def render_graphql_ide(self, request: web.Request) -> web.Response:
+        # Our page, not strawberry's: that one loads GraphiQL from a CDN (graphql_api/ide.py).
+        return ide.page()
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson, as the REST API: it refuses invalid UTF-8 and lone surrogates, which

@@ -7,6 +7,7 @@ face (``graphql_api``) both need from aiohttp, kept once so that the two cannot 
 - ``bodies``: reading a request body within a time limit and a cap on unfinished bodies,
   and decoding it as JSON with errors that say what is wrong;
 - ``access_log``: one access log line per request, with a request id;
+- ``cors``: which browser origins may call both faces (``ATTRIBUTIONHUB_CORS_ORIGINS``);
 - ``server``: JSON answers to what aiohttp's HTTP parser refuses before any middleware;
 - ``errors`` and ``request_keys``: the error type and the typed keys both faces share.
 

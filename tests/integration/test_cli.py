@@ -690,6 +690,7 @@ def test_serve_refuses_a_bad_setting_before_it_listens(tmp_path: Path, value: st
         ("ATTRIBUTIONHUB_RATE_LIMIT", "600/fortnight"),
         ("ATTRIBUTIONHUB_GRAPHQL_IDE", "maybe"),
         ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "0"),
+        ("ATTRIBUTIONHUB_CORS_ORIGINS", "*"),
     ],
 )
 def test_a_bad_setting_is_refused_even_by_commands_that_do_not_use_it(

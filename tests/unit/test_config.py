@@ -113,3 +113,69 @@ def test_hosts_that_can_be_listened_on_are_accepted(host: str) -> None:
 def test_a_host_that_is_no_address_or_name_is_refused(host: str) -> None:
     with pytest.raises(SettingError, match=r"^--host: expected an IP address or a host name"):
         parse_host("--host", host)
+
+
+def test_cors_origins_are_none_by_default_and_read_as_browsers_write_them() -> None:
+    assert Settings.from_env({}).cors_origins == ()
+    value = "https://App.Example.com, http://localhost:5173,https://app.example.com:443"
+    settings = Settings.from_env({"ATTRIBUTIONHUB_CORS_ORIGINS": value})
+
+    # Lower case and no default port, as in a browser's Origin header; duplicates once.
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173")
+
+
+@pytest.mark.parametrize(
+    ("value", "origin"),
+    [
+        ("http://[0:0:0:0:0:0:0:1]:8080", "http://[::1]:8080"),
+        ("http://127.0.0.1:80", "http://127.0.0.1"),
+        ("https://app.example.com:8443", "https://app.example.com:8443"),
+    ],
+)
+def test_a_cors_origin_is_kept_in_its_browser_form(value: str, origin: str) -> None:
+    assert Settings.from_env({"ATTRIBUTIONHUB_CORS_ORIGINS": value}).cors_origins == (origin,)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "*",
+        "https://app.example.com/",
+        "https://app.example.com/app",
+        "app.example.com",
+        "ftp://app.example.com",
+        "https://user@app.example.com",
+        "https://app.example.com?x=1",
+        "https://app.example.com:0",
+        "https://app.example.com:70000",
+        "https://app.example.com:port",
+        "https://exa_mple.com",
+        "null",
+    ],
+)
+def test_a_cors_origin_that_is_no_origin_is_refused_naming_the_setting(value: str) -> None:
+    with pytest.raises(SettingError) as raised:
+        Settings.from_env({"ATTRIBUTIONHUB_CORS_ORIGINS": value})
+
+    message = str(raised.value)
+    assert message.startswith(
+        "ATTRIBUTIONHUB_CORS_ORIGINS: expected comma-separated origins such as "
+        "'https://app.example.com,http://localhost:5173' (http(s)://host[:port], "
+        "no path or trailing slash; '*' is not accepted)"
+    )
+    assert message.endswith(f"got {value!r}")
+
+
+@pytest.mark.parametrize(
+    ("value", "bad"),
+    [
+        ("https://a.example,*", "*"),
+        ("https://a.example,", ""),
+        ("http://b.example/ ,x", "http://b.example/"),
+    ],
+)
+def test_the_bad_origin_of_a_list_is_named(value: str, bad: str) -> None:
+    with pytest.raises(SettingError, match="ATTRIBUTIONHUB_CORS_ORIGINS") as raised:
+        Settings.from_env({"ATTRIBUTIONHUB_CORS_ORIGINS": value})
+
+    assert str(raised.value).endswith(f"got {bad!r} in {value!r}")
