@@ -29,7 +29,7 @@ from adapters.sqlite import SqliteStore
 from attributionhub.app import SERVICE, init
 from attributionhub.config import Settings
 from attributionhub.demo import generate_events
-from tests.e2e.chromium import CHROMIUM, NO_CHROMIUM, Browser, CdpError, Tab, launch
+from tests.e2e.browser_support import CHROMIUM, NO_CHROMIUM, Browser, Tab, chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
 
@@ -88,13 +88,12 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
 
 @pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    async with launch(tmp_path / "chromium-profile") as browser:
+    async with chromium(tmp_path / "chromium-profile") as browser:
         yield browser
 
 
 async def open_tab(browser: Browser, *, width: int = 1280, height: int = 900) -> Tab:
     tab = await browser.new_tab()
-    await tab.record_network()
     await tab.send("Emulation.setTimezoneOverride", {"timezoneId": ZONE})
     await tab.set_viewport(width, height, mobile=width < 600)
     return tab
@@ -112,16 +111,9 @@ async def sign_in(tab: Tab, served: Served, key: str | None = None) -> None:
 
 
 async def wait_ready(tab: Tab) -> None:
-    try:
-        await tab.wait_for(
-            "document.getElementById('main').dataset.state === 'ready'", within=READY_TIMEOUT
-        )
-    except CdpError as err:
-        shown = await tab.evaluate(
-            "[document.getElementById('main').dataset.state, document.getElementById('app')"
-            ".hidden, ...[...document.querySelectorAll('.error')].map(e => e.textContent)]"
-        )
-        pytest.fail(f"{err}; the page shows {shown}")
+    await tab.wait_for(
+        "document.getElementById('main').dataset.state === 'ready'", within=READY_TIMEOUT
+    )
 
 
 async def after(tab: Tab, action: str) -> None:
@@ -498,7 +490,7 @@ async def test_no_request_leaves_the_services_origin_while_the_page_is_used(
     await tab.evaluate("document.querySelector('#sessions tr.session button').click()")
     await tab.evaluate("document.getElementById('sign-out').click()")
 
-    urls = tab.requested_urls()
+    urls = [request.url for request in tab.record.requests.values()]
     assert any(u == served.origin + "/graphql" for u in urls)
     assert any(u.endswith("/dashboard/assets/main.js") for u in urls)
     elsewhere = [u for u in urls if not u.startswith(served.origin + "/")]
