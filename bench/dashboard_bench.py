@@ -5,9 +5,10 @@
 
 ``--store`` names an SQLite store to measure (for instance the one ``python -m
 bench.http_bench --keep`` leaves, ``n1000000/store-a.db``); it is COPIED into the work
-directory first and never changed. Without it, ``--events`` demo events (seed 7) over
-``60 * N / 1M`` days ending now are generated and imported into a new store, as
-``bench/http_bench.py`` does. The store's first site is measured; its keys are renewed on
+directory first and never changed. Without it, the kept store
+``/tmp/bench1m/n1000000/store-a.db`` is copied when it exists (and ``--events`` is left
+at 1M); otherwise ``--events`` demo events (seed 7) over ``60 * N / 1M`` days ending now
+are generated and imported into a new store, as ``bench/http_bench.py`` does. The store's first site is measured; its keys are renewed on
 the copy (``sites rotate-keys``) since a store keeps keys only as hashes.
 
 Each store is served by ``attributionhub serve`` (``bench.http_bench.Server``). For each
