@@ -8,8 +8,9 @@ bench.http_bench --keep`` leaves, ``n1000000/store-a.db``); it is COPIED into th
 directory first and never changed. Without it, the kept store
 ``/tmp/bench1m/n1000000/store-a.db`` is copied when it exists (and ``--events`` is left
 at 1M); otherwise ``--events`` demo events (seed 7) over ``60 * N / 1M`` days ending now
-are generated and imported into a new store, as ``bench/http_bench.py`` does. The store's first site is measured; its keys are renewed on
-the copy (``sites rotate-keys``) since a store keeps keys only as hashes.
+are generated and imported into a new store, as ``bench/http_bench.py`` does. The
+store's first site is measured; its keys are renewed on the copy (``sites rotate-keys``)
+since a store keeps keys only as hashes.
 
 Each store is served by ``attributionhub serve`` (``bench.http_bench.Server``). For each
 of ``--runs`` renders: 5 events of a new visitor are written first (``POST
