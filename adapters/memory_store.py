@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from adapters.read_model import OwnSnapshotReads
-from domain.aggregates import AGGREGATE_FIELDS, AggregateSession, aggregate_session
+from domain.aggregates import AGGREGATE_FIELDS, AggregateRow, aggregate_session, projected
 from domain.model import Event, Session, Site
 from domain.multi_touch import JourneySession, TextKey, journey_session
 from domain.page_report import (
@@ -199,8 +199,11 @@ class MemorySnapshot:
         filters: SessionFilters,
         window: TimeWindow,
         fields: Collection[str] = AGGREGATE_FIELDS,
-    ) -> AsyncIterator[Sequence[AggregateSession]]:
-        yield [aggregate_session(s) for s in self._matching(site_id, filters, window)]
+    ) -> AsyncIterator[Sequence[AggregateRow]]:
+        yield [
+            projected(aggregate_session(s), fields)
+            for s in self._matching(site_id, filters, window)
+        ]
 
     async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:
         return {key: str(key) for key in keys}

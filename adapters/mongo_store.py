@@ -110,7 +110,12 @@ from adapters.read_model import (
     chunks,
     filter_values,
 )
-from domain.aggregates import AGGREGATE_FIELDS, AggregateConversion, AggregateSession
+from domain.aggregates import (
+    AGGREGATE_FIELDS,
+    AggregateConversion,
+    AggregateRow,
+    in_row_order,
+)
 from domain.model import (
     Attribution,
     Conversion,
@@ -790,17 +795,17 @@ class MongoSnapshot:
         filters: SessionFilters,
         window: TimeWindow,
         fields: Collection[str] = AGGREGATE_FIELDS,
-    ) -> AsyncIterator[Sequence[AggregateSession]]:
-        projection = {"_id": False} | {_AGGREGATE_DOCUMENT_FIELDS[field]: True for field in fields}
+    ) -> AsyncIterator[Sequence[AggregateRow]]:
+        names = [_AGGREGATE_DOCUMENT_FIELDS[field] for field in in_row_order(fields)]
         cursor = self._sessions.find(
             _selection(site_id, filters, window),
-            projection=projection,
+            projection={"_id": False} | dict.fromkeys(names, True),
             batch_size=_REPORT_CHUNK,
             session=self._session,
         )
         async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
             async for docs in batches:
-                yield [_aggregate_session(doc) for doc in docs]
+                yield [_aggregate_row(doc, names) for doc in docs]
 
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
@@ -1086,22 +1091,21 @@ _AGGREGATE_DOCUMENT_FIELDS: Final = {
 }
 
 
-def _aggregate_session(doc: Mapping[str, Any]) -> AggregateSession:
-    conversions = doc.get(_CONVERSIONS)
-    # Fields left out of the projection are None.
-    return AggregateSession(
-        doc.get("visitor_id"),
-        doc.get("start_us", 0),
-        doc.get("source"),
-        doc.get("medium"),
-        doc.get("campaign"),
-        doc.get("content"),
-        doc.get("term"),
-        doc.get("landing_page"),
-        tuple(AggregateConversion(page, kind, id_) for page, _, kind, id_ in conversions)
-        if conversions
-        else None,
+def _aggregate_row(doc: Mapping[str, Any], names: Sequence[str]) -> AggregateRow:
+    """The row of the document fields ``names``: absent ones (a session without campaign,
+    content or term, or without conversions) are None."""
+    return tuple(
+        _aggregate_conversions(doc.get(name)) if name == _CONVERSIONS else doc.get(name)
+        for name in names
     )
+
+
+def _aggregate_conversions(
+    rows: Sequence[Sequence[Any]] | None,
+) -> tuple[AggregateConversion, ...] | None:
+    if not rows:
+        return None
+    return tuple(AggregateConversion(page, kind, id_) for page, _, kind, id_ in rows)
 
 
 def _conversion_rows(rows: Iterable[Sequence[Any]]) -> tuple[ReportConversion, ...]:

@@ -2,8 +2,9 @@
 conversions per time bucket (``timeseries``) or per value of one dimension
 (``breakdown``).
 
-Pure functions over what a store yields of the window's matching sessions, one compact
-``AggregateSession`` row each, keyed by the store's own visitor, text and page keys.
+Pure functions over what a store yields of the window's matching sessions: one compact
+row each, of the ``AggregateSession`` fields an aggregate reads, keyed by the store's own
+visitor, text and page keys.
 Counting runs in C where it can (``Counter``, ``set``, ``map``, ``bisect``); the few
 sessions holding a conversion are looked at one by one.
 """
@@ -19,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import compress
 from operator import itemgetter
-from typing import Final, NamedTuple, TypeVar, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.channels import channel
@@ -29,6 +30,7 @@ from domain.page_report import CountingRule, PageKey, VisitorKey
 from domain.parameters import (
     FILTER_PARAMETERS,
     ParameterError,
+    bounded_integer,
     describe_value,
     not_given,
     parse_selection,
@@ -94,28 +96,37 @@ class AggregateSession(NamedTuple):
     conversions: tuple[AggregateConversion, ...] | None
 
 
-# Every field of an ``AggregateSession``; a reader names those it reads
-# (``StoreSnapshot.aggregate_sessions``), and a store may leave the others None.
-AGGREGATE_FIELDS: Final = frozenset(AggregateSession._fields)
-_COUNTED_FIELDS: Final = frozenset({"visitor", "conversions"})
-
-# Positions in an ``AggregateSession``: read by position in loops over every session.
-_VISITOR_AT: Final = 0
-_START_AT: Final = 1
-_SOURCE_AT: Final = 2
-_MEDIUM_AT: Final = 3
-_CONVERSIONS_AT: Final = 8
-_VISITOR = itemgetter(_VISITOR_AT)
-_START = itemgetter(_START_AT)
-_CONVERSIONS = itemgetter(_CONVERSIONS_AT)
-_COLUMN_OF: Final = {
-    BreakdownDimension.SOURCE: 2,
-    BreakdownDimension.MEDIUM: 3,
-    BreakdownDimension.CAMPAIGN: 4,
-    BreakdownDimension.CONTENT: 5,
-    BreakdownDimension.TERM: 6,
-    BreakdownDimension.LANDING_PAGE: 7,
+# A reader names the fields it reads (``StoreSnapshot.aggregate_sessions``) and gets rows
+# of those only, in ``AggregateSession``'s order: every column a store reads for nothing
+# costs, on hundreds of thousands of sessions.
+AGGREGATE_FIELDS: Final = AggregateSession._fields
+_FIELD_OF: Final = {
+    BreakdownDimension.SOURCE: "source",
+    BreakdownDimension.MEDIUM: "medium",
+    BreakdownDimension.CAMPAIGN: "campaign",
+    BreakdownDimension.CONTENT: "content",
+    BreakdownDimension.TERM: "term",
+    BreakdownDimension.LANDING_PAGE: "landing",
 }
+
+
+# A row of some fields of an ``AggregateSession`` (all of them: an ``AggregateSession``).
+AggregateRow = tuple[Any, ...]
+
+
+def in_row_order(fields: Iterable[str]) -> tuple[str, ...]:
+    """``fields`` in ``AggregateSession``'s order: the shape of a row holding them."""
+    wanted = set(fields)
+    return tuple(name for name in AGGREGATE_FIELDS if name in wanted)
+
+
+def projected(row: AggregateSession, fields: Iterable[str]) -> AggregateRow:
+    """The row of ``fields`` (in ``AggregateSession``'s order) of a whole row."""
+    return tuple(getattr(row, name) for name in in_row_order(fields))
+
+
+def _getter(fields: tuple[str, ...], *names: str) -> Callable[[Sequence[object]], Hashable]:
+    return itemgetter(*(fields.index(name) for name in names))
 
 
 def aggregate_session(session: Session) -> AggregateSession:
@@ -275,18 +286,7 @@ def _time_zone(value: object) -> ZoneInfo:
 def _limit(value: object) -> int:
     if not_given(value):
         return DEFAULT_LIMIT
-    limit: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        limit = value
-    elif (isinstance(value, float) and value.is_integer()) or (
-        isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 6
-    ):
-        limit = int(value)
-    if limit is None or not 1 <= limit <= MAX_LIMIT:
-        raise ParameterError(
-            "limit", f"expected an integer from 1 to {MAX_LIMIT}, got {describe_value(value)}"
-        )
-    return limit
+    return bounded_integer("limit", value, low=1, high=MAX_LIMIT)
 
 
 # --- buckets ------------------------------------------------------------------------------
@@ -381,27 +381,37 @@ def _outside_calendar(parameter: str, zone: ZoneInfo) -> ParameterError:
 class _Tally:
     """Sessions, distinct visitors, counting conversions and converting sessions per key."""
 
-    __slots__ = ("conversions", "converting", "pairs", "rule", "sessions")
+    __slots__ = (
+        "conversions",
+        "conversions_of",
+        "converting",
+        "pairs",
+        "rule",
+        "sessions",
+        "visitor_of",
+    )
 
-    def __init__(self, rule: CountingRule) -> None:
+    def __init__(self, rule: CountingRule, fields: tuple[str, ...]) -> None:
         self.rule = rule
+        self.visitor_of = _getter(fields, "visitor")
+        self.conversions_of = _getter(fields, "conversions")
         self.sessions: Counter[Hashable] = Counter()
         self.pairs: set[tuple[Hashable, VisitorKey]] = set()
         self.conversions: Counter[Hashable] = Counter()
         self.converting: Counter[Hashable] = Counter()
 
-    def add(self, keys: list[Hashable], rows: Sequence[AggregateSession]) -> None:
+    def add(self, keys: list[Hashable], rows: Sequence[Sequence[object]]) -> None:
         """``keys[i]`` is the key of ``rows[i]``."""
         self.sessions.update(keys)
-        self.pairs.update(zip(keys, map(_VISITOR, rows), strict=True))
+        self.pairs.update(zip(keys, map(self.visitor_of, rows), strict=True))
         counts = self.rule.counts
         every = self.rule.counts_every_conversion
         # A few percent of sessions hold a conversion: sifted out in C first.
-        converted = compress(
-            zip(keys, map(_CONVERSIONS, rows), strict=True), map(_CONVERSIONS, rows)
-        )
+        of = self.conversions_of
+        converted = compress(zip(keys, map(of, rows), strict=True), map(of, rows))
         for key, conversions in converted:
-            n = len(conversions) if every else sum(map(counts, conversions))
+            found = cast("tuple[AggregateConversion, ...]", conversions)
+            n = len(found) if every else sum(map(counts, found))
             if n:
                 self.conversions[key] += n
                 self.converting[key] += 1
@@ -417,16 +427,14 @@ class TimeseriesBuilder:
         self._query = query
         self._bounds = bucket_bounds(query.window, query.interval, query.time_zone)
         self._bucket_of = partial(bisect_right, self._bounds)
-        self._tally = _Tally(rule)
+        self.fields = in_row_order(("visitor", "start", "conversions"))
+        self._start_of = _getter(self.fields, "start")
+        self._tally = _Tally(rule, self.fields)
 
-    @property
-    def fields(self) -> frozenset[str]:
-        """The fields of the rows it reads."""
-        return _COUNTED_FIELDS | {"start"}
-
-    def add(self, rows: Sequence[AggregateSession]) -> None:
+    def add(self, rows: Sequence[Sequence[object]]) -> None:
+        """Rows of ``fields``."""
         # bisect_right - 1 is the bucket; the offset is left until the end.
-        keys: list[Hashable] = list(map(self._bucket_of, map(_START, rows)))
+        keys: list[Hashable] = list(map(self._bucket_of, map(self._start_of, rows)))
         self._tally.add(keys, rows)
 
     def result(self) -> Timeseries:
@@ -458,29 +466,20 @@ class BreakdownBuilder:
 
     def __init__(self, query: BreakdownQuery, rule: CountingRule) -> None:
         self._query = query
-        self._tally = _Tally(rule)
         self._channels = query.by is BreakdownDimension.CHANNEL
-        self._key: Callable[[AggregateSession], Hashable] = (
-            itemgetter(_SOURCE_AT, _MEDIUM_AT)
-            if self._channels
-            else itemgetter(_COLUMN_OF[query.by])
-        )
+        grouped = ("source", "medium") if self._channels else (_FIELD_OF[query.by],)
+        self.fields = in_row_order(("visitor", *grouped, "conversions"))
+        self._key = _getter(self.fields, *grouped)
+        self._tally = _Tally(rule, self.fields)
         self._texts: dict[Hashable, str] = {}
         self._channel_of: dict[Hashable, str] = {}
-
-    @property
-    def fields(self) -> frozenset[str]:
-        """The fields of the rows it reads."""
-        if self._channels:
-            return _COUNTED_FIELDS | {"source", "medium"}
-        return _COUNTED_FIELDS | {AggregateSession._fields[_COLUMN_OF[self._query.by]]}
 
     @property
     def by_page(self) -> bool:
         """Whether the keys are page keys (``page_urls``) rather than text keys."""
         return self._query.by is BreakdownDimension.LANDING_PAGE
 
-    def texts_needed(self, rows: Sequence[AggregateSession]) -> set[Hashable]:
+    def texts_needed(self, rows: Sequence[Sequence[object]]) -> set[Hashable]:
         """The text keys ``add`` must have learnt (``learn``) before taking ``rows``:
         the sources and mediums of a channel breakdown not seen yet; none otherwise."""
         if not self._channels:
@@ -492,7 +491,8 @@ class BreakdownBuilder:
     def learn(self, texts: Mapping[Hashable, str]) -> None:
         self._texts.update(texts)
 
-    def add(self, rows: Sequence[AggregateSession]) -> None:
+    def add(self, rows: Sequence[Sequence[object]]) -> None:
+        """Rows of ``fields``."""
         keys: list[Hashable] = list(map(self._key, rows))
         if self._channels:
             named = self._channel_of
@@ -552,7 +552,7 @@ def timeseries(
 ) -> Timeseries:
     """The time series of the window's matching sessions (``rows``) in one call."""
     builder = TimeseriesBuilder(query, rule)
-    builder.add(list(rows))
+    builder.add([projected(row, builder.fields) for row in rows])
     return builder.result()
 
 
@@ -566,5 +566,5 @@ def breakdown(
     maps every text or page key of the rows to its text."""
     builder = BreakdownBuilder(query, rule)
     builder.learn(texts)
-    builder.add(list(rows))
+    builder.add([projected(row, builder.fields) for row in rows])
     return builder.result(texts)

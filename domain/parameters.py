@@ -202,6 +202,17 @@ def parse_selection(
     return window, _filters(params), definition
 
 
+def bounded_integer(name: str, value: object, *, low: int, high: int) -> int:
+    """A whole-number parameter from ``low`` to ``high``, read as ``page`` and
+    ``lookback_days`` are; else a ``ParameterError`` naming it and the range."""
+    number = _whole_number(value, ceiling=high + 1)
+    if number is None or not low <= number <= high:
+        raise ParameterError(
+            name, f"expected an integer from {low} to {high}, got {describe_value(value)}"
+        )
+    return number
+
+
 def _lookback_days(value: object) -> int:
     if not_given(value):
         return 30

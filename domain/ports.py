@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from domain.aggregates import AGGREGATE_FIELDS, AggregateSession
+from domain.aggregates import AGGREGATE_FIELDS, AggregateRow
 from domain.model import Event, Session, Site
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
@@ -117,11 +117,11 @@ class StoreSnapshot(Protocol):
         filters: SessionFilters,
         window: TimeWindow,
         fields: Collection[str] = AGGREGATE_FIELDS,
-    ) -> AsyncIterator[Sequence[AggregateSession]]:
+    ) -> AsyncIterator[Sequence[AggregateRow]]:
         """The aggregates' row of every matching session, in chunks, in no particular
-        order. Visitor, text (``attribution_texts``) and page (``page_urls``) keys are the
-        store's own. Only ``fields`` (names of ``AggregateSession`` fields) are read: a
-        store may leave the others None."""
+        order: the ``fields`` asked for (names of ``AggregateSession`` fields), in that
+        type's order (``in_row_order``); all of them by default. Visitor, text
+        (``attribution_texts``) and page (``page_urls``) keys are the store's own."""
         ...
 
     async def attribution_texts(self, keys: Collection[TextKey]) -> dict[TextKey, str]:

@@ -9,7 +9,6 @@ from datetime import datetime
 import strawberry
 
 from domain import aggregates
-from domain.queries import TimeWindow
 from graphql_api.fields import field as described
 from graphql_api.inputs import SessionFilter
 from graphql_api.types import TimeFrame
@@ -78,7 +77,7 @@ class TimeSeries:
 
     @strawberry.field
     def time_frame(self) -> TimeFrame:
-        return _time_frame(self.result.time_frame)
+        return TimeFrame.of(self.result.time_frame)
 
     @strawberry.field
     def interval(self) -> Interval:
@@ -122,7 +121,7 @@ class Breakdown:
 
     @strawberry.field
     def time_frame(self) -> TimeFrame:
-        return _time_frame(self.result.time_frame)
+        return TimeFrame.of(self.result.time_frame)
 
     @strawberry.field
     def by(self) -> Dimension:
@@ -147,10 +146,3 @@ class Breakdown:
             )
             for r in self.result.rows
         ]
-
-
-def _time_frame(window: TimeWindow) -> TimeFrame:
-    # An aggregate's window always has both bounds (domain.aggregates).
-    assert window.start is not None
-    assert window.end is not None
-    return TimeFrame(start=window.start, end=window.end)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import compress
 from operator import itemgetter
@@ -19,7 +19,7 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from adapters.read_model import chunks
-from domain.aggregates import AggregateConversion, AggregateSession
+from domain.aggregates import AggregateConversion
 from domain.model import (
     EPOCH,
     Attribution,
@@ -494,7 +494,7 @@ def journey_rows(rows: list[Row]) -> list[Row]:
     ]
 
 
-# The column holding each field of ``domain.aggregates.AggregateSession``, in its order.
+# The column holding each field of ``domain.aggregates.AggregateSession``.
 _AGGREGATE_SOURCES: Final = {
     "visitor": "visitor_key",
     "start": "start",
@@ -506,28 +506,26 @@ _AGGREGATE_SOURCES: Final = {
     "landing": "landing_key",
     "conversions": "conversions",
 }
-_AGGREGATE_CONVERSIONS: Final = AggregateSession._fields.index("conversions")
 
 
-def aggregate_columns(fields: Collection[str]) -> str:
-    """The select list of ``AggregateSession`` rows holding ``fields``: the others are
-    NULL (None costs nothing to build, a column's value does)."""
-    return ", ".join(
-        _AGGREGATE_SOURCES[field] if field in fields else "NULL"
-        for field in AggregateSession._fields
-    )
+def aggregate_columns(fields: tuple[str, ...]) -> str:
+    """The select list of rows of ``fields`` (``in_row_order``)."""
+    return ", ".join(_AGGREGATE_SOURCES[field] for field in fields)
 
 
-def aggregate_rows(rows: list[Row]) -> list[Row]:
-    """Rows of ``aggregate_columns`` as ``AggregateSession`` tuples, keys left as keys:
-    only the conversions blob, on a few percent of sessions, needs decoding, and only
-    those rows are touched."""
-    at = _AGGREGATE_CONVERSIONS
+def aggregate_rows(rows: list[Row], conversions_at: int | None) -> list[Row]:
+    """Rows of ``aggregate_columns`` as aggregate rows, keys left as keys: only the
+    conversions blob (at ``conversions_at``, if read), on a few percent of sessions,
+    needs decoding, and only those rows are touched."""
+    if conversions_at is None:
+        return rows
+    at = conversions_at
     for i in compress(range(len(rows)), map(itemgetter(at), rows)):
         row = rows[i]
         rows[i] = (
             *row[:at],
             tuple([AggregateConversion(c[2], c[5], c[6]) for c in orjson.loads(row[at])]),
+            *row[at + 1 :],
         )
     return rows
 

@@ -25,7 +25,7 @@ from adapters.read_model import OwnSnapshotReads
 from adapters.sqlite import codec, connections, ingest, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
-from domain.aggregates import AGGREGATE_FIELDS, AggregateSession
+from domain.aggregates import AGGREGATE_FIELDS, AggregateRow, in_row_order
 from domain.model import Event, Session, Site, from_micros, to_micros
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
@@ -489,20 +489,21 @@ class SqliteSnapshot:
         filters: SessionFilters,
         window: TimeWindow,
         fields: Collection[str] = AGGREGATE_FIELDS,
-    ) -> AsyncIterator[Sequence[AggregateSession]]:
+    ) -> AsyncIterator[Sequence[AggregateRow]]:
         keys = self._keys
         cursor = self._conn.cursor()
+        ordered = in_row_order(fields)
+        columns = codec.aggregate_columns(ordered)
 
         def start(conn: sqlite3.Connection) -> bool:
             chosen = queries.selection(conn, keys, site_id, filters, window)
             if chosen is None:
                 return False
-            columns = codec.aggregate_columns(fields)
-            sql = f"SELECT {columns} FROM sessions WHERE {chosen.where}"
-            cursor.execute(sql, chosen.params)
+            cursor.execute(f"SELECT {columns} FROM sessions WHERE {chosen.where}", chosen.params)
             return True
 
-        fetch = partial(_aggregate_chunk, cursor)
+        at = ordered.index("conversions") if "conversions" in ordered else None
+        fetch = partial(_aggregate_chunk, cursor, at)
         ahead: asyncio.Future[list[codec.Row]] | None = None
         try:
             if await self.run(start, scan=True):
@@ -511,7 +512,7 @@ class SqliteSnapshot:
                     # The next chunk is read on the report thread while the caller counts
                     # this one: SQLite's part of a read runs without the GIL.
                     ahead = asyncio.ensure_future(self.run(fetch, scan=True))
-                    yield rows  # type: ignore[misc]  # rows are AggregateSession tuples
+                    yield rows
         finally:
             if ahead is not None and not ahead.done():
                 # As for a cancelled read (``_on_reader``): the connection is retired
@@ -580,8 +581,10 @@ def _journey_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.
     return codec.journey_rows(cursor.fetchmany(_JOURNEY_CHUNK))
 
 
-def _aggregate_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.Row]:
-    return codec.aggregate_rows(cursor.fetchmany(_AGGREGATE_CHUNK))
+def _aggregate_chunk(
+    cursor: sqlite3.Cursor, conversions_at: int | None, _: sqlite3.Connection
+) -> list[codec.Row]:
+    return codec.aggregate_rows(cursor.fetchmany(_AGGREGATE_CHUNK), conversions_at)
 
 
 def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:

@@ -17,7 +17,12 @@ import pytest
 
 from adapters.clock import FixedClock
 from adapters.memory_store import MemoryStore
-from domain.aggregates import AggregateConversion, AggregateSession, aggregate_session
+from domain.aggregates import (
+    AggregateConversion,
+    AggregateSession,
+    aggregate_session,
+    in_row_order,
+)
 from domain.events import parse_event
 from domain.model import Event, Session, Site, to_micros
 from domain.multi_touch import JourneyConversion, JourneySession, journey_session
@@ -1137,3 +1142,37 @@ async def test_an_aggregate_stream_can_be_abandoned_and_the_store_still_serves(
         assert await snapshot.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 9
 
     assert await catalogue.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 9
+
+
+async def test_aggregate_rows_hold_the_fields_asked_for_in_the_rows_order(store: Store) -> None:
+    events = [
+        pageview("f-1", "v1", "2025-07-10T10:00:00Z", f"{PRICING}?{FULL_CAMPAIGN}"),
+        conversion("f-2", "v1", "2025-07-10T10:04:00Z", f"{HOME}/signup"),
+        pageview("f-3", "v2", "2025-07-11T09:00:00Z", HOME),
+    ]
+    await store.ingest(SITE_A, events, RECUT)
+    window = TimeWindow(at("2025-07-10T00:00:00Z"), at("2025-07-15T00:00:00Z"))
+
+    async with store.snapshot() as snapshot:
+        rows = [
+            row
+            async for chunk in snapshot.aggregate_sessions(
+                SITE_A, EVERYTHING, window, {"conversions", "start", "campaign"}
+            )
+            for row in chunk
+        ]
+        texts = await snapshot.attribution_texts({row[1] for row in rows if row[1] is not None})
+
+    assert in_row_order({"conversions", "start", "campaign"}) == (
+        "start",
+        "campaign",
+        "conversions",
+    )
+    found = sorted(
+        (start, None if campaign is None else texts[campaign], conversions is not None)
+        for start, campaign, conversions in rows
+    )
+    assert found == [
+        (to_micros(at("2025-07-10T10:00:00Z")), "june", True),
+        (to_micros(at("2025-07-11T09:00:00Z")), None, False),
+    ]
