@@ -18,6 +18,7 @@ from adapters.http.access_log import ACCESS_LOG, access_log_middleware
 from adapters.http.bodies import BODY_LIMITS, BodyLimits
 from adapters.http.request_keys import RATE_LIMITER, SITE_LOOKUP
 from adapters.rate_limiter import RateLimiter
+from attributionhub import dashboard
 from attributionhub.config import Settings
 from attributionhub.stores import open_store
 from domain.ports import BotDetector, Clock, Store
@@ -91,6 +92,10 @@ def init(
         app[RATE_LIMITER] = limiter
         app.cleanup_ctx.append(partial(_closing, limiter))
     app.router.add_get("/healthz", _healthz)
+    # The dashboard: static files that read only through /graphql, like any front end.
+    for path in dashboard.PAGE_PATHS:
+        app.router.add_get(path, dashboard.page_handler)
+    app.router.add_static(dashboard.ASSETS_PATH, dashboard.ASSETS_DIR, follow_symlinks=False)
     rest_compat.setup(app, rest_compat.RestSettings(max_body_bytes=settings.max_body_bytes))
     graphql_api.setup(
         app,

@@ -10,6 +10,7 @@ Suites skip themselves with the reason when there is no ``chromium`` on the PATH
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -169,10 +170,10 @@ class Tab:
             raise CdpError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    async def wait_for(self, expression: str) -> Any:
-        """The first truthy value of ``expression``; errors (a navigation in flight
-        destroys the context) are retried until the deadline."""
-        deadline = asyncio.get_running_loop().time() + WAIT_TIMEOUT
+    async def wait_for(self, expression: str, within: float = WAIT_TIMEOUT) -> Any:
+        """The first truthy value of ``expression`` within ``within`` seconds; errors (a
+        navigation in flight destroys the context) are retried until the deadline."""
+        deadline = asyncio.get_running_loop().time() + within
         last: object = None
         while asyncio.get_running_loop().time() < deadline:
             try:
@@ -185,9 +186,29 @@ class Tab:
                 last = value
             await asyncio.sleep(0.05)
         pytest.fail(
-            f"within {WAIT_TIMEOUT} s the page never made {expression!r} true (last: {last}); "
+            f"within {within} s the page never made {expression!r} true (last: {last}); "
             f"it logged: {self.record.messages}"
         )
+
+    async def set_viewport(self, width: int, height: int, *, mobile: bool) -> None:
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        )
+
+    async def press(self, key: str, code: str, key_code: int, text: str = "") -> None:
+        """A key press (keyDown + keyUp) as the keyboard sends it; ``text`` is what the
+        key types (``"\\r"`` for Enter, ``" "`` for Space), which is what activates a
+        focused button or submits a form."""
+        common = {"key": key, "code": code, "windowsVirtualKeyCode": key_code}
+        down = {"type": "keyDown", **common, **({"text": text} if text else {})}
+        await self.send("Input.dispatchKeyEvent", down)
+        await self.send("Input.dispatchKeyEvent", {"type": "keyUp", **common})
+
+    async def screenshot(self) -> bytes:
+        """A PNG of the viewport."""
+        result = await self.send("Page.captureScreenshot", {"format": "png"})
+        return base64.b64decode(result["data"])
 
     async def wait_for_request(self, matches: Callable[[Request], bool], what: str) -> Request:
         """The first request the tab made that ``matches`` once it was answered."""

@@ -274,7 +274,12 @@ async def test_401_comes_before_any_look_at_the_body(running: Running) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/api/v1/session"), ("GET", "/api/v2/sessions"), ("POST", "/"), ("GET", "/nope")],
+    [
+        ("POST", "/api/v1/session"),
+        ("GET", "/api/v2/sessions"),
+        ("POST", "/nope/"),
+        ("GET", "/nope"),
+    ],
 )
 async def test_unknown_path_is_a_json_404(running: Running, method: str, path: str) -> None:
     response = await running.client.request(method, path)
