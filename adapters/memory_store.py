@@ -184,7 +184,7 @@ class MemorySnapshot:
     ) -> AsyncIterator[Sequence[JourneySession]]:
         # Every session of the reach: the port allows the others' earlier sessions.
         assert window.start is not None
-        window = TimeWindow(window.start - lookback, window.end)
+        window = window.reaching_back(lookback)
         yield [
             journey_session(s)
             for (site, _), sessions in self._sessions.items()

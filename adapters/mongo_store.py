@@ -778,7 +778,7 @@ class MongoSnapshot:
     ) -> AsyncIterator[Sequence[JourneySession]]:
         # Every session of the reach: the port allows the others' earlier sessions.
         assert window.start is not None
-        reach = TimeWindow(window.start - lookback, window.end)
+        reach = window.reaching_back(lookback)
         cursor = self._sessions.find(
             _selection(site_id, SessionFilters(), reach),
             projection=_JOURNEY_FIELDS,

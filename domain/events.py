@@ -24,6 +24,8 @@ MAX_URL_LENGTH = 4096
 MAX_TEXT_LENGTH = 2048
 
 _DATE_TIME = "an ISO 8601 date-time"
+# No text of an event may hold U+0000: stores and tools cut texts at it.
+_NUL = "contains the character U+0000 (NUL), which no text of an event may hold"
 _TYPES = ", ".join(t.value for t in EventType)
 # A dict lookup: calling the enum by value costs several times more, once per event.
 _TYPE_BY_NAME = {t.value: t for t in EventType}
@@ -138,6 +140,8 @@ def _url(value: object) -> str:
         raise EventError("url", f"expected an absolute http or https URL, got {json_kind(value)}")
     if len(value) > MAX_URL_LENGTH:
         raise EventError("url", f"is longer than {MAX_URL_LENGTH} characters")
+    if "\x00" in value:
+        raise EventError("url", _NUL)
     try:
         normalize_url(value)
     except InvalidURLError:
@@ -184,6 +188,8 @@ def _optional_text(raw: Mapping[str, object], field: str, limit: int) -> str | N
         return None
     if len(value) > limit:
         raise EventError(field, f"expected at most {limit} characters, got {len(value)}")
+    if "\x00" in value:
+        raise EventError(field, _NUL)
     return value
 
 

@@ -82,7 +82,7 @@ class AttributionQuery:
         """The session starts that can matter: from ``lookback_days`` before the window
         to its end."""
         assert self.window.start is not None
-        return TimeWindow(start=self.window.start - self.lookback, end=self.window.end)
+        return self.window.reaching_back(self.lookback)
 
 
 class JourneyConversion(NamedTuple):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from domain.model import AnySession, Conversion
 
@@ -58,6 +58,17 @@ class TimeWindow:
         return (self.start is None or instant >= self.start) and (
             self.end is None or instant <= self.end
         )
+
+    def reaching_back(self, span: timedelta) -> TimeWindow:
+        """This window with its start ``span`` earlier (no earlier than the first
+        representable instant: a window near the year 1 must not overflow)."""
+        if self.start is None:
+            return self
+        try:
+            start = self.start - span
+        except OverflowError:
+            start = datetime.min.replace(tzinfo=UTC)
+        return TimeWindow(start, self.end)
 
 
 @dataclass(frozen=True, slots=True)

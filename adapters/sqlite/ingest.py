@@ -23,6 +23,9 @@ from domain.ports import Recut, StoredBatch
 from domain.sessionization import resume_point
 
 _IN_KEYS: Final = "IN (SELECT value FROM json_each(?))"
+# A resume point before every instant the store can hold (year 1 is about -6.2e16 µs):
+# -1 was one, until events before 1970 (negative instants) were stored.
+_WHOLE_HISTORY: Final = -(2**62)
 # Where ``INSERT_EVENT`` rows (``Dictionaries.event_rows``) hold the visitor's key.
 _VISITOR_KEY: Final = codec.EVENT_COLUMNS.split(", ").index("visitor_key")
 _SESSION_BOUNDS: Final = (
@@ -142,13 +145,14 @@ def _recut(
     for chunk in chunks(known):
         for visitor_key, start, last in conn.execute(_SESSION_BOUNDS, (orjson.dumps(chunk),)):
             bounds[visitor_key].append(_Bounds(start, last))
-    # Per visitor: where its tail starts (-1: re-cut whole) and how many sessions precede.
+    # Per visitor: where its tail starts (_WHOLE_HISTORY: re-cut whole) and how many
+    # sessions precede.
     points: dict[int, tuple[int, int]] = {}
     for visitor_key in added:
         stored = bounds.get(visitor_key, [])
         point = resume_point(stored, min(e.timestamp for e in added[visitor_key]))
         if point is None:
-            points[visitor_key] = (-1, 0)
+            points[visitor_key] = (_WHOLE_HISTORY, 0)
         else:
             kept = sum(1 for b in stored if b.start < point)
             points[visitor_key] = (to_micros(point), kept)

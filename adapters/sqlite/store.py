@@ -449,30 +449,34 @@ class SqliteSnapshot:
         self, site_id: str, window: TimeWindow, lookback: timedelta
     ) -> AsyncIterator[Sequence[JourneySession]]:
         keys = self._keys
-        assert window.start is not None
-        reach = TimeWindow(window.start - lookback, window.end)
-        before = TimeWindow(reach.start, window.start - timedelta(microseconds=1))
+        start = window.start
+        assert start is not None
+        reach = window.reaching_back(lookback)
 
         def statements(conn: sqlite3.Connection) -> list[tuple[str, tuple[object, ...]]]:
             site = queries.selection(conn, keys, site_id, SessionFilters(), window)
             if site is None:
                 return []
+            select = f"SELECT {codec.JOURNEY_COLUMNS} FROM sessions WHERE "
+            chosen: list[tuple[str, tuple[object, ...]]] = [(select + site.where, site.params)]
+            if reach.start is None or reach.start >= start:
+                return chosen  # no time before the window (it starts at the year 1)
+            before = TimeWindow(reach.start, start - timedelta(microseconds=1))
             early = queries.selection(conn, keys, site_id, SessionFilters(), before)
             converting = queries.selection(conn, keys, site_id, SessionFilters(), reach)
             assert early is not None
             assert converting is not None
-            select = f"SELECT {codec.JOURNEY_COLUMNS} FROM sessions WHERE "
-            return [
-                (select + site.where, site.params),
-                # Earlier sessions only of visitors who converted in the reach (a scan
-                # in C of the reach's rows): the others' are never part of a path, and
-                # they are most of the lookback's sessions.
+            # Earlier sessions only of visitors who converted in the reach (a scan in C of
+            # the reach's rows): the others' are never part of a path, and they are most
+            # of the lookback's sessions.
+            chosen.append(
                 (
                     select + early.where + " AND visitor_key IN (SELECT visitor_key FROM "
                     f"sessions WHERE {converting.where} AND conversions IS NOT NULL)",
                     (*early.params, *converting.params),
-                ),
-            ]
+                )
+            )
+            return chosen
 
         for sql, params in await self.run(statements, scan=True):
             cursor = self._conn.cursor()

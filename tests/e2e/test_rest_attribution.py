@@ -304,3 +304,18 @@ async def test_graphql_bad_input_is_bad_user_input_in_graphql_names(
     [error] = body["errors"]
     assert error["message"] == message
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"end_date": "0001-01-01"},
+        {"start_date": "0001-01-01", "end_date": "0001-01-02", "lookback_days": 90},
+    ],
+)
+async def test_a_window_at_the_first_representable_year_is_no_error(
+    running: Running, key: str, body: JsonDict
+) -> None:
+    # The lookback reaches before the year 1: read from its start instead of failing.
+    status, reply = await post_json(running.client, "/api/v1/attribution", key, body)
+    assert (status, reply) == (200, {"message": "No conversions found for the given parameters."})

@@ -193,3 +193,20 @@ async def test_an_event_in_the_first_representable_year_is_stored_and_listed(
     )
     assert status == 200
     assert report["time_frame"]["start"] == "0001-01-01T00:00:00Z"
+
+
+async def test_an_event_holding_u0000_is_rejected_alone_and_the_batch_stored(
+    running: Running, key: str
+) -> None:
+    events = [
+        pageview("v1", "2025-07-20T10:00:00Z", "/home"),
+        pageview("a\x00b", "2025-07-20T10:00:00Z", "/home"),
+        {**pageview("v3", "2025-07-20T10:00:00Z", "/home"), "user_agent": "x\x00y"},
+    ]
+    status, reply = await post_json(running.client, "/api/v1/events", key, {"events": events})
+    assert status == 200
+    assert reply["accepted"] == 1
+    assert [(r["index"], r["error"].split(":")[0]) for r in reply["rejected"]] == [
+        (1, "visitor_id"),
+        (2, "user_agent"),
+    ]

@@ -32,7 +32,7 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 from openapi_schema_validator import OAS31Validator
-from schemathesis.core.failures import AcceptedNegativeData, Failure, ServerError
+from schemathesis.core.failures import AcceptedNegativeData, Failure
 from schemathesis.openapi.checks import RejectedPositiveData
 
 from adapters.clock import FixedClock
@@ -285,52 +285,6 @@ def _query_value_overridden_by_the_body(failure: Failure, sent: Sent) -> bool:
     return bool(sent.query) and OAS31Validator(schema).is_valid(sent.parameters())
 
 
-def _nul_in_a_stored_key(failure: Failure, sent: Sent) -> bool:
-    # KNOWN SERVER BUG, adapters/sqlite (codec.event_rows): an event whose visitor_id,
-    # url, referrer or user_agent holds U+0000 ({"visitor_id": "a\u0000b", ...}) makes
-    # the SQLite store raise KeyError (the key it just stored is not found again): HTTP
-    # 500, nothing of the batch stored. It should be stored, or rejected alone
-    # ("visitor_id: ..."), the rest stored.
-    return isinstance(failure, ServerError) and any(
-        "\x00" in str(event.get(field))
-        for event in sent.events()
-        for field in ("visitor_id", "url", "referrer", "user_agent")
-    )
-
-
-def _pre_epoch_session_recut(failure: Failure, sent: Sent) -> bool:
-    # KNOWN SERVER BUG, adapters/sqlite (ingest._recut): two batches each holding a
-    # pageview of one visitor at one instant before 1970-01-01 (on different pages:
-    # "1969-07-09T10:26:44Z" on https://a.com/x, then on https://b.com/y) make the second
-    # batch fail with sqlite3.IntegrityError "UNIQUE constraint failed: sessions.site_key,
-    # sessions.start, sessions.visitor_key, sessions.ordinal": HTTP 500, the batch lost.
-    # After 1970 the same two batches are stored. It should store them whatever the year.
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return isinstance(failure, ServerError) and any(
-        (instant := _instant(event.get("timestamp"))) is not None and instant < epoch
-        for event in sent.events()
-    )
-
-
-def _lookback_before_year_one(failure: Failure, sent: Sent) -> bool:
-    # KNOWN SERVER BUG, domain/services.py attribution -> adapters/sqlite/store.py
-    # (journey_sessions): an attribution window starting within the lookback (up to 90
-    # days) of 0001-01-01, e.g. POST /api/v1/attribution {"end_date": "0001-01-01"} or
-    # {"start_date": "0001-01-01", "end_date": "0001-01-02"}, raises OverflowError "date
-    # value out of range", even on an empty store: HTTP 500. It should answer 200 (no
-    # conversions), reading from 0001-01-01 on.
-    if not isinstance(failure, ServerError) or sent.path != "/api/v1/attribution":
-        return False
-    parameters = sent.parameters()
-    start = _instant(parameters.get("start_date"))
-    if start is None:
-        end = _instant(parameters.get("end_date"))
-        if end is None:
-            return False
-        start = _minus_days(end, 90)  # the 90-day window's start
-    return start is None or _minus_days(start, 90) is None
-
-
 def _minus_days(instant: datetime, days: int) -> datetime | None:
     """``instant`` less ``days`` days; None before the year 1."""
     try:
@@ -344,9 +298,6 @@ EXCLUSIONS = (
     Exclusion("a date-time outside years 1-9999 in UTC", _bound_outside_the_calendar),
     Exclusion("a query value overridden by the body", _query_value_overridden_by_the_body),
     Exclusion("a model named twice in a comma-separated list", _model_named_twice),
-    Exclusion("KNOWN SERVER BUG: U+0000 in a stored key", _nul_in_a_stored_key),
-    Exclusion("KNOWN SERVER BUG: pre-1970 re-cut", _pre_epoch_session_recut),
-    Exclusion("KNOWN SERVER BUG: attribution lookback before year 1", _lookback_before_year_one),
 )
 
 

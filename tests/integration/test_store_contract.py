@@ -1176,3 +1176,13 @@ async def test_aggregate_rows_hold_the_fields_asked_for_in_the_rows_order(store:
         (to_micros(at("2025-07-10T10:00:00Z")), "june", True),
         (to_micros(at("2025-07-11T09:00:00Z")), None, False),
     ]
+
+
+async def test_events_before_1970_are_re_cut_like_any_others(store: Store) -> None:
+    # Instants before the epoch are negative: a re-cut of the whole history must start
+    # before them (a sentinel of -1 did not).
+    first = pageview("e-1", "v1", "1969-07-09T10:26:44Z", "https://example.com/x")
+    second = pageview("e-2", "v1", "1969-07-09T10:26:44Z", "https://example.com/y")
+    await store.ingest(SITE_A, [first], RECUT)
+    await store.ingest(SITE_A, [second], RECUT)
+    assert by_identity(await all_sessions(store)) == by_identity(RECUT([first, second]))

@@ -209,3 +209,13 @@ def test_a_conversion_value_that_is_not_a_finite_number_of_at_least_zero_is_reje
 
 def test_a_pageview_ignores_a_value_like_any_unknown_key() -> None:
     assert parse(type="pageview", value="whatever").value is None
+
+
+@pytest.mark.parametrize(
+    "field", ["visitor_id", "url", "referrer", "user_agent", "email", "event_id", "meta_id"]
+)
+def test_a_text_holding_u0000_is_rejected_naming_its_field(field: str) -> None:
+    value = "https://example.com/a\x00b" if field in ("url", "referrer") else "a\x00b"
+    err = error_of(type="conversion", **{field: value})
+    assert err.field == field
+    assert "U+0000" in err.message
