@@ -680,7 +680,7 @@ Tracker token:  {created.tracker_token}
         month = _iso(max(demo.first_day, end - timedelta(days=29)))
         graphql = (
             f'{{ sessions(filter: {{startDate: \\"{week}\\", endDate: \\"{_iso(end)}\\"}}) '
-            "{ totalRecords } }"
+            "{ pagination { totalRecords } } }"
         )
         click.echo(
             f"""Demo data:      sessions from {_iso(demo.first_day)} to {_iso(end)}
@@ -695,7 +695,12 @@ Try:
   curl -s -X POST {base}/graphql -H 'Authentication: {key}' \\
        -H 'Content-Type: application/json' \\
        -d '{{"query": "{graphql}"}}'
-GraphiQL: {base}/graphql (send the key in the Authentication header)
+  curl -s -X POST {base}/api/v1/attribution -H 'Authentication: {key}' \\
+       -H 'Content-Type: application/json' \\
+       -d '{{"start_date": "{month}", "end_date": "{_iso(end)}", "dimension": "channel"}}'
+Dashboard:      {base}/ (sign in with the API key)
+GraphiQL:       {base}/graphql (send the key in the Authentication header)
+REST API docs:  {base}/api/docs   (OpenAPI document: {base}/api/v1/openapi.json)
 """
         )
     sys.stdout.flush()

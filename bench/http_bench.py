@@ -775,6 +775,7 @@ def server_log_report(log: Path) -> list[str]:
     failed: Counter[str] = Counter()
     exceptions: Counter[str] = Counter()
     other: Counter[str] = Counter()
+    logged: Counter[str] = Counter()
     first_traceback: list[str] = []
     lines = log.read_text(errors="replace").splitlines()
     number = 0
@@ -784,13 +785,21 @@ def server_log_report(log: Path) -> list[str]:
         if line.startswith("{"):
             try:
                 entry = orjson.loads(line)
-                status = int(entry["status"])
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                pass
-            else:
-                statuses[status] += 1
-                if not 200 <= status < 300:
-                    failed[f"{entry.get('method')} {entry.get('path')} {status}"] += 1
+            except orjson.JSONDecodeError:
+                entry = None
+            if isinstance(entry, dict):
+                # The server logs JSON lines (docs/deployment.md, "Logs").
+                if entry.get("event") == "request" and isinstance(entry.get("status"), int):
+                    status = entry["status"]
+                    statuses[status] += 1
+                    if not 200 <= status < 300:
+                        failed[f"{entry.get('method')} {entry.get('path')} {status}"] += 1
+                elif entry.get("traceback"):
+                    exceptions[str(entry.get("message"))[:200]] += 1
+                    first_traceback = first_traceback or str(entry["traceback"]).splitlines()
+                else:
+                    kind = entry.get("event") or entry.get("message")
+                    logged[f"{entry.get('level')} {kind}"] += 1
                 continue
         if line.startswith("Traceback"):
             block = [line]
@@ -817,6 +826,9 @@ def server_log_report(log: Path) -> list[str]:
         report.extend(f"  !!!   {count:,} x {text}" for text, count in exceptions.most_common())
         report.append("  the first one:")
         report.extend("    " + text for text in first_traceback)
+    if logged:
+        shown = ", ".join(f"{kind}: {count:,}" for kind, count in sorted(logged.items()))
+        report.append(f"  other log lines, by level and event: {{{shown}}}")
     if other:
         report.append(f"  other stderr lines, by text ({other.total():,}):")
         report.extend(f"    {count:,} x {text}" for text, count in other.most_common(10))

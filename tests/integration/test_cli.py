@@ -544,12 +544,25 @@ def test_serve_demo_again_keeps_the_demo_keys_and_prints_requests_inside_its_dat
     # The data's range is printed, and every example request asks for days inside it.
     first_day, last_day = second.value("Demo data").split("from ", 1)[1].split(" to ")
     examples = example_requests(second.output)
-    assert [url.rsplit("/", 1)[1] for url, _ in examples] == ["sessions", "pages", "graphql"]
+    assert [url.rsplit("/", 1)[1] for url, _ in examples] == [
+        "sessions",
+        "pages",
+        "graphql",
+        "attribution",
+    ]
     for url, body in examples[:2]:
         assert first_day <= body["start_date"] <= body["end_date"] <= last_day
         status, answer = http(url, body, key)
         assert status == 200, answer
         assert answer.get("records") or answer.get("summary_totals", {}).get("total_sessions")
+    # The GraphQL example asks for fields the schema has.
+    status, answer = http(examples[2][0], examples[2][1], key)
+    assert status == 200
+    assert "errors" not in answer, answer
+    assert answer["data"]["sessions"]["pagination"]["totalRecords"] > 0
+    status, answer = http(examples[3][0], examples[3][1], key)
+    assert status == 200, answer
+    assert first_day <= examples[3][1]["start_date"] <= examples[3][1]["end_date"] <= last_day
     assert second.stop() == 0
 
 
