@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from adapters.read_model import OwnSnapshotReads
 from domain.aggregates import AGGREGATE_FIELDS, AggregateRow, aggregate_session, projected
@@ -24,7 +24,8 @@ from domain.page_report import (
     report_conversions,
     report_session,
 )
-from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
+from domain.ports import DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
+from domain.privacy import same_email
 from domain.queries import SessionFilters, TimeWindow
 
 
@@ -92,6 +93,65 @@ class MemoryStore(OwnSnapshotReads):
 
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         return list(self._visitor_events.get((site_id, visitor_id), []))
+
+    async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
+        return list(self._sessions.get((site_id, visitor_id), []))
+
+    async def erase_visitor(self, site_id: str, visitor_id: str) -> Erased:
+        async with self._lock:
+            return self._erase(site_id, [visitor_id])
+
+    async def erase_email(self, site_id: str, email: str) -> Erased:
+        async with self._lock:
+            holders = {
+                visitor
+                for (site, visitor), events in self._visitor_events.items()
+                if site == site_id
+                and any(e.email is not None and same_email(e.email, email) for e in events)
+            }
+            return self._erase(site_id, sorted(holders))
+
+    def _erase(self, site_id: str, visitor_ids: Sequence[str]) -> Erased:
+        visitors = events = 0
+        for visitor in visitor_ids:
+            history = self._visitor_events.pop((site_id, visitor), [])
+            self._sessions.pop((site_id, visitor), None)
+            for event in history:
+                del self._events[site_id][event.event_id]
+            visitors += bool(history)
+            events += len(history)
+        return Erased(visitors=visitors, events=events)
+
+    async def purge(self, before: datetime, recut: Recut, *, visitors: int) -> Erased:
+        async with self._lock:
+            touched = [
+                key
+                for key, history in self._visitor_events.items()
+                if any(e.timestamp < before for e in history)
+            ][:visitors]
+            kept = {
+                key: [e for e in self._visitor_events[key] if e.timestamp >= before]
+                for key in touched
+            }
+            # Every re-cut runs before anything is written: if one raises, nothing is.
+            sessions = {
+                key: sorted(recut(left), key=lambda s: s.order_key) if left else []
+                for key, left in kept.items()
+            }
+            deleted = 0
+            for (site_id, visitor), left in kept.items():
+                old = self._visitor_events[(site_id, visitor)]
+                for event in old:
+                    if event.timestamp < before:
+                        del self._events[site_id][event.event_id]
+                deleted += len(old) - len(left)
+                if left:
+                    self._visitor_events[(site_id, visitor)] = left
+                    self._sessions[(site_id, visitor)] = sessions[(site_id, visitor)]
+                else:
+                    del self._visitor_events[(site_id, visitor)]
+                    self._sessions.pop((site_id, visitor), None)
+            return Erased(visitors=len(touched), events=deleted)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[MemorySnapshot]:

@@ -129,7 +129,8 @@ from domain.model import (
 )
 from domain.multi_touch import JourneyConversion, JourneySession, TextKey
 from domain.page_report import PageKey, ReportConversion, ReportSession, VisitorConversions
-from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
+from domain.ports import DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
+from domain.privacy import same_email
 from domain.queries import SessionFilters, TimeWindow
 
 DEFAULT_DATABASE: Final = "attributionhub"
@@ -686,6 +687,80 @@ class MongoStore(OwnSnapshotReads):
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         histories = await self._histories(site_id, [visitor_id])
         return histories.get(visitor_id, [])
+
+    # --- privacy -----------------------------------------------------------------
+    async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
+        cursor = self._sessions.find(
+            {"site_id": site_id, "visitor_id": visitor_id}, batch_size=_CURSOR_BATCH
+        ).sort([("ordinal", ASCENDING)])
+        return [_session(doc) async for doc in cursor]
+
+    async def erase_visitor(self, site_id: str, visitor_id: str) -> Erased:
+        return await self._erase(site_id, [visitor_id])
+
+    async def erase_email(self, site_id: str, email: str) -> Erased:
+        # No index on emails: an erasure request is rare, a scan of the site's
+        # conversions cheaper than an index every stored conversion would pay for.
+        cursor = self._events.find(
+            {"site_id": site_id, "type": EventType.CONVERSION.value, "email": {"$ne": None}},
+            {"_id": 0, "visitor_id": 1, "email": 1},
+            batch_size=_CURSOR_BATCH,
+        )
+        holders = {doc["visitor_id"] async for doc in cursor if same_email(doc["email"], email)}
+        return await self._erase(site_id, holders)
+
+    async def _erase(self, site_id: str, visitor_ids: Iterable[str]) -> Erased:
+        # Under the visitors' re-cut locks, so no ingest writes their sessions meanwhile;
+        # a visitor with no lock document never had an event stored.
+        known = sorted((await self._visitor_states(site_id, visitor_ids)).keys())
+        if not known:
+            return Erased(0, 0)
+        token = uuid.uuid4().hex
+        await self._lock(site_id, known, token)
+        try:
+            visitors = events = 0
+            for chunk in chunks(known):
+                selection = {"site_id": site_id, "visitor_id": {"$in": chunk}}
+                holding = await self._events.distinct("visitor_id", selection)
+                visitors += len(holding)
+                events += (await self._events.delete_many(selection)).deleted_count
+                await self._sessions.delete_many(selection)
+        finally:
+            await self._unlock(site_id, known, token, clear_pending=False)
+        return Erased(visitors=visitors, events=events)
+
+    async def purge(self, before: datetime, recut: Recut, *, visitors: int) -> Erased:
+        old = {"timestamp_us": {"$lt": to_micros(before)}}
+        cursor = self._events.aggregate(
+            [
+                {"$match": old},
+                {"$group": {"_id": {"site": "$site_id", "visitor": "$visitor_id"}}},
+                {"$limit": visitors},
+            ]
+        )
+        by_site: dict[str, list[str]] = defaultdict(list)
+        async for doc in cursor:
+            by_site[doc["_id"]["site"]].append(doc["_id"]["visitor"])
+        touched = deleted = 0
+        for site_id, found in by_site.items():
+            known = sorted(found)
+            token = uuid.uuid4().hex
+            await self._lock(site_id, known, token)
+            succeeded = False
+            try:
+                # Flagged first: if this fails half-way, the next ingest of the visitor
+                # re-cuts it from what is stored.
+                selection = {"site_id": site_id, "visitor_id": {"$in": known}}
+                await self._visitors.update_many(selection, {"$set": {"pending": True}})
+                deleted += (await self._events.delete_many({**selection, **old})).deleted_count
+                histories = await self._histories(site_id, known)
+                plans = {v: list(recut(histories[v])) if histories.get(v) else [] for v in known}
+                await self._replace_sessions(site_id, plans)
+                touched += len(known)
+                succeeded = True
+            finally:
+                await self._unlock(site_id, known, token, clear_pending=succeeded)
+        return Erased(visitors=touched, events=deleted)
 
     # --- reads -------------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -58,6 +58,15 @@ class SessionKey:
         return cls(session.start, session.visitor_id, session.session_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What an erasure or a retention purge deleted: the visitors that lost at least one
+    event, and the events."""
+
+    visitors: int
+    events: int
+
+
 class DuplicateSiteError(Exception):
     """A site with that id (or key hash) exists already."""
 
@@ -177,6 +186,29 @@ class Store(Protocol):
 
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         """Every stored event of one visitor, in no particular order."""
+        ...
+
+    # --- privacy (docs/privacy.md) ------------------------------------------------
+    async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
+        """Every stored session of one visitor, in start order."""
+        ...
+
+    async def erase_visitor(self, site_id: str, visitor_id: str) -> Erased:
+        """Delete every event and session of one visitor of the site. Idempotent (a
+        second call deletes nothing), durable on return."""
+        ...
+
+    async def erase_email(self, site_id: str, email: str) -> Erased:
+        """Delete every event and session of each visitor of the site holding a
+        conversion whose email equals ``email`` ignoring case
+        (``domain.privacy.same_email``). Idempotent, durable on return."""
+        ...
+
+    async def purge(self, before: datetime, recut: Recut, *, visitors: int) -> Erased:
+        """Delete the events older than ``before`` of at most ``visitors`` visitors (of
+        any site) that have some, and replace each one's sessions with ``recut(its
+        events left)``: a session made only of deleted events goes, one straddling
+        ``before`` is re-cut. Repeat until it answers zero events. Durable on return."""
         ...
 
     # --- reads -------------------------------------------------------------------

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, TypeVar
@@ -22,14 +22,14 @@ from typing import Any, Final, Literal, NamedTuple, TypeVar
 import orjson
 
 from adapters.read_model import OwnSnapshotReads
-from adapters.sqlite import codec, connections, ingest, queries
+from adapters.sqlite import codec, connections, ingest, privacy, queries
 from adapters.sqlite.codec import Dictionaries
 from adapters.sqlite.schema import MIGRATIONS, Migration
 from domain.aggregates import AGGREGATE_FIELDS, AggregateRow, in_row_order
 from domain.model import Event, Session, Site, from_micros, to_micros
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
-from domain.ports import DuplicateSiteError, Recut, SessionKey, StoredBatch
+from domain.ports import DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
 
 T = TypeVar("T")
@@ -286,6 +286,27 @@ class SqliteStore(OwnSnapshotReads):
             return list(codec.events_from_rows(conn, keys, site_id, {found[0]: visitor_id}, rows))
 
         return await self._read(read)
+
+    # --- privacy -----------------------------------------------------------------
+    async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
+        keys = self._keys
+        return await self._read(
+            lambda conn: privacy.visitor_sessions(conn, keys, site_id, visitor_id)
+        )
+
+    async def erase_visitor(self, site_id: str, visitor_id: str) -> Erased:
+        keys = self._keys
+        return await self._write(
+            lambda conn: privacy.erase_visitor(conn, keys, site_id, visitor_id)
+        )
+
+    async def erase_email(self, site_id: str, email: str) -> Erased:
+        keys = self._keys
+        return await self._write(lambda conn: privacy.erase_email(conn, keys, site_id, email))
+
+    async def purge(self, before: datetime, recut: Recut, *, visitors: int) -> Erased:
+        keys, cutoff = self._keys, to_micros(before)
+        return await self._write(lambda conn: privacy.purge(conn, keys, cutoff, recut, visitors))
 
     # --- diagnostics -------------------------------------------------------------
     async def explain(

@@ -1186,3 +1186,120 @@ async def test_events_before_1970_are_re_cut_like_any_others(store: Store) -> No
     await store.ingest(SITE_A, [first], RECUT)
     await store.ingest(SITE_A, [second], RECUT)
     assert by_identity(await all_sessions(store)) == by_identity(RECUT([first, second]))
+
+
+# --- privacy: access, erasure, retention (docs/privacy.md) ------------------------------
+GOOGLE = SessionFilters(source="google.com")
+
+
+def _with_email(event: Event, email: str) -> Event:
+    return replace(event, email=email)
+
+
+async def _counts(store: Store, site_id: str = SITE_A) -> tuple[int, int]:
+    # The unfiltered and a filtered count: SQLite answers them from its per-day counts.
+    return (
+        await store.count_sessions(site_id, EVERYTHING, ALL_TIME),
+        await store.count_sessions(site_id, GOOGLE, ALL_TIME),
+    )
+
+
+PRIVACY_EVENTS = [
+    pageview("p-1", "v1", "2025-07-15T10:00:00Z", HOME, referrer="https://www.google.com/"),
+    conversion("p-2", "v1", "2025-07-15T10:04:00Z", f"{HOME}/signup"),
+    pageview("p-3", "v1", "2025-07-16T10:00:00Z", BLOG),
+    pageview("p-4", "v2", "2025-07-15T11:00:00Z", PRICING, referrer="https://www.google.com/"),
+    _with_email(conversion("p-5", "v2", "2025-07-15T11:02:00Z", PRICING), "Bob@Example.org"),
+    pageview("p-6", "v3", "2025-07-15T12:00:00Z", BLOG, referrer="https://www.google.com/"),
+]
+OTHER_SITE = [
+    pageview("q-1", "v1", "2025-07-15T10:00:00Z", HOME, site=SITE_B),
+    conversion("q-2", "v1", "2025-07-15T10:04:00Z", HOME, site=SITE_B),
+]
+
+
+async def test_visitor_sessions_are_the_stored_sessions_of_that_visitor_in_start_order(
+    store: Store,
+) -> None:
+    await store.ingest(SITE_A, PRIVACY_EVENTS, RECUT)
+
+    sessions = await store.visitor_sessions(SITE_A, "v1")
+
+    assert sessions == sorted(RECUT(PRIVACY_EVENTS[:3]), key=lambda s: s.start)
+    assert await store.visitor_sessions(SITE_A, "v9") == []
+    assert await store.visitor_sessions(SITE_B, "v1") == []
+
+
+async def test_erasing_a_visitor_deletes_its_events_and_sessions_only_and_counts_them(
+    store: Store,
+) -> None:
+    await store.ingest(SITE_A, PRIVACY_EVENTS, RECUT)
+    await store.ingest(SITE_B, OTHER_SITE, RECUT)
+
+    erased = await store.erase_visitor(SITE_A, "v1")
+
+    assert (erased.visitors, erased.events) == (1, 3)
+    assert await store.visitor_events(SITE_A, "v1") == []
+    assert await store.visitor_sessions(SITE_A, "v1") == []
+    remaining = PRIVACY_EVENTS[3:]
+    assert by_identity(await all_sessions(store)) == by_identity(RECUT(remaining))
+    assert await _counts(store) == (2, 2)
+    assert len(await store.visitor_events(SITE_B, "v1")) == 2
+    assert by_identity(await all_sessions(store, SITE_B)) == by_identity(RECUT(OTHER_SITE))
+    again = await store.erase_visitor(SITE_A, "v1")
+    assert (again.visitors, again.events) == (0, 0)
+    assert (await store.erase_visitor(SITE_A, "v9")).events == 0
+
+
+async def test_erasing_by_email_ignores_case_and_takes_every_visitor_holding_it(
+    store: Store,
+) -> None:
+    shared = _with_email(conversion("p-7", "v3", "2025-07-15T12:03:00Z", BLOG), "bob@example.ORG")
+    near = _with_email(conversion("p-8", "v4", "2025-07-15T13:00:00Z", BLOG), "bob@example.org.uk")
+    await store.ingest(SITE_A, [*PRIVACY_EVENTS, shared, near], RECUT)
+    bob_on_b = _with_email(OTHER_SITE[1], "bob@example.org")
+    await store.ingest(SITE_B, [OTHER_SITE[0], bob_on_b], RECUT)
+
+    erased = await store.erase_email(SITE_A, "BOB@example.org")
+
+    assert (erased.visitors, erased.events) == (2, 4)
+    remaining = [*PRIVACY_EVENTS[:3], near]
+    assert by_identity(await all_sessions(store)) == by_identity(RECUT(remaining))
+    assert await _counts(store) == (3, 1)
+    assert by_identity(await all_sessions(store, SITE_B)) == by_identity(
+        RECUT([OTHER_SITE[0], bob_on_b])
+    )
+    again = await store.erase_email(SITE_A, "bob@example.org")
+    assert (again.visitors, again.events) == (0, 0)
+
+
+async def test_a_purge_deletes_old_events_and_re_cuts_a_session_straddling_the_cut_off(
+    store: Store,
+) -> None:
+    straddling = [
+        pageview("r-1", "v1", "2025-07-10T09:50:00Z", HOME, referrer="https://www.google.com/"),
+        pageview("r-2", "v1", "2025-07-10T10:05:00Z", PRICING),
+        pageview("r-3", "v1", "2025-07-10T10:20:00Z", BLOG),
+    ]
+    gone = [pageview("r-4", "v2", "2025-07-01T10:00:00Z", HOME, referrer="https://www.google.com/")]
+    kept = [pageview("r-5", "v3", "2025-07-12T10:00:00Z", HOME)]
+    on_b = [pageview("r-6", "v1", "2025-07-02T10:00:00Z", HOME, site=SITE_B)]
+    await store.ingest(SITE_A, [*straddling, *gone, *kept], RECUT)
+    await store.ingest(SITE_B, on_b, RECUT)
+    cutoff = at("2025-07-10T10:00:00Z")
+
+    # One visitor per batch: the purge goes on until a batch finds nothing.
+    batches = []
+    while (purged := await store.purge(cutoff, RECUT, visitors=1)).events:
+        batches.append(purged)
+
+    assert sorted((b.visitors, b.events) for b in batches) == [(1, 1), (1, 1), (1, 1)]
+    remaining = [*straddling[1:], *kept]
+    assert by_identity(await all_sessions(store)) == by_identity(RECUT(remaining))
+    [recut] = await store.visitor_sessions(SITE_A, "v1")
+    assert recut.start == at("2025-07-10T10:05:00Z")
+    assert recut.attribution.source == "direct"
+    assert await _counts(store) == (2, 0)
+    assert await all_sessions(store, SITE_B) == []
+    assert sorted(e.event_id for e in await store.visitor_events(SITE_A, "v1")) == ["r-2", "r-3"]
+    assert (await store.purge(cutoff, RECUT, visitors=10)).events == 0
