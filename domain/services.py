@@ -42,7 +42,8 @@ from domain.parameters import (
     parse_pages_query,
     parse_sessions_query,
 )
-from domain.ports import BotDetector, Clock, SessionKey, Store, StoreSnapshot
+from domain.ports import BotDetector, Clock, Erased, SessionKey, Store, StoreSnapshot
+from domain.privacy import retention_cutoff
 from domain.queries import SESSIONS_PAGE_SIZE, ConversionDefinition, PagesQuery, TouchScope
 from domain.sessionization import sessionize_visitor
 
@@ -107,6 +108,21 @@ class NewSite:
 
 class BatchTooLargeError(ValueError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorRecord:
+    """Everything stored about one visitor of a site (an access request)."""
+
+    visitor_id: str
+    events: tuple[Event, ...]  # in timestamp order
+    sessions: tuple[Session, ...]  # in start order
+    now: datetime  # the instant against which open/closed was decided
+
+
+# Visitors a retention purge re-cuts per store transaction: small enough that ingestion
+# waits a fraction of a second behind one batch.
+PURGE_BATCH_VISITORS = 500
 
 
 def hash_secret(secret: str) -> str:
@@ -286,6 +302,43 @@ class AttributionService:
         return IngestReport(
             accepted=accepted, duplicates=duplicates, bots=batch.bots, rejected=batch.rejected
         )
+
+    # --- privacy (docs/privacy.md) -----------------------------------------------
+    async def visitor_record(self, site_id: str, visitor_id: str) -> VisitorRecord | None:
+        """The visitor's stored events and sessions; None when nothing is stored."""
+        now = self.clock.now()
+        events = await self.store.visitor_events(site_id, visitor_id)
+        sessions = await self.store.visitor_sessions(site_id, visitor_id)
+        if not events and not sessions:
+            return None
+        ordered = sorted(events, key=lambda e: (e.timestamp, e.event_id))
+        return VisitorRecord(visitor_id, tuple(ordered), tuple(sessions), now)
+
+    async def erase_visitor(self, site_id: str, visitor_id: str) -> Erased:
+        return await self.store.erase_visitor(site_id, visitor_id)
+
+    async def erase_email(self, site_id: str, email: object) -> Erased:
+        if not isinstance(email, str) or not email.strip():
+            raise ValueError("email: expected a non-empty string, the address to erase")
+        return await self.store.erase_email(site_id, email)
+
+    async def purge(self, retention_days: int, *, batch: int = PURGE_BATCH_VISITORS) -> Erased:
+        """One bounded batch of a retention purge: events older than ``retention_days``
+        days, with the sessions made only of them; a session straddling the cut-off is
+        re-cut from the events left. Zero events once nothing is left to purge."""
+        if retention_days < 1:
+            raise ValueError("retention_days: expected a whole number >= 1")
+        cutoff = retention_cutoff(self.clock.now(), retention_days)
+        recut = partial(sessionize_visitor, timeout=self.session_timeout)
+        return await self.store.purge(cutoff, recut, visitors=batch)
+
+    async def purge_all(self, retention_days: int, *, batch: int = PURGE_BATCH_VISITORS) -> Erased:
+        """``purge`` batch after batch until nothing is left; the totals."""
+        visitors = events = 0
+        while (done := await self.purge(retention_days, batch=batch)).events:
+            visitors += done.visitors
+            events += done.events
+        return Erased(visitors=visitors, events=events)
 
     # --- reads -------------------------------------------------------------------
     @asynccontextmanager

@@ -17,6 +17,7 @@ from rest_compat.events import events_handler
 from rest_compat.openapi import docs_routes, openapi_document, openapi_handler
 from rest_compat.pages import pages_handler
 from rest_compat.sessions import sessions_handler
+from rest_compat.visitors import erase_visitor_handler, erasures_handler, visitor_handler
 from rest_compat.settings import RestSettings
 
 __all__ = [
@@ -42,6 +43,9 @@ def setup(app: web.Application, settings: RestSettings) -> None:
     app.router.add_post("/api/v1/pages", pages_handler)
     app.router.add_post("/api/v1/attribution", attribution_handler)
     app.router.add_post("/api/v1/events", events_handler)
+    app.router.add_get("/api/v1/visitors/{visitor_id}", visitor_handler)
+    app.router.add_delete("/api/v1/visitors/{visitor_id}", erase_visitor_handler)
+    app.router.add_post("/api/v1/erasures", erasures_handler)
     app.router.add_get("/api/v1/openapi.json", openapi_handler)
     app.router.add_routes(docs_routes())
     app.router.add_get("/tracker.js", tracker_handler)
