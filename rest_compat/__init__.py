@@ -17,8 +17,8 @@ from rest_compat.events import events_handler
 from rest_compat.openapi import docs_routes, openapi_document, openapi_handler
 from rest_compat.pages import pages_handler
 from rest_compat.sessions import sessions_handler
-from rest_compat.visitors import erase_visitor_handler, erasures_handler, visitor_handler
 from rest_compat.settings import RestSettings
+from rest_compat.visitors import erase_visitor_handler, erasures_handler, visitor_handler
 
 __all__ = [
     "SERVICE",
