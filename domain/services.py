@@ -26,7 +26,7 @@ from domain.aggregates import (
     parse_timeseries_query,
 )
 from domain.browser_time import browser_timestamp
-from domain.events import EventError, EventParser
+from domain.events import MAX_VISITOR_ID_LENGTH, EventError, EventParser
 from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
 from domain.multi_touch import AttributionQuery, AttributionReport, attribution_report
 from domain.page_report import (
@@ -306,6 +306,7 @@ class AttributionService:
     # --- privacy (docs/privacy.md) -----------------------------------------------
     async def visitor_record(self, site_id: str, visitor_id: str) -> VisitorRecord | None:
         """The visitor's stored events and sessions; None when nothing is stored."""
+        _check_visitor_id(visitor_id)
         now = self.clock.now()
         events = await self.store.visitor_events(site_id, visitor_id)
         sessions = await self.store.visitor_sessions(site_id, visitor_id)
@@ -315,11 +316,12 @@ class AttributionService:
         return VisitorRecord(visitor_id, tuple(ordered), tuple(sessions), now)
 
     async def erase_visitor(self, site_id: str, visitor_id: str) -> Erased:
+        _check_visitor_id(visitor_id)
         return await self.store.erase_visitor(site_id, visitor_id)
 
     async def erase_email(self, site_id: str, email: object) -> Erased:
         if not isinstance(email, str) or not email.strip():
-            raise ValueError("email: expected a non-empty string, the address to erase")
+            raise ParameterError("email", "expected a non-empty string, the address to erase")
         return await self.store.erase_email(site_id, email)
 
     async def purge(self, retention_days: int, *, batch: int = PURGE_BATCH_VISITORS) -> Erased:
@@ -559,6 +561,15 @@ async def _attribution_report(
     texts = await snapshot.attribution_texts(keys) if keys else {}
     # One piece of pure computation: on a thread, as the page report's counting.
     return await asyncio.to_thread(attribution_report, sessions, query, rule, texts)
+
+
+def _check_visitor_id(visitor_id: str) -> None:
+    # No event can name such a visitor: a client's mistake rather than an unknown id.
+    if len(visitor_id) > MAX_VISITOR_ID_LENGTH:
+        raise ParameterError(
+            "visitor_id",
+            f"expected at most {MAX_VISITOR_ID_LENGTH} characters, got {len(visitor_id)}",
+        )
 
 
 def _page_size(value: int | None) -> int:

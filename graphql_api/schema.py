@@ -38,6 +38,7 @@ from graphql_api.errors import MASKED_MESSAGE, bad_user_input, is_unexpected
 from graphql_api.fields import field as described
 from graphql_api.fields import mutation
 from graphql_api.inputs import EventInput, PageFilter, SessionFilter
+from graphql_api.privacy import Erasure
 from graphql_api.scalars import SCALARS
 from graphql_api.settings import GraphQLSettings
 from graphql_api.types import (
@@ -201,6 +202,29 @@ class Mutation:
             bots=ingested.bots,
             rejected=[EventRejection(index=r.index, error=r.error) for r in ingested.rejected],
         )
+
+    @mutation(
+        "Erase every event and session of one visitor of the site, as `DELETE "
+        "/api/v1/visitors/{visitor_id}` does (docs/privacy.md). Done when it answers."
+    )
+    async def erase_visitor(self, info: Info, visitor_id: str) -> Erasure:
+        service, site = info.context.service, info.context.site
+        try:
+            return Erasure.of(await service.erase_visitor(site.site_id, visitor_id))
+        except ParameterError as err:
+            raise bad_user_input(ParameterError("visitorId", err.message)) from None
+
+    @mutation(
+        "Erase every visitor of the site holding a conversion with this email (exact, "
+        "case ignored), all their events and sessions, as `POST /api/v1/erasures` does "
+        "(docs/privacy.md). Done when it answers."
+    )
+    async def erase_by_email(self, info: Info, email: str) -> Erasure:
+        service, site = info.context.service, info.context.site
+        try:
+            return Erasure.of(await service.erase_email(site.site_id, email))
+        except ParameterError as err:
+            raise bad_user_input(err) from None
 
 
 class AttributionSchema(strawberry.Schema):

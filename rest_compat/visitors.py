@@ -12,36 +12,24 @@ from datetime import UTC
 from aiohttp import web
 
 from adapters.http.authentication import authenticate
-from domain.events import MAX_VISITOR_ID_LENGTH
 from domain.model import Event
-from domain.parameters import format_instant
+from domain.parameters import ParameterError, format_instant
 from domain.ports import Erased
 from domain.services import VisitorRecord
 from rest_compat.app_keys import SERVICE, SETTINGS
 from rest_compat.errors import ApiError
 from rest_compat.json_body import read_json_object
+from rest_compat.request_parameters import checked_async
 from rest_compat.responses import json_response
 from rest_compat.serializers import JsonObject, session_record
 
 _ERASURE_SHAPE = '{"email": "..."}'
 
 
-def _visitor_id(request: web.Request) -> str:
-    visitor_id = request.match_info["visitor_id"]
-    if len(visitor_id) > MAX_VISITOR_ID_LENGTH:
-        # No event can name such a visitor: a client's mistake rather than an unknown id.
-        raise ApiError(
-            400,
-            f"visitor_id: expected at most {MAX_VISITOR_ID_LENGTH} characters, "
-            f"got {len(visitor_id)}",
-        )
-    return visitor_id
-
-
 async def visitor_handler(request: web.Request) -> web.Response:
     site = await authenticate(request)
-    visitor_id = _visitor_id(request)
-    record = await request.app[SERVICE].visitor_record(site.site_id, visitor_id)
+    visitor_id = request.match_info["visitor_id"]
+    record = await checked_async(request.app[SERVICE].visitor_record(site.site_id, visitor_id))
     if record is None:
         raise ApiError(404, f"visitor_id: no data stored for visitor {visitor_id!r} on this site")
     return json_response(visitor_record(record))
@@ -49,8 +37,8 @@ async def visitor_handler(request: web.Request) -> web.Response:
 
 async def erase_visitor_handler(request: web.Request) -> web.Response:
     site = await authenticate(request)
-    visitor_id = _visitor_id(request)
-    erased = await request.app[SERVICE].erase_visitor(site.site_id, visitor_id)
+    erase = request.app[SERVICE].erase_visitor(site.site_id, request.match_info["visitor_id"])
+    erased = await checked_async(erase)
     return json_response(erasure(erased))
 
 
@@ -64,7 +52,7 @@ async def erasures_handler(request: web.Request) -> web.Response:
         raise ApiError(400, f"{unknown[0][:64]!r}: unknown key; expected a body {_ERASURE_SHAPE}")
     try:
         erased = await request.app[SERVICE].erase_email(site.site_id, body.get("email"))
-    except ValueError as err:
+    except ParameterError as err:
         raise ApiError(400, f"{err}; expected a body {_ERASURE_SHAPE}") from None
     return json_response(erasure(erased))
 
