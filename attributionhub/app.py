@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
@@ -39,6 +40,10 @@ STORE_UNAVAILABLE = (
 )
 
 health_logger = logging.getLogger("attributionhub.health")
+retention_logger = logging.getLogger("attributionhub.retention")
+
+# The retention sweep runs at start and then this often (docs/privacy.md, "Retention").
+RETENTION_SWEEP_SECONDS = 3600.0
 
 
 def init(
@@ -75,6 +80,8 @@ def init(
                 await opened.close()
 
     app.cleanup_ctx.append(service_ctx)
+    if settings.retention_days is not None:
+        app.cleanup_ctx.append(partial(_retention_sweep, settings.retention_days))
     # The shared edge of both faces (adapters/http/): request ids and one access log
     # (outermost, so it records the status the JSON error middleware settled on), one
     # authentication path
@@ -104,6 +111,40 @@ def init(
         ),
     )
     return app
+
+
+async def _retention_sweep(days: int, app: web.Application) -> AsyncIterator[None]:
+    """The periodic retention purge, in the background for as long as the app serves."""
+    task = asyncio.create_task(sweep_forever(app[SERVICE], days, RETENTION_SWEEP_SECONDS))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def sweep_forever(service: AttributionService, days: int, interval: float) -> None:
+    """Purge now, then every ``interval`` seconds. Each batch is one short store
+    transaction, and the loop yields between batches, so requests are served meanwhile;
+    a failed sweep is logged and tried again at the next interval."""
+    while True:
+        try:
+            visitors = events = 0
+            while (done := await service.purge(days)).events:
+                visitors += done.visitors
+                events += done.events
+                await asyncio.sleep(0)
+            if events:
+                retention_logger.info(
+                    "purged %d events older than %d days",
+                    events,
+                    days,
+                    extra={"event": "retention", "visitors": visitors, "events": events},
+                )
+        except Exception:
+            retention_logger.exception("the retention sweep failed", extra={"event": "retention"})
+        await asyncio.sleep(interval)
 
 
 async def _closing(limiter: RateLimiter, app: web.Application) -> AsyncIterator[None]:

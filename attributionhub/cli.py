@@ -1,4 +1,5 @@
-"""The ``attributionhub`` command line (README.md, "Using it"): serve, sites, import.
+"""The ``attributionhub`` command line (README.md, "Using it"): serve, sites, import,
+erase and purge.
 
 Every command checks every setting first (``attributionhub.config``), opens the store
 named by ``--store`` / ``ATTRIBUTIONHUB_STORE`` through ``attributionhub.stores``, says
@@ -60,7 +61,8 @@ from domain.bulk_import import (
     import_lines,
 )
 from domain.model import Site
-from domain.parameters import format_instant
+from domain.parameters import ParameterError, format_instant
+from domain.ports import Erased
 from domain.services import AttributionService, NewSite
 
 T = TypeVar("T")
@@ -471,6 +473,85 @@ def _print_summary(summary: ImportSummary, file: str, site_id: str, max_errors: 
 
 
 # --- serve ------------------------------------------------------------------------------
+# --- privacy (docs/privacy.md) -----------------------------------------------------------
+@cli.command()
+@_store_option
+@click.option("--site", "site_id", required=True, metavar="SITE_ID", help="The site erased from.")
+@click.option("--visitor", "visitor_id", metavar="VISITOR_ID", help="Erase this visitor.")
+@click.option(
+    "--email", metavar="EMAIL", help="Erase every visitor with a conversion with this email."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
+@click.pass_context
+def erase(
+    ctx: click.Context, site_id: str, visitor_id: str | None, email: str | None, as_json: bool
+) -> None:
+    """Erase a visitor of SITE_ID, or every visitor holding a conversion with an email
+    (exact, case ignored): all their events and sessions, for good (backups aside).
+
+    Give exactly one of --visitor and --email. Running it again erases nothing more. An
+    unknown site exits with code 2.
+    """
+    if (visitor_id is None) == (email is None):
+        raise CliUsageError("give exactly one of --visitor VISITOR_ID and --email EMAIL")
+    settings = _settings(ctx)
+
+    async def run() -> Erased:
+        async with _service(settings) as service:
+            if await service.store.get_site(site_id) is None:
+                raise CliUsageError(
+                    f"site {site_id!r} does not exist in {display_store(settings.store)!r}"
+                )
+            try:
+                if visitor_id is not None:
+                    return await service.erase_visitor(site_id, visitor_id)
+                return await service.erase_email(site_id, email)
+            except ParameterError as err:
+                option = "--visitor" if err.parameter == "visitor_id" else "--email"
+                raise CliUsageError(f"{option}: {err.message}") from err
+
+    erased = _run(run())
+    _print_erased(erased, as_json, f"Erased from site {site_id}")
+
+
+@cli.command()
+@_store_option
+@click.option(
+    "--days",
+    type=_Checked("days", config.parse_retention_days),
+    metavar="N",
+    help="Delete events older than N days. [env: ATTRIBUTIONHUB_RETENTION_DAYS]",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
+@click.pass_context
+def purge(ctx: click.Context, days: int | None, as_json: bool) -> None:
+    """Delete the events older than the retention period, on every site, with the
+    sessions made only of them; a session straddling the cut-off is re-cut from the
+    events left. `serve` does the same every hour when ATTRIBUTIONHUB_RETENTION_DAYS is
+    set.
+    """
+    settings = _settings(ctx)
+    kept_days = days if days is not None else settings.retention_days
+    if kept_days is None:
+        raise CliUsageError(
+            "no retention period: pass --days N or set ATTRIBUTIONHUB_RETENTION_DAYS"
+        )
+
+    async def run() -> Erased:
+        async with _service(settings) as service:
+            return await service.purge_all(kept_days)
+
+    purged = _run(run())
+    _print_erased(purged, as_json, f"Purged events older than {kept_days} days")
+
+
+def _print_erased(erased: Erased, as_json: bool, done: str) -> None:
+    if as_json:
+        click.echo(orjson.dumps({"visitors": erased.visitors, "events": erased.events}).decode())
+        return
+    click.echo(f"{done}: {erased.events} events of {erased.visitors} visitors.")
+
+
 def _check_rate_limit(name: str, value: str) -> str:
     config.parse_rate_limit(name, value)
     return value

@@ -37,6 +37,7 @@ DEBUG = "ATTRIBUTIONHUB_DEBUG"
 BODY_TIMEOUT = "ATTRIBUTIONHUB_BODY_TIMEOUT_SECONDS"
 MAX_PENDING_BODIES = "ATTRIBUTIONHUB_MAX_PENDING_BODIES"
 CORS_ORIGINS = "ATTRIBUTIONHUB_CORS_ORIGINS"
+RETENTION_DAYS = "ATTRIBUTIONHUB_RETENTION_DAYS"
 
 # A day: a visitor idle longer than that is on a new visit by any definition, and the
 # bound keeps a typo (minutes meant as seconds, an extra zero) from merging every visit.
@@ -47,6 +48,8 @@ MAX_REPORT_CONCURRENCY = 64
 # Bounds that only catch typos (a timeout of a day is no timeout).
 MAX_SECONDS = 3600.0
 MAX_PENDING_BODIES_LIMIT = 100_000
+# A century: any longer is keeping everything, and the cut-off stays a valid date.
+MAX_RETENTION_DAYS = 36_500
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -96,6 +99,8 @@ class Settings:
     max_pending_bodies: int = DEFAULT_MAX_PENDING_BODIES
     # Browser origins allowed to call /graphql and /api/v1/ (docs/deployment.md, "CORS").
     cors_origins: tuple[str, ...] = ()
+    # Events older than this many days are purged (docs/privacy.md); None keeps them.
+    retention_days: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -139,6 +144,8 @@ class Settings:
             settings = replace(settings, max_pending_bodies=pending)
         if value := env.get(CORS_ORIGINS):
             settings = replace(settings, cors_origins=parse_origins(CORS_ORIGINS, value))
+        if value := env.get(RETENTION_DAYS):
+            settings = replace(settings, retention_days=parse_retention_days(RETENTION_DAYS, value))
         if value := env.get(DEBUG):
             parse_flag(DEBUG, value)
         return settings
@@ -181,6 +188,10 @@ def parse_int(name: str, value: str, *, low: int, high: int, what: str) -> int:
     if number is None or not low <= number <= high or not text.lstrip("+-").isdigit():
         raise SettingError(f"{name}: expected {what} from {low} to {high}, got {value!r}")
     return number
+
+
+def parse_retention_days(name: str, value: str) -> int:
+    return parse_int(name, value, low=1, high=MAX_RETENTION_DAYS, what="a whole number of days")
 
 
 def parse_flag(name: str, value: str) -> bool:

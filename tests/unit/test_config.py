@@ -179,3 +179,17 @@ def test_the_bad_origin_of_a_list_is_named(value: str, bad: str) -> None:
         Settings.from_env({"ATTRIBUTIONHUB_CORS_ORIGINS": value})
 
     assert str(raised.value).endswith(f"got {bad!r} in {value!r}")
+
+
+def test_retention_is_off_by_default_and_read_from_the_environment() -> None:
+    assert Settings.from_env({}).retention_days is None
+    assert Settings.from_env({"ATTRIBUTIONHUB_RETENTION_DAYS": "395"}).retention_days == 395
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "30.5", "a month", "36501"])
+def test_a_retention_that_is_not_a_whole_number_of_days_names_the_setting(value: str) -> None:
+    with pytest.raises(
+        SettingError,
+        match="ATTRIBUTIONHUB_RETENTION_DAYS: expected a whole number of days from 1 to 36500",
+    ):
+        Settings.from_env({"ATTRIBUTIONHUB_RETENTION_DAYS": value})
