@@ -736,7 +736,9 @@ class MongoStore(OwnSnapshotReads):
                 {"$match": old},
                 {"$group": {"_id": {"site": "$site_id", "visitor": "$visitor_id"}}},
                 {"$limit": visitors},
-            ]
+            ],
+            # The grouping sees every old event before the limit: it may spill to disk.
+            allowDiskUse=True,
         )
         by_site: dict[str, list[str]] = defaultdict(list)
         async for doc in cursor:

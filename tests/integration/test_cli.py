@@ -656,6 +656,8 @@ def test_a_bad_report_concurrency_setting_is_named_in_one_line_not_a_traceback(
         ["sites", "create", "Acme"],
         ["sites", "rotate-keys", "site_x"],
         ["import", "-", "--site", "site_x"],
+        ["erase", "--site", "site_x", "--visitor", "v-1"],
+        ["purge", "--days", "30"],
     ],
 )
 @pytest.mark.parametrize("value", ["abc", "0", "-5"])
@@ -727,7 +729,11 @@ def test_serve_refuses_a_host_that_is_no_address_or_name(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     "command",
-    [["sites", "create", "Acme", "--json"], ["sites", "list", "--json"]],
+    [
+        ["sites", "create", "Acme", "--json"],
+        ["sites", "list", "--json"],
+        ["purge", "--days", "30", "--json"],
+    ],
 )
 def test_every_command_names_the_store_it_opened_on_stderr(
     tmp_path: Path, command: list[str]
