@@ -478,3 +478,50 @@ async def test_aggregates_read_one_snapshot_at_one_instant_and_refuse_before_rea
     # The default window ends at the one reading.
     assert series.time_frame.end == channels.time_frame.end == NOW + timedelta(seconds=before + 1)
     assert sum(b.sessions for b in series.buckets) == sum(r.sessions for r in channels.rows) == 6
+
+
+# --- privacy (docs/privacy.md) -----------------------------------------------------------
+async def test_a_visitor_record_holds_its_events_in_time_order_and_none_when_unknown(
+    service: AttributionService,
+) -> None:
+    new = await service.create_site("Acme")
+    site_id = new.site.site_id
+    await service.ingest(
+        site_id,
+        [pv("e-2", "v1", "2025-07-15T10:05:00Z", "/b"), pv("e-1", "v1", "2025-07-15T10:00:00Z")],
+    )
+
+    record = await service.visitor_record(site_id, "v1")
+
+    assert record is not None
+    assert [e.event_id for e in record.events] == ["e-1", "e-2"]
+    assert len(record.sessions) == 1
+    assert record.now == NOW
+    assert await service.visitor_record(site_id, "v2") is None
+
+
+@pytest.mark.parametrize("email", [None, "", "   ", 7])
+async def test_an_erasure_by_email_needs_an_address(
+    service: AttributionService, email: object
+) -> None:
+    with pytest.raises(ParameterError, match="email: expected a non-empty string"):
+        await service.erase_email("site", email)
+
+
+async def test_a_purge_needs_a_retention_of_a_day_or_more(service: AttributionService) -> None:
+    with pytest.raises(ValueError, match="retention_days: expected a whole number >= 1"):
+        await service.purge(0)
+
+
+async def test_purging_all_goes_batch_after_batch_until_nothing_is_left(
+    service: AttributionService,
+) -> None:
+    new = await service.create_site("Acme")
+    old = [pv(f"e-{i}", f"v{i}", "2025-06-01T10:00:00Z") for i in range(5)]
+    recent = [pv("e-new", "v-new", "2025-07-19T10:00:00Z")]
+    await service.ingest(new.site.site_id, [*old, *recent])
+
+    purged = await service.purge_all(30, batch=2)
+
+    assert (purged.visitors, purged.events) == (5, 5)
+    assert await service.store.visitor_events(new.site.site_id, "v-new") != []
