@@ -611,6 +611,9 @@ def serve(
     The first Ctrl+C (or SIGTERM) stops taking connections and lets requests in flight
     finish (at most 10 s); pressing it again meanwhile changes nothing.
 
+    With ATTRIBUTIONHUB_RETENTION_DAYS set, events older than that are deleted at start
+    and then every hour, in the background (docs/privacy.md).
+
     --demo fills a site called 'Demo' with generated traffic the first time. Later runs
     on the same store reuse that site, its data and its keys: the clear-text keys are
     kept in a file readable only by you, beside the SQLite file (for MongoDB, in the
