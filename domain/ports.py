@@ -105,10 +105,11 @@ class StoreSnapshot(Protocol):
     ) -> AsyncIterator[Sequence[JourneySession]]:
         """The attribution rows the report needs, in chunks, in no particular order: every
         session of the site starting in ``window`` (both bounds set), and those starting
-        in the ``lookback`` before it of every visitor with a conversion in a session
-        starting in ``lookback`` before the window up to its end. (The others' earlier
-        sessions are never part of a path; a store may yield them all the same.) Page,
-        visitor and text keys are the store's own (``attribution_texts``)."""
+        in the ``lookback`` before it of every visitor with a converting session still
+        active at the window's start or later (its conversions may be in the window).
+        (The others' earlier sessions are never part of a path; a store may yield them
+        all the same.) Page, visitor and text keys are the store's own
+        (``attribution_texts``)."""
         ...
 
     def aggregate_sessions(

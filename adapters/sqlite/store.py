@@ -466,14 +466,16 @@ class SqliteSnapshot:
             converting = queries.selection(conn, keys, site_id, SessionFilters(), reach)
             assert early is not None
             assert converting is not None
-            # Earlier sessions only of visitors who converted in the reach (a scan in C of
-            # the reach's rows): the others' are never part of a path, and they are most
-            # of the lookback's sessions.
+            # Earlier sessions only of visitors who may have converted in the window: a
+            # converting session still active at the window's start (a scan in C of the
+            # reach's rows). The others' are never part of a path, and they are most of
+            # the lookback's sessions.
             chosen.append(
                 (
                     select + early.where + " AND visitor_key IN (SELECT visitor_key FROM "
-                    f"sessions WHERE {converting.where} AND conversions IS NOT NULL)",
-                    (*early.params, *converting.params),
+                    f"sessions WHERE {converting.where} AND conversions IS NOT NULL "
+                    "AND last_activity >= ?)",
+                    (*early.params, *converting.params, to_micros(start)),
                 )
             )
             return chosen
