@@ -6,7 +6,7 @@ tests) implements ``Store`` and passes the same contract suite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +29,10 @@ class Clock(Protocol):
 
 
 class BotDetector(Protocol):
-    def is_bot(self, user_agent: str) -> bool: ...
+    def bot_reason(self, user_agent: str) -> str | None:
+        """Why ``user_agent`` is a bot's (what matched, e.g. a crawler's name), or None
+        when it is not. The reason is shown to the site owner: short and stable."""
+        ...
 
 
 class RateLimit(Protocol):
@@ -42,6 +45,15 @@ class RateLimit(Protocol):
 class StoredBatch:
     accepted: int
     duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedBots:
+    """Events of one site dropped as a bot's for one reason (``BotDetector``)."""
+
+    reason: str
+    events: int
+    last_seen: datetime  # when the service last dropped one, by its clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +150,11 @@ class StoreSnapshot(Protocol):
         """The URL of each page key (every key the store handed out)."""
         ...
 
+    async def dropped_bots(self, site_id: str) -> list[DroppedBots]:
+        """The site's counts of events dropped as bots', one per reason, most events
+        first (ties by reason); empty when none were."""
+        ...
+
 
 class Store(Protocol):
     """Persistence of sites, raw events and materialized sessions."""
@@ -178,6 +195,14 @@ class Store(Protocol):
 
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         """Every stored event of one visitor, in no particular order."""
+        ...
+
+    async def count_dropped_bots(
+        self, site_id: str, reasons: Mapping[str, int], at: datetime
+    ) -> None:
+        """Add ``reasons`` (events dropped as bots' per reason) to the site's counts, and
+        make ``at`` the reasons' ``last_seen`` unless a later one is stored. Concurrent
+        calls add up: none is lost. Durable on return."""
         ...
 
     # --- reads -------------------------------------------------------------------
