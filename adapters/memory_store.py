@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -24,7 +24,7 @@ from domain.page_report import (
     report_conversions,
     report_session,
 )
-from domain.ports import DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
+from domain.ports import DroppedBots, DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
 from domain.privacy import same_email
 from domain.queries import SessionFilters, TimeWindow
 
@@ -35,6 +35,7 @@ class MemoryStore(OwnSnapshotReads):
         self._events: dict[str, dict[str, Event]] = defaultdict(dict)  # site -> id -> event
         self._visitor_events: dict[tuple[str, str], list[Event]] = defaultdict(list)
         self._sessions: dict[tuple[str, str], list[Session]] = {}  # (site, visitor) -> sessions
+        self._bots: dict[tuple[str, str], DroppedBots] = {}  # (site, reason) -> counts
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -153,11 +154,23 @@ class MemoryStore(OwnSnapshotReads):
                     self._sessions.pop((site_id, visitor), None)
             return Erased(visitors=len(touched), events=deleted)
 
+    async def count_dropped_bots(
+        self, site_id: str, reasons: Mapping[str, int], at: datetime
+    ) -> None:
+        # No await between read and write: concurrent calls cannot interleave here.
+        for reason, events in reasons.items():
+            last_seen = at
+            seen = self._bots.get((site_id, reason))
+            if seen is not None:
+                events += seen.events
+                last_seen = max(at, seen.last_seen)
+            self._bots[(site_id, reason)] = DroppedBots(reason, events, last_seen)
+
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[MemorySnapshot]:
         # Ingestion replaces a visitor's list of sessions, never changes one in place:
         # a copy of the mapping is a committed state.
-        yield MemorySnapshot(dict(self._sessions))
+        yield MemorySnapshot(dict(self._sessions), dict(self._bots))
 
     async def ping(self) -> None:  # Store port
         if self._closed:
@@ -179,8 +192,13 @@ class MemorySnapshot:
     """Reads over one state of the in-memory store; page keys are the URLs themselves
     and visitor keys the visitor ids."""
 
-    def __init__(self, sessions: dict[tuple[str, str], list[Session]]) -> None:
+    def __init__(
+        self,
+        sessions: dict[tuple[str, str], list[Session]],
+        bots: dict[tuple[str, str], DroppedBots] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._bots = bots or {}
 
     def _matching(self, site_id: str, filters: SessionFilters, window: TimeWindow) -> list[Session]:
         return [
@@ -276,3 +294,7 @@ class MemorySnapshot:
 
     async def page_urls(self, keys: Collection[PageKey]) -> dict[PageKey, str]:
         return {key: str(key) for key in keys}
+
+    async def dropped_bots(self, site_id: str) -> list[DroppedBots]:
+        found = [counts for (site, _), counts in self._bots.items() if site == site_id]
+        return sorted(found, key=lambda c: (-c.events, c.reason))

@@ -19,6 +19,8 @@ Collections (database from the URL path, default ``attributionhub``):
 - ``visitors``: one document per visitor of a site, holding the re-cut lock (below) and a
   ``pending`` flag.
 - ``meta``: the ``layout`` document, the version of this layout the data was upgraded to.
+- ``dropped_bots``: events dropped as bots', one document per site and reason (unique),
+  with ``events`` and ``last_seen``; writers add to them with ``$inc`` and ``$max``.
 
 Page keys are the URLs themselves and visitor keys the visitor ids.
 
@@ -129,7 +131,7 @@ from domain.model import (
 )
 from domain.multi_touch import JourneyConversion, JourneySession, TextKey
 from domain.page_report import PageKey, ReportConversion, ReportSession, VisitorConversions
-from domain.ports import DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
+from domain.ports import DroppedBots, DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
 from domain.privacy import same_email
 from domain.queries import SessionFilters, TimeWindow
 
@@ -215,6 +217,10 @@ class MongoStore(OwnSnapshotReads):
     @property
     def _meta(self) -> Any:
         return self._collection("meta")
+
+    @property
+    def _dropped_bots(self) -> Any:
+        return self._collection("dropped_bots")
 
     @classmethod
     async def open(
@@ -324,6 +330,16 @@ class MongoStore(OwnSnapshotReads):
                     [("site_id", ASCENDING), ("visitor_id", ASCENDING)],
                     unique=True,
                     name="visitor_identity",
+                )
+            ]
+        )
+
+        await self._dropped_bots.create_indexes(
+            [
+                IndexModel(
+                    [("site_id", ASCENDING), ("reason", ASCENDING)],
+                    unique=True,
+                    name="bot_reason",
                 )
             ]
         )
@@ -684,6 +700,20 @@ class MongoStore(OwnSnapshotReads):
         if operations:
             await self._sessions.bulk_write(operations, ordered=True)
 
+    async def count_dropped_bots(
+        self, site_id: str, reasons: Mapping[str, int], at: datetime
+    ) -> None:
+        collection = self._dropped_bots
+        for reason, events in reasons.items():
+            identity = {"site_id": site_id, "reason": reason}
+            change = {"$inc": {"events": events}, "$max": _instant("last_seen", at)}
+            try:
+                await collection.update_one(identity, change, upsert=True)
+            except DuplicateKeyError:
+                # Two first upserts of one reason raced (servers before 4.2 do not retry
+                # it themselves): the other inserted the document, so this one updates.
+                await collection.update_one(identity, change)
+
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         histories = await self._histories(site_id, [visitor_id])
         return histories.get(visitor_id, [])
@@ -768,11 +798,12 @@ class MongoStore(OwnSnapshotReads):
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[MongoSnapshot]:
         sessions = self._sessions  # refuses a closed store
+        bots = self._dropped_bots
         if not self._snapshot_reads:
-            yield MongoSnapshot(sessions, None)
+            yield MongoSnapshot(sessions, None, bots=bots)
             return
         async with await self._client.start_session(snapshot=True) as session:
-            yield MongoSnapshot(sessions, session)
+            yield MongoSnapshot(sessions, session, bots=bots)
 
 
 class MongoSnapshot:
@@ -783,9 +814,10 @@ class MongoSnapshot:
     Round trips are serialized: a client session serves one operation at a time, and
     resolvers may read one snapshot concurrently."""
 
-    def __init__(self, sessions: Any, session: Any | None) -> None:
+    def __init__(self, sessions: Any, session: Any | None, *, bots: Any) -> None:
         self._sessions = sessions
         self._session = session
+        self._bots = bots
         self._turn = asyncio.Lock()
 
     async def _io(self, operation: Callable[[], Awaitable[T]]) -> T:
@@ -932,6 +964,18 @@ class MongoSnapshot:
 
     async def page_urls(self, keys: Collection[PageKey]) -> dict[PageKey, str]:
         return {key: str(key) for key in keys}
+
+    async def dropped_bots(self, site_id: str) -> list[DroppedBots]:
+        cursor = self._bots.find(
+            {"site_id": site_id},
+            {"_id": 0, "reason": 1, "events": 1, "last_seen_us": 1},
+            session=self._session,
+        ).sort([("events", DESCENDING), ("reason", ASCENDING)])
+        docs = await self._io(lambda: cursor.to_list(None))
+        return [
+            DroppedBots(doc["reason"], int(doc["events"]), from_micros(doc["last_seen_us"]))
+            for doc in docs
+        ]
 
 
 # --- connection helpers ----------------------------------------------------------------

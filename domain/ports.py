@@ -6,7 +6,7 @@ tests) implements ``Store`` and passes the same contract suite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +29,10 @@ class Clock(Protocol):
 
 
 class BotDetector(Protocol):
-    def is_bot(self, user_agent: str) -> bool: ...
+    def bot_reason(self, user_agent: str) -> str | None:
+        """Why ``user_agent`` is a bot's (what matched, e.g. a crawler's name), or None
+        when it is not. The reason is shown to the site owner: short and stable."""
+        ...
 
 
 class RateLimit(Protocol):
@@ -42,6 +45,15 @@ class RateLimit(Protocol):
 class StoredBatch:
     accepted: int
     duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedBots:
+    """Events of one site dropped as a bot's for one reason (``BotDetector``)."""
+
+    reason: str
+    events: int
+    last_seen: datetime  # when the service last dropped one, by its clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +126,11 @@ class StoreSnapshot(Protocol):
     ) -> AsyncIterator[Sequence[JourneySession]]:
         """The attribution rows the report needs, in chunks, in no particular order: every
         session of the site starting in ``window`` (both bounds set), and those starting
-        in the ``lookback`` before it of every visitor with a conversion in a session
-        starting in ``lookback`` before the window up to its end. (The others' earlier
-        sessions are never part of a path; a store may yield them all the same.) Page,
-        visitor and text keys are the store's own (``attribution_texts``)."""
+        in the ``lookback`` before it of every visitor with a converting session still
+        active at the window's start or later (its conversions may be in the window).
+        (The others' earlier sessions are never part of a path; a store may yield them
+        all the same.) Page, visitor and text keys are the store's own
+        (``attribution_texts``)."""
         ...
 
     def aggregate_sessions(
@@ -144,6 +157,11 @@ class StoreSnapshot(Protocol):
 
     async def page_urls(self, keys: Collection[PageKey]) -> dict[PageKey, str]:
         """The URL of each page key (every key the store handed out)."""
+        ...
+
+    async def dropped_bots(self, site_id: str) -> list[DroppedBots]:
+        """The site's counts of events dropped as bots', one per reason, most events
+        first (ties by reason); empty when none were."""
         ...
 
 
@@ -186,6 +204,14 @@ class Store(Protocol):
 
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         """Every stored event of one visitor, in no particular order."""
+        ...
+
+    async def count_dropped_bots(
+        self, site_id: str, reasons: Mapping[str, int], at: datetime
+    ) -> None:
+        """Add ``reasons`` (events dropped as bots' per reason) to the site's counts, and
+        make ``at`` the reasons' ``last_seen`` unless a later one is stored. Concurrent
+        calls add up: none is lost. Durable on return."""
         ...
 
     # --- privacy (docs/privacy.md) ------------------------------------------------

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from domain.parameters import (
     parse_pages_query,
     parse_sessions_query,
 )
-from domain.ports import BotDetector, Clock, Erased, SessionKey, Store, StoreSnapshot
+from domain.ports import BotDetector, Clock, DroppedBots, Erased, SessionKey, Store, StoreSnapshot
 from domain.privacy import retention_cutoff
 from domain.queries import SESSIONS_PAGE_SIZE, ConversionDefinition, PagesQuery, TouchScope
 from domain.sessionization import sessionize_visitor
@@ -72,6 +73,8 @@ class IngestReport:
     duplicates: int
     bots: int
     rejected: tuple[Rejection, ...]
+    # Of ``bots``, how many per reason, sorted by reason (the log line names them).
+    bot_reasons: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,8 @@ class ValidatedBatch:
     events: tuple[Event, ...]
     bots: int
     rejected: tuple[Rejection, ...]
+    # Of ``bots``, how many per reason (``BotDetector.bot_reason``), sorted by reason.
+    bot_reasons: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,11 +252,18 @@ class AttributionService:
             },
         )
         if report.bots:
+            reasons = dict(report.bot_reasons)
             _log.info(
-                "dropped %d bot events for %s",
+                "dropped %d bot events for %s (%s)",
                 report.bots,
                 site_id,
-                extra={"event": "bots_dropped", "site_id": site_id, "bots": report.bots},
+                ", ".join(f"{reason}: {n}" for reason, n in report.bot_reasons),
+                extra={
+                    "event": "bots_dropped",
+                    "site_id": site_id,
+                    "bots": report.bots,
+                    "reasons": reasons,
+                },
             )
         return report
 
@@ -273,7 +285,7 @@ class AttributionService:
         parser = EventParser(site_id=site_id, now=now)
         valid: list[Event] = []
         rejected: list[Rejection] = []
-        bots = 0
+        bots: Counter[str] = Counter()
         for index, raw in enumerate(raw_events):
             if from_browser and isinstance(raw, Mapping):
                 at = browser_timestamp(raw, now).astimezone(UTC)
@@ -283,11 +295,18 @@ class AttributionService:
             except EventError as err:
                 rejected.append(Rejection(index=index, error=str(err)))
                 continue
-            if event.user_agent is not None and self.bots.is_bot(event.user_agent):
-                bots += 1
+            reason = None if event.user_agent is None else self.bots.bot_reason(event.user_agent)
+            if reason is not None:
+                bots[reason] += 1
                 continue
             valid.append(event)
-        return ValidatedBatch(site_id, tuple(valid), bots, tuple(rejected))
+        return ValidatedBatch(
+            site_id,
+            tuple(valid),
+            bots.total(),
+            tuple(rejected),
+            bot_reasons=tuple(sorted(bots.items())),
+        )
 
     async def store_batch(self, batch: ValidatedBatch) -> IngestReport:
         """The second half of ``ingest``: store the valid events and re-cut."""
@@ -299,8 +318,18 @@ class AttributionService:
                 partial(sessionize_visitor, timeout=self.session_timeout),
             )
             accepted, duplicates = stored.accepted, stored.duplicates
+        if batch.bot_reasons:
+            # After the events: the counts are what the site owner sees of dropped
+            # events, and must not hold back (or, failing, lose) the events stored.
+            await self.store.count_dropped_bots(
+                batch.site_id, dict(batch.bot_reasons), self.clock.now()
+            )
         return IngestReport(
-            accepted=accepted, duplicates=duplicates, bots=batch.bots, rejected=batch.rejected
+            accepted=accepted,
+            duplicates=duplicates,
+            bots=batch.bots,
+            rejected=batch.rejected,
+            bot_reasons=batch.bot_reasons,
         )
 
     # --- privacy (docs/privacy.md) -----------------------------------------------
@@ -511,6 +540,11 @@ class Reads:
             elif keys:
                 texts = await snapshot.attribution_texts(keys)
             return builder.result(texts)
+
+    async def dropped_bots(self, site_id: str) -> list[DroppedBots]:
+        """The site's events dropped as bots', per reason, most first."""
+        snapshot = await self.snapshot()
+        return await snapshot.dropped_bots(site_id)
 
     async def _page_report(self, site_id: str, query: PagesQuery) -> PageReport | None:
         snapshot = await self.snapshot()

@@ -9,71 +9,46 @@ Content-Security-Policy makes the browser refuse anything from elsewhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from adapters.http.static_files import (
+    PackageFile,
+    asset_response,
+    content_security_policy,
+    page_response,
+)
 
 STATIC_PATH = "/graphql/static"
 
 # GraphiQL sets inline styles and carries its fonts and icons as data: URIs; it needs
 # nothing else, and queries go to this origin only.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-)
-# The files change only with the package version; /tracker.js is cached as long.
-_ASSET_CACHE_CONTROL = "public, max-age=3600"
+CONTENT_SECURITY_POLICY = content_security_policy(data_fonts=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Asset:
-    resource: str  # path inside the graphql_api package
-    content_type: str
+def _asset(resource: str, content_type: str) -> PackageFile:
+    return PackageFile("graphql_api", resource, content_type)
 
 
 # Served by name from this list only: no part of a URL ever reaches the file system.
-ASSETS: dict[str, Asset] = {
-    "ide.js": Asset("static/ide.js", "text/javascript"),
-    "ide.css": Asset("static/ide.css", "text/css"),
-    "react.production.min.js": Asset("static/graphiql/react.production.min.js", "text/javascript"),
-    "react-dom.production.min.js": Asset(
+ASSETS: dict[str, PackageFile] = {
+    "ide.js": _asset("static/ide.js", "text/javascript"),
+    "ide.css": _asset("static/ide.css", "text/css"),
+    "react.production.min.js": _asset("static/graphiql/react.production.min.js", "text/javascript"),
+    "react-dom.production.min.js": _asset(
         "static/graphiql/react-dom.production.min.js", "text/javascript"
     ),
-    "graphiql.min.js": Asset("static/graphiql/graphiql.min.js", "text/javascript"),
-    "graphiql.min.css": Asset("static/graphiql/graphiql.min.css", "text/css"),
-    "LICENSE.graphiql": Asset("static/graphiql/LICENSE.graphiql", "text/plain"),
-    "LICENSE.react": Asset("static/graphiql/LICENSE.react", "text/plain"),
-    "LICENSE.react-dom": Asset("static/graphiql/LICENSE.react-dom", "text/plain"),
+    "graphiql.min.js": _asset("static/graphiql/graphiql.min.js", "text/javascript"),
+    "graphiql.min.css": _asset("static/graphiql/graphiql.min.css", "text/css"),
+    "LICENSE.graphiql": _asset("static/graphiql/LICENSE.graphiql", "text/plain"),
+    "LICENSE.react": _asset("static/graphiql/LICENSE.react", "text/plain"),
+    "LICENSE.react-dom": _asset("static/graphiql/LICENSE.react-dom", "text/plain"),
 }
 
 
-@cache
-def _package_file(resource: str) -> bytes:
-    return resources.files("graphql_api").joinpath(resource).read_bytes()
-
-
 def page() -> web.Response:
-    return web.Response(
-        body=_package_file("static/ide.html"),
-        content_type="text/html",
-        charset="utf-8",
-        headers={
-            hdrs.CONTENT_SECURITY_POLICY: CONTENT_SECURITY_POLICY,
-            # The page names the assets; a new version must be fetched, not remembered.
-            hdrs.CACHE_CONTROL: "no-cache",
-        },
+    return page_response(
+        PackageFile("graphql_api", "static/ide.html", "text/html"), CONTENT_SECURITY_POLICY
     )
 
 
@@ -84,13 +59,8 @@ def asset_routes() -> list[web.RouteDef]:
     ]
 
 
-def _asset_handler(asset: Asset) -> Handler:
+def _asset_handler(asset: PackageFile) -> Handler:
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(
-            body=_package_file(asset.resource),
-            content_type=asset.content_type,
-            charset="utf-8",
-            headers={hdrs.CACHE_CONTROL: _ASSET_CACHE_CONTROL},
-        )
+        return asset_response(asset)
 
     return handler

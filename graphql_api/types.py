@@ -13,6 +13,8 @@ from domain import page_report as report
 from domain.parameters import ParameterError
 from domain.ports import SessionKey
 from domain.queries import TimeWindow
+from graphql_api.bots import DroppedBots
+from graphql_api.context import GraphQLContext
 from graphql_api.cursor import encode_cursor
 from graphql_api.errors import bad_user_input
 from graphql_api.fields import field as described
@@ -233,6 +235,11 @@ class IngestResult:
 class SiteInfo:
     id: strawberry.ID
     name: str
+
+    @described("Events dropped as bots', per reason, most events first; empty when none were.")
+    async def dropped_bots(self, info: strawberry.Info[GraphQLContext, None]) -> list[DroppedBots]:
+        reads = await info.context.reads()
+        return [DroppedBots.of(c) for c in await reads.dropped_bots(info.context.site.site_id)]
 
 
 def _limited(rows: tuple[_Row, ...], limit: int | None) -> tuple[_Row, ...]:

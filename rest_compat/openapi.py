@@ -12,13 +12,18 @@ browser refuse anything from elsewhere.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
+from adapters.http.static_files import (
+    PackageFile,
+    asset_response,
+    content_security_policy,
+    page_response,
+)
 from rest_compat.errors import ApiError
 from rest_compat.responses import json_response
 
@@ -27,39 +32,22 @@ DOCS_PATH = "/api/docs"
 
 # Swagger UI styles its elements inline and shows images as data: URIs; nothing else is
 # needed, and nothing may come from another origin.
-DOCS_CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-)
-# The vendored files change only with the package version; an hour is what /tracker.js
-# gets too.
-_ASSET_CACHE_CONTROL = "public, max-age=3600"
+DOCS_CONTENT_SECURITY_POLICY = content_security_policy()
 _MAX_QUOTED = 64
 
 
-@dataclass(frozen=True, slots=True)
-class DocsAsset:
-    resource: str  # path inside the rest_compat package
-    content_type: str
+def _asset(resource: str, content_type: str) -> PackageFile:
+    return PackageFile("rest_compat", resource, content_type)
 
 
 # Served by name, from this list only: no path from the URL ever reaches the file system.
-DOCS_ASSETS: dict[str, DocsAsset] = {
-    "api-docs.js": DocsAsset("static/api-docs.js", "text/javascript"),
-    "swagger-ui-bundle.js": DocsAsset("static/swagger-ui/swagger-ui-bundle.js", "text/javascript"),
-    "swagger-ui.css": DocsAsset("static/swagger-ui/swagger-ui.css", "text/css"),
-    "LICENSE": DocsAsset("static/swagger-ui/LICENSE", "text/plain"),
-    "NOTICE": DocsAsset("static/swagger-ui/NOTICE", "text/plain"),
-    "swagger-ui-bundle.js.LICENSE.txt": DocsAsset(
+DOCS_ASSETS: dict[str, PackageFile] = {
+    "api-docs.js": _asset("static/api-docs.js", "text/javascript"),
+    "swagger-ui-bundle.js": _asset("static/swagger-ui/swagger-ui-bundle.js", "text/javascript"),
+    "swagger-ui.css": _asset("static/swagger-ui/swagger-ui.css", "text/css"),
+    "LICENSE": _asset("static/swagger-ui/LICENSE", "text/plain"),
+    "NOTICE": _asset("static/swagger-ui/NOTICE", "text/plain"),
+    "swagger-ui-bundle.js.LICENSE.txt": _asset(
         "static/swagger-ui/swagger-ui-bundle.js.LICENSE.txt", "text/plain"
     ),
 }
@@ -76,20 +64,10 @@ async def openapi_handler(request: web.Request) -> web.Response:
     return json_response(openapi_document())
 
 
-@cache
-def _package_file(resource: str) -> bytes:
-    return resources.files("rest_compat").joinpath(resource).read_bytes()
-
-
 async def docs_page_handler(request: web.Request) -> web.Response:
-    return web.Response(
-        body=_package_file("static/api-docs.html"),
-        content_type="text/html",
-        charset="utf-8",
-        headers={
-            hdrs.CONTENT_SECURITY_POLICY: DOCS_CONTENT_SECURITY_POLICY,
-            hdrs.CACHE_CONTROL: "no-cache",
-        },
+    return page_response(
+        PackageFile("rest_compat", "static/api-docs.html", "text/html"),
+        DOCS_CONTENT_SECURITY_POLICY,
     )
 
 
@@ -100,12 +78,7 @@ async def docs_asset_handler(request: web.Request) -> web.Response:
         known = ", ".join(sorted(DOCS_ASSETS))
         shown = name if len(name) <= _MAX_QUOTED else name[:_MAX_QUOTED] + "…"
         raise ApiError(404, f"not found: no file {shown!r} under {DOCS_PATH}/ (files: {known})")
-    return web.Response(
-        body=_package_file(asset.resource),
-        content_type=asset.content_type,
-        charset="utf-8",
-        headers={hdrs.CACHE_CONTROL: _ASSET_CACHE_CONTROL},
-    )
+    return asset_response(asset)
 
 
 def docs_routes() -> list[web.RouteDef]:

@@ -244,6 +244,17 @@ MIGRATIONS: Final[Sequence[Migration]] = (
     # Conversion values (docs/attribution.md); sessions carry them in their conversion
     # blobs, which older blobs simply lack.
     ("ALTER TABLE events ADD COLUMN value REAL",),
+    # Events dropped as bots', per site and reason (a handful of rows per site: plain
+    # texts, no dictionaries); ``last_seen`` in microseconds.
+    (
+        """CREATE TABLE dropped_bots (
+            site_id TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            events INTEGER NOT NULL,
+            last_seen INTEGER NOT NULL,
+            PRIMARY KEY (site_id, reason)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -29,7 +29,7 @@ from domain.aggregates import AGGREGATE_FIELDS, AggregateRow, in_row_order
 from domain.model import Event, Session, Site, from_micros, to_micros
 from domain.multi_touch import JourneySession, TextKey
 from domain.page_report import PageKey, ReportSession, VisitorConversions
-from domain.ports import DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
+from domain.ports import DroppedBots, DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
 from domain.queries import SessionFilters, TimeWindow
 
 T = TypeVar("T")
@@ -269,6 +269,24 @@ class SqliteStore(OwnSnapshotReads):
             self._checkpointer = connections.open_checkpointer(self.path)
         connections.checkpoint(self._checkpointer)
 
+    async def count_dropped_bots(
+        self, site_id: str, reasons: Mapping[str, int], at: datetime
+    ) -> None:
+        rows = [(site_id, reason, events, to_micros(at)) for reason, events in reasons.items()]
+
+        def add(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_ADD_DROPPED_BOTS, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        if rows:
+            await self._write(add)
+
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         keys = self._keys
 
@@ -487,14 +505,16 @@ class SqliteSnapshot:
             converting = queries.selection(conn, keys, site_id, SessionFilters(), reach)
             assert early is not None
             assert converting is not None
-            # Earlier sessions only of visitors who converted in the reach (a scan in C of
-            # the reach's rows): the others' are never part of a path, and they are most
-            # of the lookback's sessions.
+            # Earlier sessions only of visitors who may have converted in the window: a
+            # converting session still active at the window's start (a scan in C of the
+            # reach's rows). The others' are never part of a path, and they are most of
+            # the lookback's sessions.
             chosen.append(
                 (
                     select + early.where + " AND visitor_key IN (SELECT visitor_key FROM "
-                    f"sessions WHERE {converting.where} AND conversions IS NOT NULL)",
-                    (*early.params, *converting.params),
+                    f"sessions WHERE {converting.where} AND conversions IS NOT NULL "
+                    "AND last_activity >= ?)",
+                    (*early.params, *converting.params, to_micros(start)),
                 )
             )
             return chosen
@@ -584,6 +604,23 @@ class SqliteSnapshot:
         ints = [int(key) for key in keys]  # type: ignore[call-overload]  # this store's keys are ints
         found = await self.run(lambda conn: pages.values(conn, ints))
         return dict(found.items())
+
+    async def dropped_bots(self, site_id: str) -> list[DroppedBots]:
+        sql = (
+            "SELECT reason, events, last_seen FROM dropped_bots WHERE site_id = ?"
+            " ORDER BY events DESC, reason"
+        )
+        rows = await self.run(lambda conn: conn.execute(sql, (site_id,)).fetchall())
+        return [DroppedBots(reason, events, from_micros(seen)) for reason, events, seen in rows]
+
+
+# One addition to a count, in one statement: other writers (other processes) add to the
+# same row under SQLite's write lock, so no increment is lost.
+_ADD_DROPPED_BOTS: Final = (
+    "INSERT INTO dropped_bots (site_id, reason, events, last_seen) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (site_id, reason) DO UPDATE SET events = events + excluded.events,"
+    " last_seen = max(last_seen, excluded.last_seen)"
+)
 
 
 # The sessions of a list of [start, visitor_key, ordinal] primary keys of one site.

@@ -88,6 +88,8 @@ async def test_dropped_bots_get_a_line_of_their_own(
     site_id = await _ingest(running, "rest")
     (line,) = records(caplog, "bots_dropped")
     assert (line.site_id, line.bots) == (site_id, 1)  # type: ignore[attr-defined]
+    assert line.reasons == {"Googlebot": 1}  # type: ignore[attr-defined]
+    assert "(Googlebot: 1)" in line.getMessage()
 
 
 async def test_a_batch_without_bots_has_no_bot_line(

@@ -15,6 +15,8 @@ How each tracker behaviour is triggered:
 - single-page navigation: a button calling ``history.pushState``.
 - exit: closing the tab (``Page.close``), which hides the page (``visibilitychange`` to
   ``hidden``) and lets the beacon go out; navigating away does the same on every page.
+- a late exit beacon: the tracker loaded through a proxy in front of the API
+  (``HoldingProxy``) that holds the beacon back until the next page's pageview is stored.
 
 Headless Chromium says ``HeadlessChrome`` in its user agent, which the bot filter rightly
 drops (checked below), so the browser runs with a desktop Chrome user agent.
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -45,7 +48,7 @@ from adapters.clock import SystemClock
 from adapters.sqlite import SqliteStore
 from attributionhub.app import SERVICE, init
 from attributionhub.config import Settings
-from domain.model import Event, EventType
+from domain.model import Event, EventType, Session
 from domain.services import AttributionService, NewSite
 
 CHROMIUM = shutil.which("chromium")
@@ -337,9 +340,15 @@ PAGES: dict[str, str] = {
 @pytest.fixture
 async def site(api: Api) -> AsyncIterator[str]:
     """A customer's site on its own port, each page embedding the tracker; its origin."""
-    tracker = (
-        f'<script src="{api.origin}/tracker.js" data-token="{api.site.tracker_token}"></script>'
-    )
+    async with _customer_site(api.origin, api.site.tracker_token) as origin:
+        yield origin
+
+
+@contextlib.asynccontextmanager
+async def _customer_site(tracker_origin: str, token: str) -> AsyncIterator[str]:
+    """The customer's site, loading the tracker from ``tracker_origin`` (which its
+    ``/collect`` requests then go to)."""
+    tracker = f'<script src="{tracker_origin}/tracker.js" data-token="{token}"></script>'
 
     async def page(request: web.Request) -> web.Response:
         body = PAGES.get(request.path)
@@ -355,6 +364,80 @@ async def site(api: Api) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{server.port}"
     finally:
+        await server.close()
+
+
+class HoldingProxy:
+    """Forwards every request to the API, except that it holds back the ``/collect``
+    request carrying the exit event of the page at ``held_path`` until ``release`` is
+    set: the beacon is then delivered late, as a slow network delivers it. With
+    ``strip_browser_time`` the held event loses ``client_time`` and ``sent_at`` on the
+    way, which is what the tracker sent before it had them."""
+
+    _DROPPED_HEADERS = frozenset(
+        {"host", "content-length", "connection", "transfer-encoding", "content-encoding"}
+    )
+
+    def __init__(self, api_origin: str, held_path: str, *, strip_browser_time: bool) -> None:
+        self.api_origin = api_origin
+        self.held_path = held_path
+        self.strip_browser_time = strip_browser_time
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def _is_held(self, request: web.Request, body: bytes) -> bool:
+        if request.method != "POST" or request.path != "/collect":
+            return False
+        with contextlib.suppress(ValueError):
+            event = json.loads(body)
+            url = event.get("url")
+            return bool(
+                event.get("type") == "exit"
+                and isinstance(url, str)
+                and urlsplit(url).path == self.held_path
+            )
+        return False
+
+    async def forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self._is_held(request, body):
+            self.holding.set()
+            await self.release.wait()
+            if self.strip_browser_time:
+                event = json.loads(body)
+                event.pop("client_time")
+                event.pop("sent_at")
+                body = json.dumps(event).encode()
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in self._DROPPED_HEADERS
+        }
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                request.method, self.api_origin + request.path_qs, data=body, headers=headers
+            ) as answer,
+        ):
+            return web.Response(
+                status=answer.status,
+                body=await answer.read(),
+                headers={
+                    k: v
+                    for k, v in answer.headers.items()
+                    if k.lower() not in self._DROPPED_HEADERS
+                },
+            )
+
+
+@contextlib.asynccontextmanager
+async def _serve_proxy(proxy: HoldingProxy) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", proxy.forward)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        proxy.release.set()  # a request still held ends with the test
         await server.close()
 
 
@@ -512,6 +595,11 @@ async def test_a_headless_browser_user_agent_is_dropped_as_a_bot(
     )
     assert report["accepted"] == 0
     assert await api.events(visitor) == []
+    # Not without a trace: the site's owner sees it counted, with the reason.
+    async with api.service.reading() as reads:
+        [dropped] = await reads.dropped_bots(api.site.site.site_id)
+    assert dropped.reason == "Headless"
+    assert dropped.events >= 1  # the tracker's own pageview may be counted too
 
 
 async def test_going_back_to_a_page_restored_from_the_cache_is_a_pageview(
@@ -615,3 +703,57 @@ async def test_a_message_from_another_window_is_no_hubspot_conversion(
         visitor, _has(EventType.CONVERSION, f"{site}/demo"), "conversion"
     )
     assert [e.meta_id for e in events if e.type is EventType.CONVERSION] == ["form-7"]
+
+
+async def _visit_with_a_late_exit_beacon(
+    browser: Browser, api: Api, *, strip_browser_time: bool
+) -> tuple[list[Event], Session]:
+    """/landing, then a link to /pricing, with the exit beacon of /landing held back by a
+    proxy in front of the API until the pageview of /pricing is stored; then delivered.
+    The visitor's stored events, and the one session they make."""
+    proxy = HoldingProxy(api.origin, "/landing", strip_browser_time=strip_browser_time)
+    async with (
+        _serve_proxy(proxy) as proxy_origin,
+        _customer_site(proxy_origin, api.site.tracker_token) as site,
+    ):
+        landing, pricing = f"{site}/landing", f"{site}/pricing"
+        tab = await browser.new_tab()
+        await tab.navigate(landing)
+        visitor = await tab.wait_for_tracker_on("/landing")
+        await api.wait_for_events(visitor, _has(EventType.PAGEVIEW, landing), "first pageview")
+        await tab.evaluate("document.getElementById('next').click()")
+        assert await tab.wait_for_tracker_on("/pricing") == visitor
+        await asyncio.wait_for(proxy.holding.wait(), WAIT_TIMEOUT)
+        await api.wait_for_events(visitor, _has(EventType.PAGEVIEW, pricing), "next pageview")
+        assert not _has(EventType.EXIT, landing)(await api.events(visitor))
+
+        proxy.release.set()
+        events = await api.wait_for_events(visitor, _has(EventType.EXIT, landing), "late exit")
+    page = await api.service.list_sessions(api.site.site.site_id, {})
+    [session] = page.sessions
+    return events, session
+
+
+async def test_an_exit_beacon_delivered_after_the_next_pageview_keeps_the_visit_order(
+    browser: Browser, api: Api
+) -> None:
+    events, session = await _visit_with_a_late_exit_beacon(browser, api, strip_browser_time=False)
+    landing, pricing = sorted({e.url for e in events})
+    exit_of_landing = next(e for e in events if e.type is EventType.EXIT)
+    next_pageview = next(e for e in events if e.type is EventType.PAGEVIEW and e.url == pricing)
+    # Stored last, stamped first: the browser's clock saw the exit before the pageview.
+    assert exit_of_landing.timestamp < next_pageview.timestamp
+    assert [visit.url for visit in session.path] == [landing, pricing]
+    assert (session.exit_page, session.exit_previous_page) == (pricing, landing)
+
+
+async def test_without_the_browser_clock_a_late_exit_beacon_puts_the_page_out_of_order(
+    browser: Browser, api: Api
+) -> None:
+    # The same delivery without client_time and sent_at, as the tracker sent it before:
+    # the arrival time decides, and the session comes out wrong. This is what the
+    # browser's clock fixes (the test above).
+    events, session = await _visit_with_a_late_exit_beacon(browser, api, strip_browser_time=True)
+    landing, pricing = sorted({e.url for e in events})
+    assert [visit.url for visit in session.path] == [landing, pricing, landing]
+    assert session.exit_page == landing

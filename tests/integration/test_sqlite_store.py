@@ -498,3 +498,42 @@ async def test_aggregate_rows_come_in_chunks_read_ahead_and_may_be_abandoned(
         assert await store.count_sessions(SITE_A, EVERYTHING, JULY) == visitors
     finally:
         await store.close()
+
+
+async def test_bot_counts_of_two_processes_sharing_a_file_converge(db_path: Path) -> None:
+    # Two stores on one file are two writers, as two server processes would be: each
+    # batch's increments must survive the other's concurrent ones.
+    first = await SqliteStore.open(db_path)
+    second = await SqliteStore.open(db_path)
+    googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    try:
+        services = [
+            AttributionService(
+                s, FixedClock(datetime(2025, 7, 20, tzinfo=UTC)), CrawlerDetectBots()
+            )
+            for s in (first, second)
+        ]
+        batches = [
+            [
+                {
+                    "type": "pageview",
+                    "event_id": f"b{n}-{i}",
+                    "visitor_id": f"bot-{n}",
+                    "timestamp": "2025-07-19T10:00:00Z",
+                    "url": HOME,
+                    "user_agent": googlebot,
+                }
+                for i in range(n % 3 + 1)
+            ]
+            for n in range(30)
+        ]
+        reports = await asyncio.gather(
+            *(services[n % 2].ingest(SITE_A, batch) for n, batch in enumerate(batches))
+        )
+        async with first.snapshot() as snapshot:
+            (counts,) = await snapshot.dropped_bots(SITE_A)
+    finally:
+        await first.close()
+        await second.close()
+    assert sum(r.bots for r in reports) == sum(len(b) for b in batches) == 60
+    assert (counts.reason, counts.events) == ("Googlebot", 60)

@@ -329,6 +329,56 @@ async def test_concurrent_overlapping_ingests_accept_each_event_exactly_once(
     assert by_identity(await all_sessions(store)) == by_identity(sessionize(events))
 
 
+async def _dropped(store: Store, site_id: str) -> list[tuple[str, int, datetime]]:
+    async with store.snapshot() as snapshot:
+        return [(d.reason, d.events, d.last_seen) for d in await snapshot.dropped_bots(site_id)]
+
+
+async def test_dropped_bot_counts_add_up_per_site_and_reason(store: Store) -> None:
+    later = NOW + timedelta(seconds=1, microseconds=250)
+    await store.count_dropped_bots(SITE_A, {"Googlebot": 2, "Headless": 1}, NOW)
+    await store.count_dropped_bots(SITE_A, {"Headless": 3}, later)
+    await store.count_dropped_bots(SITE_B, {"curl": 1}, NOW)
+
+    # Most events first; each reason's last_seen its own, to the microsecond.
+    assert await _dropped(store, SITE_A) == [("Headless", 4, later), ("Googlebot", 2, NOW)]
+    assert await _dropped(store, SITE_B) == [("curl", 1, NOW)]
+    assert await _dropped(store, "site-without-bots") == []
+
+
+async def test_dropped_bots_keep_the_latest_last_seen_whatever_the_order(store: Store) -> None:
+    earlier = NOW - timedelta(hours=1)
+    await store.count_dropped_bots(SITE_A, {"Googlebot": 1}, NOW)
+    await store.count_dropped_bots(SITE_A, {"Googlebot": 1}, earlier)
+    assert await _dropped(store, SITE_A) == [("Googlebot", 2, NOW)]
+
+
+async def test_dropped_bot_reasons_with_equal_counts_are_ordered_by_reason(store: Store) -> None:
+    await store.count_dropped_bots(SITE_A, {"curl": 1, "Bingbot": 1, "Googlebot": 1}, NOW)
+    assert [reason for reason, _, _ in await _dropped(store, SITE_A)] == [
+        "Bingbot",
+        "Googlebot",
+        "curl",
+    ]
+
+
+async def test_concurrent_dropped_bot_counts_converge_to_their_sum(store: Store) -> None:
+    # 40 writers at once, half of them racing to create each reason's first count.
+    calls = [
+        store.count_dropped_bots(
+            SITE_A, {f"bot-{i % 2}": 1, "Headless": i + 1}, NOW + timedelta(seconds=i)
+        )
+        for i in range(40)
+    ]
+    await asyncio.gather(*calls)
+    last = NOW + timedelta(seconds=39)
+    assert await _dropped(store, SITE_A) == [
+        ("Headless", sum(range(1, 41)), last),
+        ("bot-0", 20, NOW + timedelta(seconds=38)),
+        ("bot-1", 20, last),
+    ]
+
+
 async def test_visitor_events_returns_every_stored_event_of_that_visitor_only(
     store: Store,
 ) -> None:

@@ -17,8 +17,8 @@ NOW = datetime(2025, 7, 20, 12, 0, tzinfo=UTC)
 
 
 class NoBots:
-    def is_bot(self, user_agent: str) -> bool:
-        return user_agent.startswith("Bot")
+    def bot_reason(self, user_agent: str) -> str | None:
+        return "Bot" if user_agent.startswith("Bot") else None
 
 
 def line(event_id: str, visitor: str = "v-1", **extra: str) -> bytes:

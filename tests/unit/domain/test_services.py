@@ -35,8 +35,9 @@ class ListBots:
     def __init__(self, *agents: str) -> None:
         self.agents = set(agents)
 
-    def is_bot(self, user_agent: str) -> bool:
-        return user_agent in self.agents
+    def bot_reason(self, user_agent: str) -> str | None:
+        # A listed agent's product name is the reason: "EvilBot/1.0" -> "EvilBot".
+        return user_agent.split("/")[0] if user_agent in self.agents else None
 
 
 @pytest.fixture
@@ -104,6 +105,37 @@ async def test_bot_events_are_dropped_and_counted(service: AttributionService) -
     )
     assert (report.accepted, report.bots) == (1, 1)
     assert (await service.list_sessions("s", {})).total_records == 1
+
+
+async def test_dropped_bots_are_counted_per_site_and_reason_across_batches() -> None:
+    clock = FixedClock(NOW)
+    service = AttributionService(MemoryStore(), clock, ListBots("EvilBot/1.0", "Crawly/2"))
+    at = "2025-07-20T10:00:00Z"
+    first = await service.ingest(
+        "s",
+        [
+            pv("e1", "v1", at, user_agent="EvilBot/1.0"),
+            pv("e2", "v2", at, user_agent="Crawly/2"),
+            pv("e3", "v3", at, user_agent="EvilBot/1.0"),
+            pv("e4", "v4", at, user_agent="Mozilla/5.0"),
+        ],
+    )
+    assert first.bot_reasons == (("Crawly", 1), ("EvilBot", 2))
+    clock.advance(timedelta(minutes=5))
+    await service.ingest("s", [pv("e5", "v5", at, user_agent="Crawly/2")])
+    await service.ingest("other", [pv("e1", "v1", at, user_agent="EvilBot/1.0")])
+    async with service.reading() as reads:
+        dropped = await reads.dropped_bots("s")
+    assert [(d.reason, d.events, d.last_seen) for d in dropped] == [
+        ("Crawly", 2, NOW + timedelta(minutes=5)),
+        ("EvilBot", 2, NOW),
+    ]
+
+
+async def test_a_site_without_dropped_bots_has_no_counts(service: AttributionService) -> None:
+    await service.ingest("s", [pv("e1", "v1", "2025-07-20T10:00:00Z")])
+    async with service.reading() as reads:
+        assert await reads.dropped_bots("s") == []
 
 
 async def test_same_batch_twice_is_stored_once(service: AttributionService) -> None:

@@ -17,8 +17,8 @@ NOW = datetime(2025, 8, 1, 12, 0, tzinfo=UTC)
 
 
 class NoBots:
-    def is_bot(self, user_agent: str) -> bool:
-        return False
+    def bot_reason(self, user_agent: str) -> str | None:
+        return None
 
 
 class CountingStore(MemoryStore):
