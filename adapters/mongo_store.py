@@ -66,6 +66,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import random
 import re
 import time
@@ -77,12 +79,14 @@ from collections.abc import (
     Awaitable,
     Callable,
     Collection,
+    Coroutine,
     Iterable,
+    Iterator,
     Mapping,
     Sequence,
 )
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from motor.motor_asyncio import AsyncIOMotorClient
@@ -97,12 +101,15 @@ from pymongo import (
     WriteConcern,
 )
 from pymongo.errors import (
+    AutoReconnect,
     BulkWriteError,
     ConfigurationError,
     DuplicateKeyError,
+    ExecutionTimeout,
     InvalidURI,
     PyMongoError,
     ServerSelectionTimeoutError,
+    WTimeoutError,
 )
 
 from adapters.read_model import (
@@ -131,14 +138,27 @@ from domain.model import (
 )
 from domain.multi_touch import JourneyConversion, JourneySession, TextKey
 from domain.page_report import PageKey, ReportConversion, ReportSession, VisitorConversions
-from domain.ports import DroppedBots, DuplicateSiteError, Erased, Recut, SessionKey, StoredBatch
+from domain.ports import (
+    DroppedBots,
+    DuplicateSiteError,
+    Erased,
+    Recut,
+    SessionKey,
+    StoredBatch,
+    StoreUnavailableError,
+)
 from domain.privacy import same_email
 from domain.queries import SessionFilters, TimeWindow
 
 DEFAULT_DATABASE: Final = "attributionhub"
 SERVER_SELECTION_TIMEOUT: Final = 5.0  # seconds: start-up fails fast, not after 30 s
 PING_TIMEOUT: Final = 2.0  # seconds: a health check answers well before a proxy gives up
-DEFAULT_LOCK_LEASE: Final = timedelta(seconds=60)
+# maxTimeMS of every read and wtimeout of every write (docs/deployment.md, "MongoDB").
+DEFAULT_QUERY_TIMEOUT_MS: Final = 15_000
+DEFAULT_WRITE_TIMEOUT_MS: Final = 10_000
+# Short, so that a lock left by a failed unlock or a crash blocks its visitors briefly;
+# longer than a write may take (the write timeout), so a live holder keeps its lock.
+DEFAULT_LOCK_LEASE: Final = timedelta(seconds=15)
 
 _DUPLICATE_KEY: Final = 11000
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
@@ -161,10 +181,48 @@ _USERINFO: Final = re.compile(r"(?<=://)[^@/]*@")
 
 Document = dict[str, Any]
 T = TypeVar("T")
+P = ParamSpec("P")
+
+logger = logging.getLogger("attributionhub.mongo")
+
+# Errors of an outage that passes (no server, a dropped connection, a timeout):
+# NetworkTimeout and ServerSelectionTimeoutError are AutoReconnects.
+_OUTAGES: Final = (AutoReconnect, ExecutionTimeout, WTimeoutError)
+# The code of a write concern error that timed out (wtimeout) inside a bulk write.
+_WRITE_CONCERN_FAILED: Final = 64
 
 
-class MongoUnavailableError(RuntimeError):
+class MongoUnavailableError(StoreUnavailableError):
     """The MongoDB server cannot be reached or used; the message says why."""
+
+
+@contextlib.contextmanager
+def _outage_as_unavailable() -> Iterator[None]:
+    """The port's ``StoreUnavailableError`` for an outage, so the edge answers 503."""
+    try:
+        yield
+    except _OUTAGES as exc:
+        # The driver's message goes on with a whole topology description.
+        reason = str(exc).split(", Timeout:")[0]
+        raise MongoUnavailableError(f"MongoDB unavailable: {reason}") from exc
+    except BulkWriteError as exc:
+        if any(
+            e.get("code") == _WRITE_CONCERN_FAILED or (e.get("errInfo") or {}).get("wtimeout")
+            for e in exc.details.get("writeConcernErrors", [])
+        ):
+            raise MongoUnavailableError("MongoDB unavailable: a write timed out") from exc
+        raise
+
+
+def _unavailable_on_outage(
+    method: Callable[P, Awaitable[T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    @functools.wraps(method)
+    async def translated(*args: P.args, **kwargs: P.kwargs) -> T:
+        with _outage_as_unavailable():
+            return await method(*args, **kwargs)
+
+    return translated
 
 
 class VisitorLockTimeoutError(RuntimeError):
@@ -183,9 +241,11 @@ class MongoStore(OwnSnapshotReads):
         w: int | str,
         lock_lease: timedelta = DEFAULT_LOCK_LEASE,
         snapshot_reads: bool = False,
+        query_timeout_ms: int = DEFAULT_QUERY_TIMEOUT_MS,
     ) -> None:
         self._client = client
         self._w = w
+        self._max_time_ms = query_timeout_ms
         self._db = database
         self._owns_client = owns_client
         self._lock_lease = lock_lease
@@ -230,18 +290,25 @@ class MongoStore(OwnSnapshotReads):
         write_concern: str = "majority",
         database: str | None = None,
         client: object | None = None,
-        server_selection_timeout: float = SERVER_SELECTION_TIMEOUT,
+        server_selection_timeout: float | None = None,
         lock_lease: timedelta = DEFAULT_LOCK_LEASE,
+        query_timeout_ms: int = DEFAULT_QUERY_TIMEOUT_MS,
+        write_timeout_ms: int = DEFAULT_WRITE_TIMEOUT_MS,
     ) -> MongoStore:
         """Connect, check the server answers, create the indexes, upgrade older data.
 
         ``write_concern`` is a ``w`` value: ``majority`` (default), a number of members,
         or a tag set name. ``client`` replaces the connection made from ``url`` (tests pass
         a mongomock-motor client); the store then leaves closing it to the caller.
-        ``server_selection_timeout`` (seconds) bounds how long start-up waits for a
-        server; ``lock_lease`` how long a crashed ingest can keep its visitors locked.
-        Raises ``MongoUnavailableError`` when the server is unreachable or refuses us.
+        ``server_selection_timeout`` (seconds) bounds how long start-up, and each request
+        during an outage, waits for a server (default: 5 s, or the query timeout if
+        shorter); ``lock_lease`` how long a crashed ingest can keep its visitors locked.
+        ``query_timeout_ms`` is the ``maxTimeMS`` of every read, ``write_timeout_ms`` the
+        ``wtimeout`` of every write. Raises ``MongoUnavailableError`` when the server is
+        unreachable or refuses us.
         """
+        if server_selection_timeout is None:
+            server_selection_timeout = min(SERVER_SELECTION_TIMEOUT, query_timeout_ms / 1000)
         where = redact(url)
         name = database or database_from_url(url) or DEFAULT_DATABASE
         owns_client = client is None
@@ -259,8 +326,17 @@ class MongoStore(OwnSnapshotReads):
         if w == 0:
             # Unacknowledged writes report no duplicate keys: idempotency would be lost.
             raise ValueError("write_concern: expected an acknowledged write concern, got 0")
-        db = connection.get_database(name, write_concern=WriteConcern(w=w))
-        store = cls(connection, db, owns_client=owns_client, w=w, lock_lease=lock_lease)
+        db = connection.get_database(
+            name, write_concern=WriteConcern(w=w, wtimeout=write_timeout_ms)
+        )
+        store = cls(
+            connection,
+            db,
+            owns_client=owns_client,
+            w=w,
+            lock_lease=lock_lease,
+            query_timeout_ms=query_timeout_ms,
+        )
         try:
             await connection.admin.command("ping")
             await store._create_indexes()
@@ -345,7 +421,7 @@ class MongoStore(OwnSnapshotReads):
         )
 
     async def _upgrade(self) -> None:
-        layout = await self._meta.find_one({"_id": _LAYOUT})
+        layout = await self._meta.find_one({"_id": _LAYOUT}, max_time_ms=self._max_time_ms)
         if layout is not None and layout.get("version", 0) >= _LAYOUT_VERSION:
             return
         await self._number_sessions()
@@ -365,6 +441,7 @@ class MongoStore(OwnSnapshotReads):
             {"ordinal": {"$exists": False}},
             projection={"_id": False, "site_id": True, "visitor_id": True},
             batch_size=KEYS_PER_QUERY,
+            max_time_ms=self._max_time_ms,
         ).sort([("site_id", ASCENDING), ("visitor_id", ASCENDING), ("session_id", ASCENDING)])
         site = ""
         visitors: list[str] = []
@@ -391,6 +468,7 @@ class MongoStore(OwnSnapshotReads):
                 "conversions": True,
             },
             batch_size=_CURSOR_BATCH,
+            max_time_ms=self._max_time_ms,
         )
         async for doc in cursor:
             histories[doc["visitor_id"]].append(doc)
@@ -431,6 +509,7 @@ class MongoStore(OwnSnapshotReads):
         deployments with snapshot reads only (module docstring)."""
         return self._snapshot_reads
 
+    @_unavailable_on_outage
     async def drop(self) -> None:
         """Drop this store's whole database: for throwaway test databases only."""
         self._collection("sites")  # refuses a closed store
@@ -456,6 +535,7 @@ class MongoStore(OwnSnapshotReads):
             self._client.close()
 
     # --- sites -------------------------------------------------------------------
+    @_unavailable_on_outage
     async def add_site(self, site: Site) -> None:
         document = {
             "_id": site.site_id,
@@ -469,19 +549,32 @@ class MongoStore(OwnSnapshotReads):
         except DuplicateKeyError as exc:
             raise DuplicateSiteError(site.site_id) from exc
 
+    @_unavailable_on_outage
     async def get_site(self, site_id: str) -> Site | None:
-        return _site(await self._sites.find_one({"_id": site_id}))
+        return _site(await self._sites.find_one({"_id": site_id}, max_time_ms=self._max_time_ms))
 
+    @_unavailable_on_outage
     async def site_by_api_key_hash(self, key_hash: str) -> Site | None:
-        return _site(await self._sites.find_one({"api_key_hash": key_hash}))
+        return _site(
+            await self._sites.find_one({"api_key_hash": key_hash}, max_time_ms=self._max_time_ms)
+        )
 
+    @_unavailable_on_outage
     async def site_by_tracker_token_hash(self, token_hash: str) -> Site | None:
-        return _site(await self._sites.find_one({"tracker_token_hash": token_hash}))
+        return _site(
+            await self._sites.find_one(
+                {"tracker_token_hash": token_hash}, max_time_ms=self._max_time_ms
+            )
+        )
 
+    @_unavailable_on_outage
     async def list_sites(self) -> list[Site]:
-        cursor = self._sites.find({}).sort([("created_at_us", 1), ("_id", 1)])
+        cursor = self._sites.find({}, max_time_ms=self._max_time_ms).sort(
+            [("created_at_us", 1), ("_id", 1)]
+        )
         return [site async for doc in cursor if (site := _site(doc)) is not None]
 
+    @_unavailable_on_outage
     async def replace_site_keys(
         self, site_id: str, api_key_hash: str, tracker_token_hash: str
     ) -> Site | None:
@@ -490,12 +583,14 @@ class MongoStore(OwnSnapshotReads):
                 {"_id": site_id},
                 {"$set": {"api_key_hash": api_key_hash, "tracker_token_hash": tracker_token_hash}},
                 return_document=ReturnDocument.AFTER,
+                maxTimeMS=self._max_time_ms,
             )
         except DuplicateKeyError as exc:
             raise DuplicateSiteError(site_id) from exc
         return _site(doc)
 
     # --- ingestion ---------------------------------------------------------------
+    @_unavailable_on_outage
     async def ingest(self, site_id: str, events: Sequence[Event], recut: Recut) -> StoredBatch:
         if not events:
             return StoredBatch(accepted=0, duplicates=0)
@@ -514,12 +609,12 @@ class MongoStore(OwnSnapshotReads):
         await self._ensure_visitors(site_id, to_lock - known.keys())
         token = uuid.uuid4().hex
         pending = await self._lock(site_id, sorted(to_lock), token)
-        succeeded = False
         try:
             accepted = await self._ingest_locked(site_id, candidates, pending, recut)
-            succeeded = True
-        finally:
-            await self._unlock(site_id, to_lock, token, clear_pending=succeeded)
+        except BaseException:
+            await self._unlock_after_failure(site_id, to_lock, token)
+            raise
+        await self._unlock(site_id, to_lock, token, clear_pending=True)
         return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
 
     async def _ingest_locked(
@@ -565,6 +660,7 @@ class MongoStore(OwnSnapshotReads):
                 {"site_id": site_id, "event_id": {"$in": chunk}},
                 {"_id": 0, "event_id": 1},
                 batch_size=_CURSOR_BATCH,
+                max_time_ms=self._max_time_ms,
             )
             found.update([doc["event_id"] async for doc in cursor])
         return found
@@ -577,6 +673,7 @@ class MongoStore(OwnSnapshotReads):
                 {"site_id": site_id, "visitor_id": {"$in": chunk}},
                 {"_id": 0, "visitor_id": 1, "pending": 1},
                 batch_size=_CURSOR_BATCH,
+                max_time_ms=self._max_time_ms,
             )
             async for doc in cursor:
                 states[doc["visitor_id"]] = bool(doc.get("pending"))
@@ -645,6 +742,7 @@ class MongoStore(OwnSnapshotReads):
                 {"site_id": site_id, "visitor_id": {"$in": chunk}, "lock": token},
                 {"_id": 0, "visitor_id": 1, "pending": 1},
                 batch_size=_CURSOR_BATCH,
+                max_time_ms=self._max_time_ms,
             )
             async for doc in cursor:
                 held[doc["visitor_id"]] = bool(doc.get("pending"))
@@ -662,11 +760,31 @@ class MongoStore(OwnSnapshotReads):
                 {"$set": release},
             )
 
+    async def _unlock_after_failure(
+        self, site_id: str, visitors: Iterable[str], token: str
+    ) -> None:
+        """Release the locks of a failed operation without masking its error: when the
+        connection is still down, the release fails too, and the locks then pass to the
+        next operation once their lease has run out (``lock_lease``)."""
+        try:
+            await self._unlock(site_id, visitors, token, clear_pending=False)
+        except PyMongoError:
+            logger.warning(
+                "could not release the visitor locks of site %r after a failure; they "
+                "expire within %g s",
+                site_id,
+                self._lock_lease.total_seconds(),
+                exc_info=True,
+                extra={"event": "unlock_failed"},
+            )
+
     async def _histories(self, site_id: str, visitors: Iterable[str]) -> dict[str, list[Event]]:
         histories: dict[str, list[Event]] = defaultdict(list)
         for chunk in chunks(sorted(visitors)):
             cursor = self._events.find(
-                {"site_id": site_id, "visitor_id": {"$in": chunk}}, batch_size=_CURSOR_BATCH
+                {"site_id": site_id, "visitor_id": {"$in": chunk}},
+                batch_size=_CURSOR_BATCH,
+                max_time_ms=self._max_time_ms,
             )
             async for doc in cursor:
                 histories[doc["visitor_id"]].append(_event(doc))
@@ -700,6 +818,7 @@ class MongoStore(OwnSnapshotReads):
         if operations:
             await self._sessions.bulk_write(operations, ordered=True)
 
+    @_unavailable_on_outage
     async def count_dropped_bots(
         self, site_id: str, reasons: Mapping[str, int], at: datetime
     ) -> None:
@@ -714,20 +833,26 @@ class MongoStore(OwnSnapshotReads):
                 # it themselves): the other inserted the document, so this one updates.
                 await collection.update_one(identity, change)
 
+    @_unavailable_on_outage
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         histories = await self._histories(site_id, [visitor_id])
         return histories.get(visitor_id, [])
 
     # --- privacy -----------------------------------------------------------------
+    @_unavailable_on_outage
     async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
         cursor = self._sessions.find(
-            {"site_id": site_id, "visitor_id": visitor_id}, batch_size=_CURSOR_BATCH
+            {"site_id": site_id, "visitor_id": visitor_id},
+            batch_size=_CURSOR_BATCH,
+            max_time_ms=self._max_time_ms,
         ).sort([("ordinal", ASCENDING)])
         return [_session(doc) async for doc in cursor]
 
+    @_unavailable_on_outage
     async def erase_visitor(self, site_id: str, visitor_id: str) -> Erased:
         return await self._erase(site_id, [visitor_id])
 
+    @_unavailable_on_outage
     async def erase_email(self, site_id: str, email: str) -> Erased:
         # No index on emails: an erasure request is rare, a scan of the site's
         # conversions cheaper than an index every stored conversion would pay for.
@@ -735,6 +860,7 @@ class MongoStore(OwnSnapshotReads):
             {"site_id": site_id, "type": EventType.CONVERSION.value, "email": {"$ne": None}},
             {"_id": 0, "visitor_id": 1, "email": 1},
             batch_size=_CURSOR_BATCH,
+            max_time_ms=self._max_time_ms,
         )
         holders = {doc["visitor_id"] async for doc in cursor if same_email(doc["email"], email)}
         return await self._erase(site_id, holders)
@@ -751,14 +877,21 @@ class MongoStore(OwnSnapshotReads):
             visitors = events = 0
             for chunk in chunks(known):
                 selection = {"site_id": site_id, "visitor_id": {"$in": chunk}}
-                holding = await self._events.distinct("visitor_id", selection)
-                visitors += len(holding)
+                # An aggregation: distinct() takes no maxTimeMS on mongomock.
+                holding = self._events.aggregate(
+                    [{"$match": selection}, {"$group": {"_id": "$visitor_id"}}],
+                    maxTimeMS=self._max_time_ms,
+                )
+                visitors += len([doc async for doc in holding])
                 events += (await self._events.delete_many(selection)).deleted_count
                 await self._sessions.delete_many(selection)
-        finally:
-            await self._unlock(site_id, known, token, clear_pending=False)
+        except BaseException:
+            await self._unlock_after_failure(site_id, known, token)
+            raise
+        await self._unlock(site_id, known, token, clear_pending=False)
         return Erased(visitors=visitors, events=events)
 
+    @_unavailable_on_outage
     async def purge(self, before: datetime, recut: Recut, *, visitors: int) -> Erased:
         old = {"timestamp_us": {"$lt": to_micros(before)}}
         cursor = self._events.aggregate(
@@ -769,6 +902,7 @@ class MongoStore(OwnSnapshotReads):
             ],
             # The grouping sees every old event before the limit: it may spill to disk.
             allowDiskUse=True,
+            maxTimeMS=self._max_time_ms,
         )
         by_site: dict[str, list[str]] = defaultdict(list)
         async for doc in cursor:
@@ -778,7 +912,6 @@ class MongoStore(OwnSnapshotReads):
             known = sorted(found)
             token = uuid.uuid4().hex
             await self._lock(site_id, known, token)
-            succeeded = False
             try:
                 # Flagged first: if this fails half-way, the next ingest of the visitor
                 # re-cuts it from what is stored.
@@ -789,9 +922,10 @@ class MongoStore(OwnSnapshotReads):
                 plans = {v: list(recut(histories[v])) if histories.get(v) else [] for v in known}
                 await self._replace_sessions(site_id, plans)
                 touched += len(known)
-                succeeded = True
-            finally:
-                await self._unlock(site_id, known, token, clear_pending=succeeded)
+            except BaseException:
+                await self._unlock_after_failure(site_id, known, token)
+                raise
+            await self._unlock(site_id, known, token, clear_pending=True)
         return Erased(visitors=touched, events=deleted)
 
     # --- reads -------------------------------------------------------------------
@@ -799,11 +933,14 @@ class MongoStore(OwnSnapshotReads):
     async def snapshot(self) -> AsyncIterator[MongoSnapshot]:
         sessions = self._sessions  # refuses a closed store
         bots = self._dropped_bots
+        limit = self._max_time_ms
         if not self._snapshot_reads:
-            yield MongoSnapshot(sessions, None, bots=bots)
+            yield MongoSnapshot(sessions, None, bots=bots, max_time_ms=limit)
             return
-        async with await self._client.start_session(snapshot=True) as session:
-            yield MongoSnapshot(sessions, session, bots=bots)
+        with _outage_as_unavailable():
+            session = await self._client.start_session(snapshot=True)
+        async with session:
+            yield MongoSnapshot(sessions, session, bots=bots, max_time_ms=limit)
 
 
 class MongoSnapshot:
@@ -814,16 +951,25 @@ class MongoSnapshot:
     Round trips are serialized: a client session serves one operation at a time, and
     resolvers may read one snapshot concurrently."""
 
-    def __init__(self, sessions: Any, session: Any | None, *, bots: Any) -> None:
+    def __init__(
+        self,
+        sessions: Any,
+        session: Any | None,
+        *,
+        bots: Any,
+        max_time_ms: int = DEFAULT_QUERY_TIMEOUT_MS,
+    ) -> None:
         self._sessions = sessions
         self._session = session
         self._bots = bots
+        self._max_time_ms = max_time_ms
         self._turn = asyncio.Lock()
 
     async def _io(self, operation: Callable[[], Awaitable[T]]) -> T:
         # A callable, not an awaitable: motor starts an operation when it is called.
         async with self._turn:
-            return await operation()
+            with _outage_as_unavailable():
+                return await operation()
 
     async def _batches(self, cursor: Any, size: int) -> AsyncGenerator[list[Document], None]:
         """The documents of a cursor in lists of up to ``size``; the cursor is closed
@@ -839,7 +985,9 @@ class MongoSnapshot:
     ) -> int:
         selection = _selection(site_id, filters, window)
         count = await self._io(
-            lambda: self._sessions.count_documents(selection, session=self._session)
+            lambda: self._sessions.count_documents(
+                selection, session=self._session, maxTimeMS=self._max_time_ms
+            )
         )
         return int(count)
 
@@ -860,7 +1008,10 @@ class MongoSnapshot:
             selection = {"$and": [selection, _after(after)]}
         cursor = (
             self._sessions.find(
-                selection, batch_size=min(limit, _CURSOR_BATCH), session=self._session
+                selection,
+                batch_size=min(limit, _CURSOR_BATCH),
+                session=self._session,
+                max_time_ms=self._max_time_ms,
             )
             .sort(_LISTING_ORDER)
             .skip(max(offset, 0))
@@ -877,6 +1028,7 @@ class MongoSnapshot:
             projection=_REPORT_FIELDS,
             batch_size=_REPORT_CHUNK,
             session=self._session,
+            max_time_ms=self._max_time_ms,
         )
         async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
             async for docs in batches:
@@ -893,6 +1045,7 @@ class MongoSnapshot:
             projection=_JOURNEY_FIELDS,
             batch_size=_REPORT_CHUNK,
             session=self._session,
+            max_time_ms=self._max_time_ms,
         )
         async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
             async for docs in batches:
@@ -911,6 +1064,7 @@ class MongoSnapshot:
             projection={"_id": False} | dict.fromkeys(names, True),
             batch_size=_REPORT_CHUNK,
             session=self._session,
+            max_time_ms=self._max_time_ms,
         )
         async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
             async for docs in batches:
@@ -930,6 +1084,7 @@ class MongoSnapshot:
             allowDiskUse=True,
             batchSize=KEYS_PER_QUERY,
             session=self._session,
+            maxTimeMS=self._max_time_ms,
         )
         async with contextlib.aclosing(self._batches(visitors, KEYS_PER_QUERY)) as batches:
             async for batch in batches:
@@ -944,6 +1099,7 @@ class MongoSnapshot:
                         projection=_CONVERTING_FIELDS,
                         batch_size=_REPORT_CHUNK,
                         session=self._session,
+                        max_time_ms=self._max_time_ms,
                     )
                     async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as found:
                         async for docs in found:
@@ -970,6 +1126,7 @@ class MongoSnapshot:
             {"site_id": site_id},
             {"_id": 0, "reason": 1, "events": 1, "last_seen_us": 1},
             session=self._session,
+            max_time_ms=self._max_time_ms,
         ).sort([("events", DESCENDING), ("reason", ASCENDING)])
         docs = await self._io(lambda: cursor.to_list(None))
         return [

@@ -83,6 +83,13 @@ class DuplicateSiteError(Exception):
     """A site with that id (or key hash) exists already."""
 
 
+class StoreUnavailableError(Exception):
+    """The store cannot serve right now (unreachable, or it did not answer in time).
+
+    Adapters raise it for outages they expect to pass, so that the edge answers 503 and
+    the client tries again; the message says why, for the server log."""
+
+
 class StoreSnapshot(Protocol):
     """Reads over one committed state of a store (``Store.snapshot``)."""
 

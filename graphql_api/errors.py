@@ -19,6 +19,7 @@ from graphql import GraphQLError
 
 from adapters.http.authentication import UNAUTHENTICATED
 from domain.parameters import ParameterError
+from domain.ports import StoreUnavailableError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 _PUBLIC_CODES = frozenset({BAD_USER_INPUT, UNAUTHENTICATED})
@@ -74,7 +75,8 @@ def is_unexpected(error: GraphQLError) -> bool:
     if (error.extensions or {}).get("code") in _PUBLIC_CODES:
         return False
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    # A store outage is answered as a whole by the view (graphql_api/view.py): a 503.
+    return original is not None and not isinstance(original, GraphQLError | StoreUnavailableError)
 
 
 def graphql_wording(message: str) -> str:

@@ -17,10 +17,13 @@ from collections.abc import Mapping
 from aiohttp import web
 from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from adapters.http.authentication import authenticate
 from adapters.http.bodies import BAD_REQUEST, decode_json, read_body
-from adapters.http.errors import HttpError
+from adapters.http.errors import HttpError, store_unavailable
+from domain.ports import StoreUnavailableError
 from graphql_api import ide
 from graphql_api.context import SERVICE, GraphQLContext
 from graphql_api.schema import AttributionSchema
@@ -50,11 +53,15 @@ class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
             await read_body(request, max_bytes=request.client_max_size)
         except HttpError as err:
             return _error_response(err.status, err.message, code=err.code, headers=err.headers)
+        except StoreUnavailableError as exc:
+            return _unavailable_response(exc)
         context = GraphQLContext(service=request.app[SERVICE], site=site)
         try:
             return await self.run(request, context=context)
         except HttpError as err:  # from decode_json below
             return _error_response(err.status, err.message, code=err.code, headers=err.headers)
+        except StoreUnavailableError as exc:  # from process_result below
+            return _unavailable_response(exc)
         except HTTPException as err:
             # Malformed requests (no query, body not JSON, a batch): JSON like the rest.
             return _error_response(err.status_code, err.reason, code=BAD_REQUEST)
@@ -64,6 +71,16 @@ class GraphQLEndpoint(GraphQLView[GraphQLContext, None]):
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
         # Our page, not strawberry's: that one loads GraphiQL from a CDN (graphql_api/ide.py).
         return ide.page()
+
+    async def process_result(
+        self, request: web.Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # A store outage fails the whole request with the edge's 503, not a partial answer
+        # the client would take for data: it can retry the same query in a few seconds.
+        for error in result.errors or ():
+            if isinstance(error.original_error, StoreUnavailableError):
+                raise error.original_error
+        return await super().process_result(request, result)
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson, as the REST API: it refuses invalid UTF-8 and lone surrogates, which
@@ -83,3 +100,8 @@ def _error_response(
     if code is not None:
         error["extensions"] = {"code": code}
     return web.json_response({"errors": [error]}, status=status, headers=headers)
+
+
+def _unavailable_response(error: StoreUnavailableError) -> web.Response:
+    err = store_unavailable(error)
+    return _error_response(err.status, err.message, code=err.code, headers=err.headers)

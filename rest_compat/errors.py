@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from adapters.http.errors import CLIENT_CLOSED_REQUEST, HttpError
+from adapters.http.errors import CLIENT_CLOSED_REQUEST, HttpError, store_unavailable
+from domain.ports import StoreUnavailableError
 from rest_compat.responses import json_response
 
 logger = logging.getLogger("attributionhub.rest")
@@ -46,6 +47,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except HttpError as err:
         return error_response(err.status, err.message, err.headers)
+    except StoreUnavailableError as exc:
+        unavailable = store_unavailable(exc)
+        return error_response(unavailable.status, unavailable.message, unavailable.headers)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise  # redirects are no errors; a JSON error of another layer stays as it is
