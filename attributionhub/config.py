@@ -32,6 +32,8 @@ RATE_LIMIT = "ATTRIBUTIONHUB_RATE_LIMIT"
 GRAPHQL_IDE = "ATTRIBUTIONHUB_GRAPHQL_IDE"
 GRAPHQL_INTROSPECTION = "ATTRIBUTIONHUB_GRAPHQL_INTROSPECTION"
 MONGO_WRITE_CONCERN = "ATTRIBUTIONHUB_MONGO_WRITE_CONCERN"
+MONGO_QUERY_TIMEOUT_MS = "ATTRIBUTIONHUB_MONGO_QUERY_TIMEOUT_MS"
+MONGO_WRITE_TIMEOUT_MS = "ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS"
 REPORT_CONCURRENCY = "ATTRIBUTIONHUB_REPORT_CONCURRENCY"
 DEBUG = "ATTRIBUTIONHUB_DEBUG"
 BODY_TIMEOUT = "ATTRIBUTIONHUB_BODY_TIMEOUT_SECONDS"
@@ -47,6 +49,7 @@ MAX_SESSION_TIMEOUT_MINUTES = 1440
 MAX_REPORT_CONCURRENCY = 64
 # Bounds that only catch typos (a timeout of a day is no timeout).
 MAX_SECONDS = 3600.0
+MAX_MILLISECONDS = 3_600_000
 MAX_PENDING_BODIES_LIMIT = 100_000
 # A century: any longer is keeping everything, and the cut-off stays a valid date.
 MAX_RETENTION_DAYS = 36_500
@@ -90,6 +93,9 @@ class Settings:
     graphql_ide: bool = False
     graphql_introspection: bool = False
     mongo_write_concern: str = "majority"
+    # maxTimeMS of every MongoDB read, wtimeout of every write (docs/deployment.md).
+    mongo_query_timeout_ms: int = 15_000
+    mongo_write_timeout_ms: int = 10_000
     access_log: bool = True
     # Page reports computed at once; more wait their turn (docs/deployment.md).
     report_concurrency: int = DEFAULT_REPORT_CONCURRENCY
@@ -129,6 +135,14 @@ class Settings:
         if value := env.get(MONGO_WRITE_CONCERN):
             settings = replace(
                 settings, mongo_write_concern=parse_write_concern(MONGO_WRITE_CONCERN, value)
+            )
+        if value := env.get(MONGO_QUERY_TIMEOUT_MS):
+            settings = replace(
+                settings, mongo_query_timeout_ms=parse_milliseconds(MONGO_QUERY_TIMEOUT_MS, value)
+            )
+        if value := env.get(MONGO_WRITE_TIMEOUT_MS):
+            settings = replace(
+                settings, mongo_write_timeout_ms=parse_milliseconds(MONGO_WRITE_TIMEOUT_MS, value)
             )
         if value := env.get(REPORT_CONCURRENCY):
             concurrency = parse_int(
@@ -188,6 +202,12 @@ def parse_int(name: str, value: str, *, low: int, high: int, what: str) -> int:
     if number is None or not low <= number <= high or not text.lstrip("+-").isdigit():
         raise SettingError(f"{name}: expected {what} from {low} to {high}, got {value!r}")
     return number
+
+
+def parse_milliseconds(name: str, value: str) -> int:
+    return parse_int(
+        name, value, low=1, high=MAX_MILLISECONDS, what="a whole number of milliseconds"
+    )
 
 
 def parse_retention_days(name: str, value: str) -> int:

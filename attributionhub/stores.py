@@ -35,7 +35,12 @@ async def open_store(settings: Settings) -> Store:
         from adapters.mongo_store import MongoStore, MongoUnavailableError
 
         try:
-            return await MongoStore.open(settings.store, write_concern=settings.mongo_write_concern)
+            return await MongoStore.open(
+                settings.store,
+                write_concern=settings.mongo_write_concern,
+                query_timeout_ms=settings.mongo_query_timeout_ms,
+                write_timeout_ms=settings.mongo_write_timeout_ms,
+            )
         except (MongoUnavailableError, ValueError) as exc:
             raise StoreUnavailableError(str(exc)) from exc
     path = sqlite_path(settings.store)

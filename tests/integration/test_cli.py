@@ -705,6 +705,7 @@ def test_serve_refuses_a_bad_setting_before_it_listens(tmp_path: Path, value: st
         ("ATTRIBUTIONHUB_RATE_LIMIT", "600/fortnight"),
         ("ATTRIBUTIONHUB_GRAPHQL_IDE", "maybe"),
         ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "0"),
+        ("ATTRIBUTIONHUB_MONGO_QUERY_TIMEOUT_MS", "soon"),
         ("ATTRIBUTIONHUB_CORS_ORIGINS", "*"),
     ],
 )

@@ -13,7 +13,6 @@ from functools import partial
 from typing import Any
 
 import pytest
-from pymongo.errors import AutoReconnect
 
 from adapters import mongo_store
 from adapters.mongo_store import (
@@ -31,6 +30,7 @@ from domain.page_report import (
     report_session,
     with_ordinals,
 )
+from domain.ports import StoreUnavailableError
 from domain.queries import SessionFilters, TimeWindow
 from domain.sessionization import sessionize
 from tests.integration.mongo_shim import (
@@ -480,7 +480,7 @@ async def test_a_retry_after_a_failed_session_write_repairs_the_visitors_session
     ]
     client.fail_next("bulk_write")
 
-    with pytest.raises(AutoReconnect):
+    with pytest.raises(StoreUnavailableError):
         await store.ingest(SITE, batch, RECUT)
 
     # The events got in before the failure; without transactions they stay.

@@ -46,6 +46,10 @@ def test_a_report_concurrency_that_is_not_a_positive_integer_names_the_setting(
         ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "0", "expected 'majority', a number of members"),
         ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "-1", "expected 'majority', a number of members"),
         ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "1.5", "expected 'majority', a number of members"),
+        ("ATTRIBUTIONHUB_MONGO_QUERY_TIMEOUT_MS", "0", "whole number of milliseconds"),
+        ("ATTRIBUTIONHUB_MONGO_QUERY_TIMEOUT_MS", "1.5", "whole number of milliseconds"),
+        ("ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS", "-10", "whole number of milliseconds"),
+        ("ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS", "10s", "from 1 to 3600000"),
         ("ATTRIBUTIONHUB_STORE", "   ", "expected a file path or a mongodb:// URL"),
         ("ATTRIBUTIONHUB_STORE", "postgres://db/x", "expected a file path or a mongodb://"),
     ],
@@ -72,6 +76,8 @@ def test_valid_settings_are_read_from_the_environment() -> None:
             "ATTRIBUTIONHUB_GRAPHQL_IDE": "Yes",
             "ATTRIBUTIONHUB_GRAPHQL_INTROSPECTION": "0",
             "ATTRIBUTIONHUB_MONGO_WRITE_CONCERN": "2",
+            "ATTRIBUTIONHUB_MONGO_QUERY_TIMEOUT_MS": "2500",
+            "ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS": "4000",
             "ATTRIBUTIONHUB_DEBUG": "off",
         }
     )
@@ -81,6 +87,7 @@ def test_valid_settings_are_read_from_the_environment() -> None:
     assert settings.rate_limit == "10/second;600/minute"
     assert (settings.graphql_ide, settings.graphql_introspection) == (True, False)
     assert settings.mongo_write_concern == "2"
+    assert (settings.mongo_query_timeout_ms, settings.mongo_write_timeout_ms) == (2500, 4000)
 
 
 def test_rate_limit_off_and_a_tag_set_write_concern_are_accepted() -> None:
