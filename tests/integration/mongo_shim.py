@@ -18,7 +18,12 @@ from typing import Any
 
 from mongomock.collection import BulkOperationBuilder
 from mongomock_motor import AsyncMongoMockClient, AsyncMongoMockCollection, AsyncMongoMockDatabase
-from pymongo.errors import AutoReconnect, OperationFailure
+from pymongo.errors import (
+    AutoReconnect,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from adapters.mongo_store import MongoStore
 
@@ -97,23 +102,41 @@ class InterleavingClient:
     happen. Here every awaited operation and every cursor step first yields to the event
     loop a random number of times (seeded), so concurrent ingests interleave at each
     round trip as they would on a server. ``fail_next(name)`` makes the next call of that
-    collection method raise ``AutoReconnect``, as a dropped connection would.
+    collection method raise ``AutoReconnect``, as a dropped connection would (or the
+    ``error`` given); ``delay_next(name, seconds)`` makes it wait first, as a slow write
+    would; while ``unreachable`` is true every operation raises
+    ``ServerSelectionTimeoutError``, as when no server can be reached. ``calls`` records
+    each method called and its keyword arguments, so tests see what reaches the driver.
     """
 
     def __init__(self, *, seed: int) -> None:
         self._rng = random.Random(seed)
-        self._failures: dict[str, int] = {}
+        self._failures: dict[str, list[type[PyMongoError]]] = {}
+        self._delays: dict[str, list[float]] = {}
         self._inner = mongomock_client()
+        self.unreachable = False
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
-    def fail_next(self, method: str, times: int = 1) -> None:
-        self._failures[method] = self._failures.get(method, 0) + times
+    def fail_next(
+        self, method: str, times: int = 1, *, error: type[PyMongoError] = AutoReconnect
+    ) -> None:
+        self._failures.setdefault(method, []).extend([error] * times)
+
+    def delay_next(self, method: str, seconds: float) -> None:
+        self._delays.setdefault(method, []).append(seconds)
+
+    def _record(self, method: str, kwargs: Mapping[str, Any]) -> None:
+        self.calls.append((method, dict(kwargs)))
 
     async def _step(self, method: str) -> None:
         for _ in range(self._rng.randrange(4)):
             await asyncio.sleep(0)
-        if self._failures.get(method, 0) > 0:
-            self._failures[method] -= 1
-            raise AutoReconnect(f"injected failure of {method}")
+        if self._delays.get(method):
+            await asyncio.sleep(self._delays[method].pop(0))
+        if self.unreachable:
+            raise ServerSelectionTimeoutError(f"injected outage: no server for {method}")
+        if self._failures.get(method):
+            raise self._failures[method].pop(0)(f"injected failure of {method}")
 
     def wrap(self, target: Any) -> Any:
         return _Interleaved(self, target)
@@ -136,16 +159,25 @@ class _Interleaved:
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._target, name)
         if name in {"find", "aggregate"}:
-            return lambda *args, **kwargs: _InterleavedCursor(
-                self._owner, attribute(*args, **kwargs), name
-            )
+
+            def cursor(*args: Any, **kwargs: Any) -> _InterleavedCursor:
+                self._owner._record(name, kwargs)
+                return _InterleavedCursor(self._owner, attribute(*args, **kwargs), name)
+
+            return cursor
         if name in {"get_database", "get_collection"}:
-            return lambda *args, **kwargs: self._owner.wrap(attribute(*args, **kwargs))
+
+            def wrapped(*args: Any, **kwargs: Any) -> Any:
+                self._owner._record(name, kwargs)
+                return self._owner.wrap(attribute(*args, **kwargs))
+
+            return wrapped
         if isinstance(attribute, AsyncMongoMockDatabase | AsyncMongoMockCollection):
             return self._owner.wrap(attribute)
         if inspect.iscoroutinefunction(attribute):
 
             async def call(*args: Any, **kwargs: Any) -> Any:
+                self._owner._record(name, kwargs)
                 await self._owner._step(name)
                 return await attribute(*args, **kwargs)
 
