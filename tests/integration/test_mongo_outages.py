@@ -5,7 +5,6 @@ port's ``StoreUnavailableError``, and locks released without masking the failure
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
