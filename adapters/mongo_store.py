@@ -36,7 +36,13 @@ every event of visitor V is inserted, and V's sessions rewritten, only while hol
 lock. So the holder reads the complete set of V's events, and the last holder leaves the
 re-cut of all of them. Locks are taken in sorted visitor order (a partially acquired set
 keeps only its sorted prefix), which rules out deadlocks between overlapping batches; each
-lock is a lease, so a crashed process blocks its visitors for ``lock_lease`` at most.
+lock is a lease, so a crashed process blocks its visitors for ``lock_lease`` at most. A
+failed operation releases its locks without masking its error: when the release fails too
+(the connection is still down), it is logged and the lease lets the next ingest in.
+
+Outages. Every read carries ``maxTimeMS`` and every write concern ``wtimeout``; no server,
+a dropped connection and either timeout raise the port's ``StoreUnavailableError``
+(``MongoUnavailableError``), which the HTTP edge answers with a 503 and ``Retry-After``.
 
 "Nothing written on error": the re-cut runs before anything is written, so a failing
 re-cut writes nothing. A failure after the events are inserted (network, crash) cannot be
