@@ -173,7 +173,9 @@ class StoreSnapshot(Protocol):
 
 
 class Store(Protocol):
-    """Persistence of sites, raw events and materialized sessions."""
+    """Persistence of sites, raw events and materialized sessions.
+
+    Any method may raise ``StoreUnavailableError`` while the store cannot be reached."""
 
     # --- sites -------------------------------------------------------------------
     async def add_site(self, site: Site) -> None:
