@@ -111,14 +111,18 @@ class InterleavingClient:
 
     def __init__(self, *, seed: int) -> None:
         self._rng = random.Random(seed)
-        self._failures: dict[str, list[type[PyMongoError]]] = {}
+        self._failures: dict[str, list[Callable[[str], PyMongoError]]] = {}
         self._delays: dict[str, list[float]] = {}
         self._inner = mongomock_client()
         self.unreachable = False
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def fail_next(
-        self, method: str, times: int = 1, *, error: type[PyMongoError] = AutoReconnect
+        self,
+        method: str,
+        times: int = 1,
+        *,
+        error: Callable[[str], PyMongoError] = AutoReconnect,
     ) -> None:
         self._failures.setdefault(method, []).extend([error] * times)
 

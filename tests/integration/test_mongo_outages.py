@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 from pymongo import WriteConcern
-from pymongo.errors import ExecutionTimeout, ServerSelectionTimeoutError, WTimeoutError
+from pymongo.errors import (
+    BulkWriteError,
+    ExecutionTimeout,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
 
 from adapters.mongo_store import MongoStore
 from domain.events import parse_event
@@ -91,11 +97,11 @@ async def test_every_read_carries_the_query_timeout_and_writes_the_write_timeout
 
 @pytest.mark.parametrize("error", [ExecutionTimeout, ServerSelectionTimeoutError])
 async def test_a_read_that_times_out_or_finds_no_server_is_store_unavailable(
-    error: type[Exception],
+    error: type[PyMongoError],
 ) -> None:
     client = InterleavingClient(seed=4)
     store = await open_on(client)
-    client.fail_next("count_documents", error=error)  # type: ignore[arg-type]
+    client.fail_next("count_documents", error=error)
 
     with pytest.raises(StoreUnavailableError, match="MongoDB unavailable"):
         await store.count_sessions(SITE, *EVERYTHING)
@@ -111,6 +117,32 @@ async def test_a_write_concern_timeout_is_store_unavailable() -> None:
 
     with pytest.raises(StoreUnavailableError):
         await store.ingest(SITE, [event("e-1", "v1", "2025-07-15T10:00:00Z")], RECUT)
+
+
+def replication_timed_out(message: str) -> BulkWriteError:
+    """What an unordered insert answers when its write concern timed out."""
+    timed_out = {"code": 64, "errmsg": message, "errInfo": {"wtimeout": True}}
+    return BulkWriteError({"writeErrors": [], "writeConcernErrors": [timed_out]})
+
+
+async def test_a_write_concern_timeout_inside_a_bulk_write_is_store_unavailable() -> None:
+    client = InterleavingClient(seed=9)
+    store = await open_on(client)
+    await store.ingest(SITE, [event("e-0", "v1", "2025-07-15T09:00:00Z")], RECUT)
+    client.fail_next("insert_many", error=replication_timed_out)
+
+    with pytest.raises(StoreUnavailableError, match="a write timed out"):
+        await store.ingest(SITE, [event("e-1", "v1", "2025-07-15T10:00:00Z")], RECUT)
+
+
+async def test_server_selection_waits_no_longer_than_the_query_timeout() -> None:
+    started = time.monotonic()
+
+    with pytest.raises(StoreUnavailableError, match=r"within 0\.3 s"):
+        # Port 1 on loopback: connection refused, so only the selection timeout waits.
+        await MongoStore.open("mongodb://127.0.0.1:1/analytics", query_timeout_ms=300)
+
+    assert time.monotonic() - started < 3
 
 
 async def test_an_outage_fails_every_operation_fast_and_the_store_recovers_after_it() -> None:
