@@ -337,8 +337,7 @@ class AttributionService:
         """The visitor's stored events and sessions; None when nothing is stored."""
         _check_visitor_id(visitor_id)
         now = self.clock.now()
-        events = await self.store.visitor_events(site_id, visitor_id)
-        sessions = await self.store.visitor_sessions(site_id, visitor_id)
+        events, sessions = await self.store.visitor_history(site_id, visitor_id)
         if not events and not sessions:
             return None
         ordered = sorted(events, key=lambda e: (e.timestamp, e.event_id))
