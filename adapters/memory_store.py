@@ -95,6 +95,15 @@ class MemoryStore(OwnSnapshotReads):
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         return list(self._visitor_events.get((site_id, visitor_id), []))
 
+    async def visitor_history(
+        self, site_id: str, visitor_id: str
+    ) -> tuple[list[Event], list[Session]]:
+        # No await between the two: nothing can run in between.
+        return (
+            list(self._visitor_events.get((site_id, visitor_id), [])),
+            list(self._sessions.get((site_id, visitor_id), [])),
+        )
+
     async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
         return list(self._sessions.get((site_id, visitor_id), []))
 

@@ -846,6 +846,31 @@ class MongoStore(OwnSnapshotReads):
 
     # --- privacy -----------------------------------------------------------------
     @_unavailable_on_outage
+    async def visitor_history(
+        self, site_id: str, visitor_id: str
+    ) -> tuple[list[Event], list[Session]]:
+        # A snapshot session where the deployment has one (replica sets and clusters of
+        # 5.0+), else the two reads one after the other (docs/read-model.md).
+        if self._snapshot_reads:
+            async with await self._client.start_session(snapshot=True) as session:
+                return await self._visitor_history(site_id, visitor_id, session)
+        return await self._visitor_history(site_id, visitor_id, None)
+
+    async def _visitor_history(
+        self, site_id: str, visitor_id: str, session: Any | None
+    ) -> tuple[list[Event], list[Session]]:
+        mine = {"site_id": site_id, "visitor_id": visitor_id}
+        limit = self._max_time_ms
+        events = self._events.find(
+            mine, batch_size=_CURSOR_BATCH, session=session, max_time_ms=limit
+        )
+        found = [_event(doc) async for doc in events]
+        cursor = self._sessions.find(
+            mine, batch_size=_CURSOR_BATCH, session=session, max_time_ms=limit
+        ).sort([("ordinal", ASCENDING)])
+        return found, [_session(doc) async for doc in cursor]
+
+    @_unavailable_on_outage
     async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
         cursor = self._sessions.find(
             {"site_id": site_id, "visitor_id": visitor_id},

@@ -110,6 +110,13 @@ _FIELD_OF: Final = {
 }
 
 
+# Every field any breakdown reads: what one read shared by several breakdowns of one
+# request holds (``Reads.breakdown``'s ``shared``).
+BREAKDOWN_FIELDS: Final = (
+    "visitor", "source", "medium", "campaign", "content", "term", "landing", "conversions"
+)  # fmt: skip
+
+
 # A row of some fields of an ``AggregateSession`` (all of them: an ``AggregateSession``).
 AggregateRow = tuple[Any, ...]
 

@@ -224,6 +224,14 @@ class Store(Protocol):
         ...
 
     # --- privacy (docs/privacy.md) ------------------------------------------------
+    async def visitor_history(
+        self, site_id: str, visitor_id: str
+    ) -> tuple[list[Event], list[Session]]:
+        """The visitor's stored events and sessions, read from one committed state (the
+        sessions are the re-cut of exactly those events), as an access request needs.
+        MongoDB without snapshot reads reads them one after the other."""
+        ...
+
     async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
         """Every stored session of one visitor, in start order."""
         ...

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
@@ -176,10 +176,23 @@ class Query:
         params["limit"] = limit
         try:
             reads = await info.context.reads()
-            found = await reads.breakdown(info.context.site.site_id, params)
+            found = await reads.breakdown(
+                info.context.site.site_id, params, shared=_several_breakdowns(info)
+            )
         except ParameterError as err:
             raise bad_user_input(err) from None
         return Breakdown(result=found)
+
+
+def _several_breakdowns(info: Info) -> bool:
+    """Whether the request asks for more than one breakdown (a dashboard asks for five):
+    they then read the window once between them."""
+    fields = [
+        selection
+        for selection in info.operation.selection_set.selections
+        if isinstance(selection, FieldNode) and selection.name.value == "breakdown"
+    ]
+    return len(fields) > 1
 
 
 @strawberry.type

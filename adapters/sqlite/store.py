@@ -289,19 +289,22 @@ class SqliteStore(OwnSnapshotReads):
 
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         keys = self._keys
+        return await self._read(lambda conn: _visitor_events(conn, keys, site_id, visitor_id))
 
-        def read(conn: sqlite3.Connection) -> list[Event]:
-            found = conn.execute(
-                "SELECT v.visitor_key FROM site_keys AS s JOIN visitors AS v "
-                "ON v.site_key = s.site_key WHERE s.site_id = ? AND v.visitor_id = ?",
-                (site_id, visitor_id),
-            ).fetchone()
-            if found is None:
-                return []
-            rows = conn.execute(
-                f"{codec.EVENT_SELECT} WHERE e.visitor_key = ?", (found[0],)
-            ).fetchall()
-            return list(codec.events_from_rows(conn, keys, site_id, {found[0]: visitor_id}, rows))
+    async def visitor_history(
+        self, site_id: str, visitor_id: str
+    ) -> tuple[list[Event], list[Session]]:
+        keys = self._keys
+
+        def read(conn: sqlite3.Connection) -> tuple[list[Event], list[Session]]:
+            # One read transaction: an ingest committing between the two reads cannot
+            # make the sessions disagree with the events.
+            connections.begin_read(conn)
+            try:
+                events = _visitor_events(conn, keys, site_id, visitor_id)
+                return events, privacy.visitor_sessions(conn, keys, site_id, visitor_id)
+            finally:
+                connections.end_read(conn)
 
         return await self._read(read)
 
@@ -631,6 +634,20 @@ _PAGE_ROWS: Final = (
     " AND s.start = j.value ->> 0 AND s.visitor_key = j.value ->> 1"
     " AND s.ordinal = j.value ->> 2"
 )
+
+
+def _visitor_events(
+    conn: sqlite3.Connection, keys: Dictionaries, site_id: str, visitor_id: str
+) -> list[Event]:
+    found = conn.execute(
+        "SELECT v.visitor_key FROM site_keys AS s JOIN visitors AS v "
+        "ON v.site_key = s.site_key WHERE s.site_id = ? AND v.visitor_id = ?",
+        (site_id, visitor_id),
+    ).fetchone()
+    if found is None:
+        return []
+    rows = conn.execute(f"{codec.EVENT_SELECT} WHERE e.visitor_key = ?", (found[0],)).fetchall()
+    return list(codec.events_from_rows(conn, keys, site_id, {found[0]: visitor_id}, rows))
 
 
 def _execute(

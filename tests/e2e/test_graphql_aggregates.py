@@ -299,3 +299,30 @@ async def test_an_interval_or_dimension_outside_the_enum_is_refused_by_name(
     [error] = body["errors"]
     assert named in error["message"]
     assert "data" not in body or body["data"] is None
+
+
+@pytest.mark.parametrize("params", [FILTERS[0], FILTERS[2], FILTERS[6]])
+async def test_every_dimension_in_one_request_answers_as_each_alone(
+    seeded: tuple[Running, str], params: dict[str, Any]
+) -> None:
+    # Several breakdowns in one request read the window once between them (a dashboard
+    # asks for five): the answers must be those of each breakdown asked alone.
+    running, key = seeded
+    variables = {"filter": graphql_filter(params), "limit": 100}
+    fields = " ".join(
+        f"{dimension.lower()}: breakdown(filter: $filter, by: {dimension}, limit: $limit) "
+        "{ timeFrame { start end } totalRows "
+        "rows { value sessions users conversions convertingSessions conversionRate } }"
+        for dimension in DIMENSIONS
+    )
+    together = await graphql_data(
+        running.client,
+        key,
+        f"query($filter: AggregateFilter, $limit: Int) {{ {fields} }}",
+        variables,
+    )
+    for dimension in DIMENSIONS:
+        alone = await graphql_data(
+            running.client, key, BREAKDOWN_QUERY, {**variables, "by": dimension}
+        )
+        assert together[dimension.lower()] == alone["breakdown"], dimension

@@ -84,6 +84,7 @@ async def test_every_read_carries_the_query_timeout_and_writes_the_write_timeout
         [_ async for _ in snapshot.visitor_conversions(SITE, *EVERYTHING)]
         await snapshot.dropped_bots(SITE)
     await store.visitor_sessions(SITE, "v1")
+    await store.visitor_history(SITE, "v1")
     await store.erase_email(SITE, "a@example.com")
     await store.purge(datetime(2025, 7, 16, tzinfo=UTC), RECUT, visitors=10)
 

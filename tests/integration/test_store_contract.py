@@ -1353,3 +1353,32 @@ async def test_a_purge_deletes_old_events_and_re_cuts_a_session_straddling_the_c
     assert await all_sessions(store, SITE_B) == []
     assert sorted(e.event_id for e in await store.visitor_events(SITE_A, "v1")) == ["r-2", "r-3"]
     assert (await store.purge(cutoff, RECUT, visitors=10)).events == 0
+
+
+async def test_a_visitors_history_is_its_events_and_their_re_cut_even_while_events_arrive(
+    store: Store,
+) -> None:
+    # Reads race with ingests of the same visitor: every read must see sessions that are
+    # the re-cut of exactly the events it sees (one committed state).
+    events = [
+        pageview(f"e-{i}", "v1", f"2025-07-15T{10 + i // 60:02d}:{i % 60:02d}:00Z", HOME)
+        for i in range(0, 240, 7)
+    ]
+    seen: list[tuple[list[Event], list[Session]]] = []
+
+    async def write() -> None:
+        for i in range(0, len(events), 3):
+            await store.ingest(SITE_A, events[i : i + 3], RECUT)
+            await asyncio.sleep(0)
+
+    async def read() -> None:
+        for _ in range(30):
+            seen.append(await store.visitor_history(SITE_A, "v1"))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(write(), read(), read())
+    seen.append(await store.visitor_history(SITE_A, "v1"))
+    for found, sessions in seen:
+        assert by_identity(sessions) == by_identity(RECUT(found))
+    assert len(seen[-1][0]) == len(events)
+    assert await store.visitor_history(SITE_B, "v1") == ([], [])

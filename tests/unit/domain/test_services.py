@@ -557,3 +557,33 @@ async def test_purging_all_goes_batch_after_batch_until_nothing_is_left(
 
     assert (purged.visitors, purged.events) == (5, 5)
     assert await service.store.visitor_events(new.site.site_id, "v-new") != []
+
+
+async def test_breakdowns_that_share_read_the_window_once_and_answer_as_alone() -> None:
+    reads_of_rows: list[object] = []
+
+    class CountingSnapshot(MemorySnapshot):
+        def aggregate_sessions(self, *args: Any, **kwargs: Any) -> Any:
+            reads_of_rows.append(args)
+            return super().aggregate_sessions(*args, **kwargs)
+
+    class CountingStore(MemoryStore):
+        @asynccontextmanager
+        async def snapshot(self) -> AsyncIterator[MemorySnapshot]:
+            async with super().snapshot() as plain:
+                yield CountingSnapshot(plain._sessions)
+
+    service = AttributionService(CountingStore(), FixedClock(NOW), ListBots())
+    await service.ingest("s", JOURNEY_EVENTS)
+    window = {"start_date": "2025-07-01", "end_date": "2025-07-20"}
+    dimensions = ("source", "medium", "channel", "landing_page", "campaign")
+    async with service.reading() as reads:
+        alone = [await reads.breakdown("s", {**window, "by": by}) for by in dimensions]
+    assert len(reads_of_rows) == len(dimensions)
+    reads_of_rows.clear()
+    async with service.reading() as reads:
+        together = [
+            await reads.breakdown("s", {**window, "by": by}, shared=True) for by in dimensions
+        ]
+    assert len(reads_of_rows) == 1
+    assert together == alone
