@@ -111,7 +111,13 @@ async def test_a_query_runs_with_the_api_key_in_the_ide_s_headers(
     in_tab = await tab.evaluate("JSON.stringify(Object.assign({}, sessionStorage))")
     assert service.api_key in in_tab
 
-    # A reload (a fresh page: the marker is gone) keeps it.
+    # A reload (a fresh page: the marker is gone) keeps it, once GraphiQL has saved its
+    # tabs (it does so a moment after an edit, not at once).
+    key = json.dumps(service.api_key)
+    await tab.wait_for(
+        "Object.keys(sessionStorage).some(name => name.includes('tabState')"
+        f" && sessionStorage.getItem(name).includes({key}))"
+    )
     await tab.evaluate("window.beforeReload = true; location.reload()")
     has_key = f"{HEADERS_EDITOR}.CodeMirror.getValue().includes({json.dumps(service.api_key)})"
     await tab.wait_for(f"!window.beforeReload && !!{HEADERS_EDITOR} && {has_key}")
