@@ -7,7 +7,9 @@ Collections (database from the URL path, default ``attributionhub``):
 
 - ``sites``: ``_id`` is the site id; unique indexes on both key hashes.
 - ``events``: raw events, unique on ``(site_id, event_id)`` (idempotent ingestion).
-- ``sessions``: materialized sessions, path and conversions embedded, unique on
+- ``sessions``: materialized sessions, path and conversions embedded (a path of more
+  than 1,000 visits keeps its first and last 500, ``path_truncated`` counting the rest,
+  so no document nears 16 MB; docs/read-model.md), unique on
   ``(site_id, visitor_id, session_id)``; indexed by site and start, and by each filter
   field followed by start, in the full /sessions order. Beside the session itself each
   document keeps what the page report reads (``domain.page_report.ReportSession``) as
@@ -169,6 +171,9 @@ DEFAULT_LOCK_LEASE: Final = timedelta(seconds=15)
 _DUPLICATE_KEY: Final = 11000
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
 _CURSOR_BATCH: Final = 500
+# Visits kept at each end of a long session's stored path: 1,000 visits of URLs of the
+# longest accepted length (domain.events.MAX_URL_LENGTH) take about 4.2 MB of the 16 MB.
+_PATH_END: Final = 500
 # Report rows are small (the path stays on the server): one batch, one chunk, ~1-2 MB.
 _REPORT_CHUNK: Final = 5_000
 # Snapshot reads outside transactions came with MongoDB 5.0, wire version 13.
@@ -1466,7 +1471,7 @@ def _session_document(session: Session, ordinal: int) -> Document:
         "landing_page": session.landing_page,
         "exit_page": session.exit_page,
         "exit_previous_page": session.exit_previous_page,
-        "path": [{"url": p.url, **_instant("at", p.timestamp)} for p in session.path],
+        **_stored_path(session.path),
         "conversions": [
             {
                 "event_id": c.event_id,
@@ -1485,6 +1490,19 @@ def _session_document(session: Session, ordinal: int) -> Document:
             (c.page, c.previous_page, c.meta_type, c.meta_id) for c in session.conversions
         ),
     }
+
+
+def _stored_path(path: Sequence[PageVisit]) -> Document:
+    """The ``path`` field of a session document, bounded so that a long session of long
+    URLs stays far below MongoDB's 16 MB document limit: past ``2 * _PATH_END`` visits
+    the first and last ``_PATH_END`` are kept and ``path_truncated`` counts the others.
+    Landing, exit and exit-previous pages are fields of their own, exact either way."""
+    dropped = len(path) - 2 * _PATH_END
+    kept = [*path[:_PATH_END], *path[-_PATH_END:]] if dropped > 0 else path
+    stored: Document = {"path": [{"url": p.url, **_instant("at", p.timestamp)} for p in kept]}
+    if dropped > 0:
+        stored["path_truncated"] = dropped
+    return stored
 
 
 def _report_conversions(conversions: Iterable[tuple[str, str, str, str | None]]) -> Document:
