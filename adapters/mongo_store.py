@@ -39,6 +39,10 @@ lock. So the holder reads the complete set of V's events, and the last holder le
 re-cut of all of them. Locks are taken in sorted visitor order (a partially acquired set
 keeps only its sorted prefix), which rules out deadlocks between overlapping batches; each
 lock is a lease, so a crashed process blocks its visitors for ``lock_lease`` at most. A
+working holder renews its lease every ``lock_renewal``; one that lost it anyway (a paused
+process) cannot overwrite newer work: every taking of a lock raises the visitor's
+``fence``, session documents carry the fence of their writer, and session writes are
+checked against it before and after (``_replace_sessions``, ``LockLostError``). A
 failed operation releases its locks without masking its error: when the release fails too
 (the connection is still down), it is logged and the lease lets the next ingest in.
 
@@ -630,15 +634,17 @@ class MongoStore(OwnSnapshotReads):
             return StoredBatch(accepted=0, duplicates=len(events))
         await self._ensure_visitors(site_id, to_lock - known.keys())
         token = uuid.uuid4().hex
-        held = await self._lock(site_id, sorted(to_lock), token)
-        fences = {v: fence for v, (_, fence) in held.items()}
-        pending = {v: flag for v, (flag, _) in held.items()}
-        try:
-            async with self._renewing(site_id, to_lock, token):
+        # Renewing from the start: the locks taken first must not expire while the batch
+        # waits for the others.
+        async with self._renewing(site_id, to_lock, token):
+            held = await self._lock(site_id, sorted(to_lock), token)
+            fences = {v: fence for v, (_, fence) in held.items()}
+            pending = {v: flag for v, (flag, _) in held.items()}
+            try:
                 accepted = await self._ingest_locked(site_id, candidates, pending, fences, recut)
-        except BaseException:
-            await self._unlock_after_failure(site_id, to_lock, token)
-            raise
+            except BaseException:
+                await self._unlock_after_failure(site_id, to_lock, token)
+                raise
         await self._unlock(site_id, to_lock, token, clear_pending=fences)
         return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
 
@@ -932,9 +938,10 @@ class MongoStore(OwnSnapshotReads):
         try:
             await self._sessions.bulk_write(operations, ordered=True)
         except BulkWriteError as exc:
-            if not any(e.get("code") == _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
-            # A later holder's session: checked below, with what this write left.
+            if any(e.get("code") == _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                # A later holder's session, most likely: then this raises LockLostError.
+                await self._check_fences(site_id, fences)
+            raise
         await self._check_fences(site_id, fences)
 
     async def _check_fences(self, site_id: str, fences: Mapping[str, int]) -> None:

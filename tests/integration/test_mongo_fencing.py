@@ -15,7 +15,7 @@ from domain.events import parse_event
 from domain.model import Event
 from domain.queries import SessionFilters, TimeWindow
 from domain.sessionization import sessionize
-from tests.integration.mongo_shim import InterleavingClient
+from tests.integration.mongo_shim import InterleavingClient, mongomock_client
 
 RECUT = partial(sessionize, timeout=timedelta(minutes=30))
 SITE = "site-a"
@@ -135,3 +135,37 @@ async def test_a_renewal_that_fails_is_logged_and_retried(
     assert await store.list_sessions(SITE, *EVERYTHING, limit=10) == sessionize(
         [HOME, PRICING, SIGNUP]
     )
+
+
+async def test_a_batch_waiting_for_a_lock_keeps_renewing_the_ones_it_holds() -> None:
+    client = mongomock_client()
+    store = await MongoStore.open("mongodb://mongomock.invalid/", client=client, lock_lease=LEASE)
+    await store.ingest(SITE, [HOME], RECUT)
+    visitors = client["attributionhub"]["visitors"]
+    await store.ingest(SITE, [other_visitor("e-0")], RECUT)
+    # "v2" sorts after "v1": the batch holds v1 while it waits for v2.
+    taken = {"lock": "other", "lock_expires": datetime.now(UTC) + timedelta(seconds=5)}
+    await visitors.update_one({"site_id": SITE, "visitor_id": "v2"}, {"$set": taken})
+    waiting = asyncio.create_task(store.ingest(SITE, [PRICING, other_visitor("e-4")], RECUT))
+
+    await asyncio.sleep(3 * LEASE.total_seconds())
+    held = await visitors.find_one({"site_id": SITE, "visitor_id": "v1"})
+
+    assert held is not None
+    assert held["lock"] not in (None, "other")
+    assert held["lock_expires"] > datetime.now(UTC)
+    await visitors.update_one(
+        {"site_id": SITE, "visitor_id": "v2"}, {"$set": {"lock": None, "lock_expires": None}}
+    )
+    assert (await asyncio.wait_for(waiting, timeout=5)).accepted == 2
+
+
+def other_visitor(event_id: str) -> Event:
+    raw = {
+        "type": "pageview",
+        "event_id": event_id,
+        "visitor_id": "v2",
+        "timestamp": "2025-07-15T11:00:00Z",
+        "url": "https://example.com/",
+    }
+    return parse_event(raw, site_id=SITE, now=NOW)
