@@ -7,7 +7,9 @@ Collections (database from the URL path, default ``attributionhub``):
 
 - ``sites``: ``_id`` is the site id; unique indexes on both key hashes.
 - ``events``: raw events, unique on ``(site_id, event_id)`` (idempotent ingestion).
-- ``sessions``: materialized sessions, path and conversions embedded, unique on
+- ``sessions``: materialized sessions, path and conversions embedded (a path of more
+  than 1,000 visits keeps its first and last 500, ``path_truncated`` counting the rest,
+  so no document nears 16 MB; docs/read-model.md), unique on
   ``(site_id, visitor_id, session_id)``; indexed by site and start, and by each filter
   field followed by start, in the full /sessions order. Beside the session itself each
   document keeps what the page report reads (``domain.page_report.ReportSession``) as
@@ -37,6 +39,10 @@ lock. So the holder reads the complete set of V's events, and the last holder le
 re-cut of all of them. Locks are taken in sorted visitor order (a partially acquired set
 keeps only its sorted prefix), which rules out deadlocks between overlapping batches; each
 lock is a lease, so a crashed process blocks its visitors for ``lock_lease`` at most. A
+working holder renews its lease every ``lock_renewal``; one that lost it anyway (a paused
+process) cannot overwrite newer work: every taking of a lock raises the visitor's
+``fence``, session documents carry the fence of their writer, and session writes are
+checked against it before and after (``_replace_sessions``, ``LockLostError``). A
 failed operation releases its locks without masking its error: when the release fails too
 (the connection is still down), it is logged and the lease lets the next ingest in.
 
@@ -169,6 +175,9 @@ DEFAULT_LOCK_LEASE: Final = timedelta(seconds=15)
 _DUPLICATE_KEY: Final = 11000
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
 _CURSOR_BATCH: Final = 500
+# Visits kept at each end of a long session's stored path: 1,000 visits of URLs of the
+# longest accepted length (domain.events.MAX_URL_LENGTH) take about 4.2 MB of the 16 MB.
+_PATH_END: Final = 500
 # Report rows are small (the path stays on the server): one batch, one chunk, ~1-2 MB.
 _REPORT_CHUNK: Final = 5_000
 # Snapshot reads outside transactions came with MongoDB 5.0, wire version 13.
@@ -231,6 +240,11 @@ def _unavailable_on_outage(
     return translated
 
 
+class LockLostError(StoreUnavailableError):
+    """A visitor's lease ran out and another ingest took its lock over before this one
+    wrote: nothing was written over the newer work, and a retry of the batch re-cuts."""
+
+
 class VisitorLockTimeoutError(RuntimeError):
     """A visitor's re-cut lock stayed taken for longer than its lease allows."""
 
@@ -246,6 +260,7 @@ class MongoStore(OwnSnapshotReads):
         owns_client: bool,
         w: int | str,
         lock_lease: timedelta = DEFAULT_LOCK_LEASE,
+        lock_renewal: timedelta | None = None,
         snapshot_reads: bool = False,
         query_timeout_ms: int = DEFAULT_QUERY_TIMEOUT_MS,
     ) -> None:
@@ -255,6 +270,8 @@ class MongoStore(OwnSnapshotReads):
         self._db = database
         self._owns_client = owns_client
         self._lock_lease = lock_lease
+        # A third of the lease: two renewals may fail before a live holder loses it.
+        self._lock_renewal = lock_renewal if lock_renewal is not None else lock_lease / 3
         self._snapshot_reads = snapshot_reads
         self._closed = False
 
@@ -298,6 +315,7 @@ class MongoStore(OwnSnapshotReads):
         client: object | None = None,
         server_selection_timeout: float | None = None,
         lock_lease: timedelta = DEFAULT_LOCK_LEASE,
+        lock_renewal: timedelta | None = None,
         query_timeout_ms: int = DEFAULT_QUERY_TIMEOUT_MS,
         write_timeout_ms: int = DEFAULT_WRITE_TIMEOUT_MS,
     ) -> MongoStore:
@@ -308,7 +326,8 @@ class MongoStore(OwnSnapshotReads):
         a mongomock-motor client); the store then leaves closing it to the caller.
         ``server_selection_timeout`` (seconds) bounds how long start-up, and each request
         during an outage, waits for a server (default: 5 s, or the query timeout if
-        shorter); ``lock_lease`` how long a crashed ingest can keep its visitors locked.
+        shorter); ``lock_lease`` how long a crashed ingest can keep its visitors locked,
+        ``lock_renewal`` how often a working one renews its lease (default: a third of it).
         ``query_timeout_ms`` is the ``maxTimeMS`` of every read, ``write_timeout_ms`` the
         ``wtimeout`` of every write. Raises ``MongoUnavailableError`` when the server is
         unreachable or refuses us.
@@ -341,6 +360,7 @@ class MongoStore(OwnSnapshotReads):
             owns_client=owns_client,
             w=w,
             lock_lease=lock_lease,
+            lock_renewal=lock_renewal,
             query_timeout_ms=query_timeout_ms,
         )
         try:
@@ -614,13 +634,18 @@ class MongoStore(OwnSnapshotReads):
             return StoredBatch(accepted=0, duplicates=len(events))
         await self._ensure_visitors(site_id, to_lock - known.keys())
         token = uuid.uuid4().hex
-        pending = await self._lock(site_id, sorted(to_lock), token)
-        try:
-            accepted = await self._ingest_locked(site_id, candidates, pending, recut)
-        except BaseException:
-            await self._unlock_after_failure(site_id, to_lock, token)
-            raise
-        await self._unlock(site_id, to_lock, token, clear_pending=True)
+        # Renewing from the start: the locks taken first must not expire while the batch
+        # waits for the others.
+        async with self._renewing(site_id, to_lock, token):
+            held = await self._lock(site_id, sorted(to_lock), token)
+            fences = {v: fence for v, (_, fence) in held.items()}
+            pending = {v: flag for v, (flag, _) in held.items()}
+            try:
+                accepted = await self._ingest_locked(site_id, candidates, pending, fences, recut)
+            except BaseException:
+                await self._unlock_after_failure(site_id, to_lock, token)
+                raise
+        await self._unlock(site_id, to_lock, token, clear_pending=fences)
         return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
 
     async def _ingest_locked(
@@ -628,6 +653,7 @@ class MongoStore(OwnSnapshotReads):
         site_id: str,
         candidates: Mapping[str, Event],
         pending: Mapping[str, bool],
+        fences: Mapping[str, int],
         recut: Recut,
     ) -> int:
         # Checked again now that the visitors are ours: an ingest that held them before
@@ -643,7 +669,7 @@ class MongoStore(OwnSnapshotReads):
         # Re-cut before writing anything: a failing re-cut leaves the store untouched.
         plans = {v: list(recut(histories[v])) for v in affected}
         if not new:
-            await self._replace_sessions(site_id, plans)
+            await self._replace_sessions(site_id, plans, fences)
             return 0
         for chunk in chunks(sorted(affected)):
             await self._visitors.update_many(
@@ -656,7 +682,7 @@ class MongoStore(OwnSnapshotReads):
             # visitor, the identity per site): re-cut from what is really stored.
             real = await self._histories(site_id, lost)
             plans.update({v: list(recut(real[v])) for v in lost})
-        await self._replace_sessions(site_id, plans)
+        await self._replace_sessions(site_id, plans, fences)
         return len(inserted)
 
     async def _stored_event_ids(self, site_id: str, event_ids: Iterable[str]) -> set[str]:
@@ -699,10 +725,13 @@ class MongoStore(OwnSnapshotReads):
         if documents:
             await _insert_ignoring_duplicates(self._visitors, documents)
 
-    async def _lock(self, site_id: str, visitors: list[str], token: str) -> dict[str, bool]:
-        """Take every visitor's lock; returns their ``pending`` flags once all are held."""
+    async def _lock(
+        self, site_id: str, visitors: list[str], token: str
+    ) -> dict[str, tuple[bool, int]]:
+        """Take every visitor's lock; returns their ``pending`` flags and the fences of
+        this acquisition once all are held."""
         remaining = visitors
-        held: dict[str, bool] = {}
+        held: dict[str, tuple[bool, int]] = {}
         delay = 0.002
         # Past this, the holder's lease has run out and we would have taken the lock.
         deadline = time.monotonic() + 2 * self._lock_lease.total_seconds() + 5
@@ -713,7 +742,12 @@ class MongoStore(OwnSnapshotReads):
                 for chunk in chunks(remaining):
                     await self._visitors.update_many(
                         {"site_id": site_id, "visitor_id": {"$in": chunk}, **free},
-                        {"$set": {"lock": token, "lock_expires": now + self._lock_lease}},
+                        # Every acquisition raises the fence, so a holder whose lease ran
+                        # out can tell that its session writes would overwrite newer work.
+                        {
+                            "$set": {"lock": token, "lock_expires": now + self._lock_lease},
+                            "$inc": {"fence": 1},
+                        },
                     )
                 got = await self._held_by(site_id, remaining, token)
                 # Keep the sorted prefix only, so we wait solely on a visitor greater than
@@ -726,7 +760,11 @@ class MongoStore(OwnSnapshotReads):
                     return held
                 beyond = [v for v in remaining[prefix:] if v in got]
                 if beyond:
-                    await self._unlock(site_id, beyond, token, clear_pending=False)
+                    await self._unlock(
+                        site_id,
+                        beyond,
+                        token,
+                    )
                 remaining = remaining[prefix:]
                 if time.monotonic() > deadline:
                     raise VisitorLockTimeoutError(
@@ -737,29 +775,88 @@ class MongoStore(OwnSnapshotReads):
         except BaseException:
             # The token guards the filter: this releases exactly what this call took.
             with contextlib.suppress(PyMongoError):
-                await self._unlock(site_id, visitors, token, clear_pending=False)
+                await self._unlock(
+                    site_id,
+                    visitors,
+                    token,
+                )
             raise
         return held
 
-    async def _held_by(self, site_id: str, visitors: list[str], token: str) -> dict[str, bool]:
-        held: dict[str, bool] = {}
+    async def _held_by(
+        self, site_id: str, visitors: list[str], token: str
+    ) -> dict[str, tuple[bool, int]]:
+        held: dict[str, tuple[bool, int]] = {}
         for chunk in chunks(visitors):
             cursor = self._visitors.find(
                 {"site_id": site_id, "visitor_id": {"$in": chunk}, "lock": token},
-                {"_id": 0, "visitor_id": 1, "pending": 1},
+                {"_id": 0, "visitor_id": 1, "pending": 1, "fence": 1},
                 batch_size=_CURSOR_BATCH,
                 max_time_ms=self._max_time_ms,
             )
             async for doc in cursor:
-                held[doc["visitor_id"]] = bool(doc.get("pending"))
+                held[doc["visitor_id"]] = (bool(doc.get("pending")), int(doc.get("fence", 0)))
         return held
 
+    @contextlib.asynccontextmanager
+    async def _renewing(
+        self, site_id: str, visitors: Collection[str], token: str
+    ) -> AsyncIterator[None]:
+        """Renew the lease of the locks ``token`` holds every ``lock_renewal`` while the
+        body runs, so a slow but live holder keeps them. A renewal that fails (an outage)
+        is retried at the next tick: the fences keep a holder that lost its lock anyway
+        from overwriting newer work."""
+
+        async def renew() -> None:
+            period = self._lock_renewal.total_seconds()
+            while True:
+                await asyncio.sleep(period)
+                try:
+                    now = datetime.now(UTC)
+                    for chunk in chunks(sorted(visitors)):
+                        await self._visitors.update_many(
+                            {"site_id": site_id, "visitor_id": {"$in": chunk}, "lock": token},
+                            {"$set": {"lock_expires": now + self._lock_lease}},
+                        )
+                except PyMongoError:
+                    logger.warning(
+                        "could not renew the visitor locks of site %r",
+                        site_id,
+                        exc_info=True,
+                        extra={"event": "lock_renewal_failed"},
+                    )
+
+        renewal = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+
     async def _unlock(
-        self, site_id: str, visitors: Iterable[str], token: str, *, clear_pending: bool
+        self,
+        site_id: str,
+        visitors: Iterable[str],
+        token: str,
+        *,
+        clear_pending: Mapping[str, int] | None = None,
     ) -> None:
+        """Release the locks ``token`` holds. ``clear_pending`` (visitor: fence) also
+        clears the ``pending`` flag of each visitor whose fence is still that one: a
+        raised fence means a stale writer flagged the visitor after our re-cut, which
+        the next ingest must redo."""
         release: Document = {"lock": None, "lock_expires": None}
         if clear_pending:
-            release["pending"] = False
+            operations = [
+                UpdateOne(
+                    {"site_id": site_id, "visitor_id": v, "lock": token, "fence": fence},
+                    {"$set": {**release, "pending": False}},
+                )
+                for v, fence in sorted(clear_pending.items())
+            ]
+            for part in chunks(operations):
+                await self._visitors.bulk_write(list(part), ordered=False)
         for chunk in chunks(sorted(visitors)):
             await self._visitors.update_many(
                 {"site_id": site_id, "visitor_id": {"$in": chunk}, "lock": token},
@@ -773,7 +870,11 @@ class MongoStore(OwnSnapshotReads):
         connection is still down, the release fails too, and the locks then pass to the
         next operation once their lease has run out (``lock_lease``)."""
         try:
-            await self._unlock(site_id, visitors, token, clear_pending=False)
+            await self._unlock(
+                site_id,
+                visitors,
+                token,
+            )
         except PyMongoError:
             logger.warning(
                 "could not release the visitor locks of site %r after a failure; they "
@@ -802,27 +903,86 @@ class MongoStore(OwnSnapshotReads):
         refused = await _insert_ignoring_duplicates(self._events, documents)
         return {e.event_id for i, e in enumerate(events) if i not in refused}
 
-    async def _replace_sessions(self, site_id: str, plans: Mapping[str, list[Session]]) -> None:
+    async def _replace_sessions(
+        self, site_id: str, plans: Mapping[str, list[Session]], fences: Mapping[str, int]
+    ) -> None:
+        """Write each visitor's sessions, fenced: only while ``fences`` are still the
+        visitors' current ones (``_lock``). Raises ``LockLostError`` when another holder
+        took a visitor over, after removing what this write left of it."""
+        await self._check_fences(site_id, fences)
         operations: list[ReplaceOne[Document] | DeleteMany] = []
         for visitor, sessions in plans.items():
             identity = {"site_id": site_id, "visitor_id": visitor}
+            fence = fences[visitor]
+            # Never over a document of a later holder (older documents have no fence).
+            ours = {"fence": {"$not": {"$gt": fence}}}
             # Each plan is the visitor's whole history (the lock is held), so a session's
             # position in it is its ordinal.
             history = sorted(sessions, key=lambda s: s.order_key)
             # Upserts first, then the deletion of sessions the re-cut no longer has: a
             # reader sees a visitor's old or new sessions, never none of them.
             operations.extend(
+                # Over a later holder's document the filter matches nothing and the
+                # upsert fails on the unique identity: the write stops there.
                 ReplaceOne(
-                    {**identity, "session_id": s.session_id},
-                    _session_document(s, ordinal),
+                    {**identity, "session_id": s.session_id, **ours},
+                    _session_document(s, ordinal) | {"fence": fence},
                     upsert=True,
                 )
                 for ordinal, s in enumerate(history)
             )
             keep = [s.session_id for s in history]
-            operations.append(DeleteMany({**identity, "session_id": {"$nin": keep}}))
-        if operations:
+            operations.append(DeleteMany({**identity, "session_id": {"$nin": keep}, **ours}))
+        if not operations:
+            return
+        try:
             await self._sessions.bulk_write(operations, ordered=True)
+        except BulkWriteError as exc:
+            if any(e.get("code") == _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                # A later holder's session, most likely: then this raises LockLostError.
+                await self._check_fences(site_id, fences)
+            raise
+        await self._check_fences(site_id, fences)
+
+    async def _check_fences(self, site_id: str, fences: Mapping[str, int]) -> None:
+        """Raise ``LockLostError`` if another holder took any of these visitors over.
+
+        This writer's sessions of those visitors are deleted (a later holder's carry a
+        higher fence) and the visitors flagged ``pending`` with their fence raised, so
+        the current holder does not clear the flag: the next ingest re-cuts them, from
+        events this writer may have inserted after the current holder read them."""
+        lost: list[str] = []
+        for chunk in chunks(sorted(fences)):
+            cursor = self._visitors.find(
+                {"site_id": site_id, "visitor_id": {"$in": chunk}},
+                {"_id": 0, "visitor_id": 1, "fence": 1},
+                batch_size=_CURSOR_BATCH,
+                max_time_ms=self._max_time_ms,
+            )
+            lost.extend(
+                [
+                    doc["visitor_id"]
+                    async for doc in cursor
+                    if doc.get("fence", 0) != fences[doc["visitor_id"]]
+                ]
+            )
+        if not lost:
+            return
+        for visitor in lost:
+            identity = {"site_id": site_id, "visitor_id": visitor}
+            await self._sessions.delete_many({**identity, "fence": fences[visitor]})
+            await self._visitors.update_one(
+                identity, {"$set": {"pending": True}, "$inc": {"fence": 1}}
+            )
+        logger.warning(
+            "lost the visitor locks of site %r to another ingest; nothing written over it",
+            site_id,
+            extra={"event": "lock_lost", "visitors": len(lost)},
+        )
+        raise LockLostError(
+            f"the lock of visitor {lost[0]!r} of site {site_id!r} passed to another ingest "
+            "while this one was writing (its lease ran out); retry the batch"
+        )
 
     @_unavailable_on_outage
     async def count_dropped_bots(
@@ -919,7 +1079,11 @@ class MongoStore(OwnSnapshotReads):
         except BaseException:
             await self._unlock_after_failure(site_id, known, token)
             raise
-        await self._unlock(site_id, known, token, clear_pending=False)
+        await self._unlock(
+            site_id,
+            known,
+            token,
+        )
         return Erased(visitors=visitors, events=events)
 
     @_unavailable_on_outage
@@ -942,21 +1106,25 @@ class MongoStore(OwnSnapshotReads):
         for site_id, found in by_site.items():
             known = sorted(found)
             token = uuid.uuid4().hex
-            await self._lock(site_id, known, token)
+            held = await self._lock(site_id, known, token)
+            fences = {v: fence for v, (_, fence) in held.items()}
             try:
                 # Flagged first: if this fails half-way, the next ingest of the visitor
                 # re-cuts it from what is stored.
                 selection = {"site_id": site_id, "visitor_id": {"$in": known}}
                 await self._visitors.update_many(selection, {"$set": {"pending": True}})
-                deleted += (await self._events.delete_many({**selection, **old})).deleted_count
-                histories = await self._histories(site_id, known)
-                plans = {v: list(recut(histories[v])) if histories.get(v) else [] for v in known}
-                await self._replace_sessions(site_id, plans)
+                async with self._renewing(site_id, known, token):
+                    deleted += (await self._events.delete_many({**selection, **old})).deleted_count
+                    histories = await self._histories(site_id, known)
+                    plans = {
+                        v: list(recut(histories[v])) if histories.get(v) else [] for v in known
+                    }
+                    await self._replace_sessions(site_id, plans, fences)
                 touched += len(known)
             except BaseException:
                 await self._unlock_after_failure(site_id, known, token)
                 raise
-            await self._unlock(site_id, known, token, clear_pending=True)
+            await self._unlock(site_id, known, token, clear_pending=fences)
         return Erased(visitors=touched, events=deleted)
 
     # --- reads -------------------------------------------------------------------
@@ -1310,7 +1478,7 @@ def _session_document(session: Session, ordinal: int) -> Document:
         "landing_page": session.landing_page,
         "exit_page": session.exit_page,
         "exit_previous_page": session.exit_previous_page,
-        "path": [{"url": p.url, **_instant("at", p.timestamp)} for p in session.path],
+        **_stored_path(session.path),
         "conversions": [
             {
                 "event_id": c.event_id,
@@ -1329,6 +1497,19 @@ def _session_document(session: Session, ordinal: int) -> Document:
             (c.page, c.previous_page, c.meta_type, c.meta_id) for c in session.conversions
         ),
     }
+
+
+def _stored_path(path: Sequence[PageVisit]) -> Document:
+    """The ``path`` field of a session document, bounded so that a long session of long
+    URLs stays far below MongoDB's 16 MB document limit: past ``2 * _PATH_END`` visits
+    the first and last ``_PATH_END`` are kept and ``path_truncated`` counts the others.
+    Landing, exit and exit-previous pages are fields of their own, exact either way."""
+    dropped = len(path) - 2 * _PATH_END
+    kept = [*path[:_PATH_END], *path[-_PATH_END:]] if dropped > 0 else path
+    stored: Document = {"path": [{"url": p.url, **_instant("at", p.timestamp)} for p in kept]}
+    if dropped > 0:
+        stored["path_truncated"] = dropped
+    return stored
 
 
 def _report_conversions(conversions: Iterable[tuple[str, str, str, str | None]]) -> Document:

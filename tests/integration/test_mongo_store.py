@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import bson
 import pytest
 
 from adapters import mongo_store
@@ -21,7 +22,7 @@ from adapters.mongo_store import (
     database_from_url,
     redact,
 )
-from domain.events import parse_event
+from domain.events import MAX_URL_LENGTH, parse_event
 from domain.model import Event, Session, Site
 from domain.page_report import (
     ReportSession,
@@ -543,3 +544,47 @@ async def test_a_closed_store_refuses_to_serve_also_on_an_injected_client() -> N
         await store.count_sessions(SITE, *_everything())
     # The injected client is the caller's: still usable.
     assert await client["attributionhub"]["sites"].count_documents({}) == 0
+
+
+# --- long sessions --------------------------------------------------------------------
+async def test_a_session_of_many_long_url_pageviews_stores_lists_and_takes_the_next_batch() -> None:
+    client = mongomock_client()
+    store = await open_on(client)
+    start = datetime(2025, 7, 15, 10, 0, tzinfo=UTC)
+    # Past 16 MB embedded whole: 4,200 visits of URLs of the longest accepted length.
+    long_url = "https://example.com/" + "a" * (MAX_URL_LENGTH - 30)
+    batch = [
+        pageview(f"e-{i}", "v1", (start + timedelta(seconds=i)).isoformat(), f"{long_url}/{i}")
+        for i in range(4_200)
+    ]
+
+    await store.ingest(SITE, batch, RECUT)
+
+    documents = await client["attributionhub"]["sessions"].find({}).to_list(None)
+    assert len(documents) == 1
+    assert len(bson.encode(documents[0])) < 16 * 1024 * 1024
+    assert documents[0]["path_truncated"] == 3_200
+    [listed] = await store.list_sessions(SITE, *_everything(), limit=10)
+    full = sessionize(batch)[0]
+    assert listed.path == full.path[:500] + full.path[-500:]
+    assert (listed.landing_page, listed.exit_page) == (full.landing_page, full.exit_page)
+    assert listed.exit_previous_page == full.exit_previous_page
+
+    later = pageview("e-last", "v1", (start + timedelta(hours=2)).isoformat())
+    stored = await store.ingest(SITE, [later], RECUT)
+
+    assert stored.accepted == 1
+    assert await store.count_sessions(SITE, *_everything()) == 2
+
+
+async def test_a_path_at_the_bound_is_stored_whole() -> None:
+    store = await open_on(mongomock_client())
+    start = datetime(2025, 7, 15, 10, 0, tzinfo=UTC)
+    batch = [
+        pageview(f"e-{i}", "v1", (start + timedelta(seconds=i)).isoformat(), f"{HOME}/{i}")
+        for i in range(1_000)
+    ]
+
+    await store.ingest(SITE, batch, RECUT)
+
+    assert await store.list_sessions(SITE, *_everything(), limit=10) == sessionize(batch)
