@@ -1222,16 +1222,10 @@ class MongoSnapshot:
     async def report_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[ReportSession]]:
-        cursor = self._sessions.find(
-            _selection(site_id, filters, window),
-            projection=_REPORT_FIELDS,
-            batch_size=_REPORT_CHUNK,
-            session=self._session,
-            max_time_ms=self._max_time_ms,
-        )
-        async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
-            async for docs in batches:
-                yield [_report_session(doc) for doc in docs]
+        rows = self._rows(_selection(site_id, filters, window), _REPORT_FIELDS, _report_session)
+        async with contextlib.aclosing(rows) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def journey_sessions(
         self, site_id: str, window: TimeWindow, lookback: timedelta
@@ -1239,16 +1233,11 @@ class MongoSnapshot:
         # Every session of the reach: the port allows the others' earlier sessions.
         assert window.start is not None
         reach = window.reaching_back(lookback)
-        cursor = self._sessions.find(
-            _selection(site_id, SessionFilters(), reach),
-            projection=_JOURNEY_FIELDS,
-            batch_size=_REPORT_CHUNK,
-            session=self._session,
-            max_time_ms=self._max_time_ms,
-        )
-        async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
-            async for docs in batches:
-                yield [_journey_session(doc) for doc in docs]
+        selection = _selection(site_id, SessionFilters(), reach)
+        rows = self._rows(selection, _JOURNEY_FIELDS, _journey_session)
+        async with contextlib.aclosing(rows) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def aggregate_sessions(
         self,
@@ -1258,16 +1247,33 @@ class MongoSnapshot:
         fields: Collection[str] = AGGREGATE_FIELDS,
     ) -> AsyncIterator[Sequence[AggregateRow]]:
         names = [_AGGREGATE_DOCUMENT_FIELDS[field] for field in in_row_order(fields)]
-        cursor = self._sessions.find(
+        rows = self._rows(
             _selection(site_id, filters, window),
-            projection={"_id": False} | dict.fromkeys(names, True),
+            {"_id": False} | dict.fromkeys(names, True),
+            functools.partial(_aggregate_row, names=names),
+        )
+        async with contextlib.aclosing(rows) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def _rows(
+        self,
+        selection: Mapping[str, Any],
+        projection: Mapping[str, Any],
+        decode: Callable[[Mapping[str, Any]], T],
+    ) -> AsyncGenerator[list[T], None]:
+        """The matching session documents, projected, decoded a chunk at a time (what
+        the reports read: compact rows, never whole sessions)."""
+        cursor = self._sessions.find(
+            selection,
+            projection=projection,
             batch_size=_REPORT_CHUNK,
             session=self._session,
             max_time_ms=self._max_time_ms,
         )
         async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
             async for docs in batches:
-                yield [_aggregate_row(doc, names) for doc in docs]
+                yield [decode(doc) for doc in docs]
 
     async def visitor_conversions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
