@@ -34,7 +34,7 @@ API_PREFIX = "/api/v1/"
 
 # /healthz waits this long for the store's ping before it reports the store unavailable.
 HEALTH_TIMEOUT_SECONDS = 2.0
-STORE_UNAVAILABLE = (
+STORE_UNAVAILABLE_MESSAGE = (
     f"store unavailable: it did not answer a ping within {HEALTH_TIMEOUT_SECONDS:g} seconds "
     "(the server log has the reason)"
 )
@@ -160,5 +160,7 @@ async def _healthz(request: web.Request) -> web.Response:
     except Exception:
         # A 503 is the server's fault: the reason, with its traceback, goes to the log.
         health_logger.exception("the store did not answer a ping", extra={"event": "unhealthy"})
-        return web.json_response({"status": "unavailable", "error": STORE_UNAVAILABLE}, status=503)
+        return web.json_response(
+            {"status": "unavailable", "error": STORE_UNAVAILABLE_MESSAGE}, status=503
+        )
     return web.json_response({"status": "ok"})

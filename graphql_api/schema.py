@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 from domain import aggregates
 from domain.parameters import ParameterError
 from domain.ports import SessionKey
+from domain.queries import SESSIONS_PAGE_SIZE
 from domain.services import BatchTooLargeError
 from graphql_api.aggregates import (
     AggregateFilter,
@@ -54,7 +55,8 @@ from graphql_api.types import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PAGE_SIZE = 50
+# The documented REST page size (domain.queries): one default for both faces.
+DEFAULT_PAGE_SIZE = SESSIONS_PAGE_SIZE
 
 Info = strawberry.Info[GraphQLContext, None]
 
@@ -88,7 +90,7 @@ class Query:
             listed = await reads.list_sessions(
                 info.context.site.site_id,
                 {**params, "page": page},
-                page_size=page_size if page_size is not None else DEFAULT_PAGE_SIZE,
+                page_size=page_size,
                 after=key,
             )
         except ParameterError as err:
