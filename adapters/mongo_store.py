@@ -72,6 +72,13 @@ Upgrades. Databases written before sessions carried ``ordinal`` and
 document records that it is done, so later opens do not scan the sessions). Processes of
 the previous version must be stopped first: sessions they write afterwards lack those
 fields.
+
+Sharding. On a sharded cluster (``open`` asks ``hello``: a mongos answers ``isdbgrid``),
+``open`` shards the collections named in ``SHARD_KEYS`` after creating the indexes, so
+shardCollection finds each key's index already there; the others stay unsharded on the
+database's primary shard. MongoDB requires every unique index of a sharded collection
+to start with its shard key. docs/deployment.md, "Scaling out on MongoDB", says why
+these keys and which reads are then single-shard or scatter-gather.
 """
 
 from __future__ import annotations
@@ -119,6 +126,7 @@ from pymongo.errors import (
     DuplicateKeyError,
     ExecutionTimeout,
     InvalidURI,
+    OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
     WTimeoutError,
@@ -193,6 +201,21 @@ _LISTING_ORDER: Final = [
     ("session_id", ASCENDING),
 ]
 _USERINFO: Final = re.compile(r"(?<=://)[^@/]*@")
+# The shard key of each collection sharded on a sharded cluster; the others (sites, meta,
+# dropped_bots: tiny) stay unsharded. By visitor, so that everything of one visitor is on
+# one shard: ingestion, its locks, re-cuts, visitor access and erasure by id target one
+# shard. Event identity is per site, so event_ids shards on it.
+_BY_VISITOR: Final = {"site_id": 1, "visitor_id": 1}
+SHARD_KEYS: Final[Mapping[str, Mapping[str, int]]] = {
+    "events": _BY_VISITOR,
+    "sessions": _BY_VISITOR,
+    "visitors": _BY_VISITOR,
+    "session_conversions": _BY_VISITOR,
+    "event_ids": {"site_id": 1, "event_id": 1},
+}
+# Server error codes the sharding at open tells apart.
+_UNAUTHORIZED: Final = 13
+_ALREADY_SHARDED: Final = 23  # AlreadyInitialized: sharded already, with other options
 
 Document = dict[str, Any]
 T = TypeVar("T")
@@ -366,6 +389,7 @@ class MongoStore(OwnSnapshotReads):
         try:
             await connection.admin.command("ping")
             await store._create_indexes()
+            await store._shard_collections()
             await store._upgrade()
             store._snapshot_reads = await _serves_snapshot_reads(connection)
         except ServerSelectionTimeoutError as exc:
@@ -445,6 +469,73 @@ class MongoStore(OwnSnapshotReads):
                 )
             ]
         )
+
+    async def _shard_collections(self) -> None:
+        """On a sharded cluster, shard the collections on ``SHARD_KEYS``; elsewhere nothing.
+
+        Idempotent: the server accepts shardCollection again on the same key. A
+        collection sharded on another key stops the start (its queries would scatter, and
+        its unique indexes may not hold). A user without the privilege gets a warning with
+        the commands to run by hand: the store works unsharded, on the primary shard.
+        """
+        if not await _is_mongos(self._client):
+            return
+        name = self._db.name
+        commands: list[tuple[str, str, Document]] = [
+            ("enableSharding", name, {}),
+            *(
+                ("shardCollection", f"{name}.{collection}", {"key": dict(key)})
+                for collection, key in SHARD_KEYS.items()
+            ),
+        ]
+        for done, (command, target, options) in enumerate(commands):
+            try:
+                await self._client.admin.command(command, target, **options)
+            except OperationFailure as exc:
+                if exc.code == _UNAUTHORIZED:
+                    by_hand = "; ".join(_shell_command(*c) for c in commands[done:])
+                    logger.warning(
+                        "not allowed to shard the collections of database %r (%s): they "
+                        "stay unsharded on the primary shard; a user with the "
+                        "enableSharding privilege (clusterManager role) can run in "
+                        "mongosh: %s",
+                        name,
+                        (exc.details or {}).get("errmsg") or exc,
+                        by_hand,
+                        extra={"event": "sharding_refused"},
+                    )
+                    return
+                if exc.code != _ALREADY_SHARDED:
+                    raise
+                if command == "enableSharding":
+                    continue  # enabled before: nothing to do
+                # Sharded already with other options; on the same key that is fine.
+                present = await self._shard_key_of(target)
+                if present is not None and list(present.items()) == list(options["key"].items()):
+                    continue
+                # An OperationFailure, so open() closes the store and reports it.
+                raise OperationFailure(
+                    f"collection {target} is already sharded on "
+                    f"{_key_text(present) if present else 'another key'}, but AttributionHub "
+                    f"shards it on {_key_text(options['key'])} (docs/deployment.md, "
+                    '"Scaling out on MongoDB"): reshard it (reshardCollection) or use '
+                    "another database",
+                    code=exc.code,
+                ) from exc
+
+    async def _shard_key_of(self, namespace: str) -> Mapping[str, Any] | None:
+        """The key ``namespace`` is sharded on, when this user may read the catalog."""
+        with contextlib.suppress(PyMongoError):
+            doc = await self._client["config"]["collections"].find_one(
+                {"_id": namespace}, max_time_ms=self._max_time_ms
+            )
+            if doc is not None and isinstance(doc.get("key"), Mapping):
+                # The server hands 1 back as 1.0.
+                return {
+                    field: int(v) if isinstance(v, float) and v.is_integer() else v
+                    for field, v in doc["key"].items()
+                }
+        return None
 
     async def _upgrade(self) -> None:
         layout = await self._meta.find_one({"_id": _LAYOUT}, max_time_ms=self._max_time_ms)
@@ -1362,6 +1453,30 @@ async def _serves_snapshot_reads(client: Any) -> bool:
         return bool(clustered and int(hello.get("maxWireVersion", 0)) >= _SNAPSHOT_WIRE_VERSION)
     except Exception:  # mongomock raises NotImplementedError, servers without hello fail
         return False
+
+
+async def _is_mongos(client: Any) -> bool:
+    """Whether ``client`` talks to a mongos, the router of a sharded cluster."""
+    try:
+        hello = await client.admin.command("hello")
+    except Exception:  # mongomock raises NotImplementedError, servers without hello fail
+        return False
+    return bool(hello.get("msg") == "isdbgrid")
+
+
+def _key_text(key: Mapping[str, Any]) -> str:
+    """A shard key as mongosh writes it: ``{site_id: 1, visitor_id: 1}``."""
+    return "{" + ", ".join(f"{field}: {_key_value(v)}" for field, v in key.items()) + "}"
+
+
+def _key_value(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _shell_command(command: str, target: str, options: Mapping[str, Any]) -> str:
+    if command == "enableSharding":
+        return f'sh.enableSharding("{target}")'
+    return f'sh.shardCollection("{target}", {_key_text(options["key"])})'
 
 
 def _w_value(write_concern: str) -> int | str:

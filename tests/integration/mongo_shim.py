@@ -239,6 +239,14 @@ REPLICA_SET_HELLO: Mapping[str, Any] = {
 }
 
 
+# What ``hello`` answers on a mongos of MongoDB 8.0 (the fields the store reads).
+MONGOS_HELLO: Mapping[str, Any] = {"msg": "isdbgrid", "maxWireVersion": 25, "ok": 1.0}
+# The server's error codes for a command the user may not run, and for a collection
+# sharded already with other options.
+UNAUTHORIZED = 13
+ALREADY_INITIALIZED = 23
+
+
 class StandInSession:
     """What ``SnapshotClient.start_session`` hands out: records its options and its end."""
 
@@ -263,6 +271,13 @@ class SnapshotClient:
     Every call given a ``session=`` records ``(method, session)`` in ``reads`` and runs on
     mongomock without it. This shows which reads share a session; that a snapshot session
     really isolates them, only the real-server runs can show.
+
+    Every admin command is recorded in ``admin_commands`` as ``(name, value, options)``.
+    When ``hello`` says mongos, ``enableSharding`` and ``shardCollection`` are answered as
+    a mongos does, keeping the sharded collections and their keys in ``config.collections``:
+    shardCollection needs the database enabled first, accepts a repeat on the same key
+    and refuses another key (code 23, also the same key when ``refuse_repeats``). With
+    ``refuse_sharding``, both fail as for a user without the privilege (code 13).
     """
 
     def __init__(self, hello: Mapping[str, Any] | None = REPLICA_SET_HELLO) -> None:
@@ -270,10 +285,45 @@ class SnapshotClient:
         self._hello = hello
         self.sessions: list[StandInSession] = []
         self.reads: list[tuple[str, Any]] = []
+        self.admin_commands: list[tuple[str, Any, dict[str, Any]]] = []
+        self.refuse_sharding = False
+        self.refuse_repeats = False
 
     @property
     def admin(self) -> _Admin:
-        return _Admin(self._inner.admin, self._hello)
+        return _Admin(self, self._inner.admin, self._hello)
+
+    async def _shard(self, name: str, target: str, options: Mapping[str, Any]) -> Any:
+        if (self._hello or {}).get("msg") != "isdbgrid":
+            raise OperationFailure(f"{name} may only be run via mongos", code=59)
+        if self.refuse_sharding:
+            message = f"not authorized on admin to execute command {{ {name}: {target!r} }}"
+            raise OperationFailure(
+                message, code=UNAUTHORIZED, details={"ok": 0, "errmsg": message, "code": 13}
+            )
+        config = self._inner["config"]
+        if name == "enableSharding":
+            await config["databases"].update_one(
+                {"_id": target}, {"$set": {"enabled": True}}, upsert=True
+            )
+            return {"ok": 1.0}
+        database = target.partition(".")[0]
+        if await config["databases"].find_one({"_id": database}) is None:
+            raise OperationFailure(f"sharding not enabled for db {database}", code=20)
+        key = dict(options["key"])
+        present = await config["collections"].find_one({"_id": target})
+        if present is None:
+            await config["collections"].insert_one({"_id": target, "key": key})
+        elif self.refuse_repeats or list(present["key"].items()) != list(key.items()):
+            raise OperationFailure(
+                f"sharding already enabled for collection {target}", code=ALREADY_INITIALIZED
+            )
+        return {"collectionsharded": target, "ok": 1.0}
+
+    async def shard_keys(self) -> dict[str, dict[str, Any]]:
+        """Each sharded collection's key, by namespace, as ``config.collections`` has it."""
+        cursor = self._inner["config"]["collections"].find({})
+        return {doc["_id"]: doc["key"] async for doc in cursor}
 
     async def start_session(self, **options: Any) -> StandInSession:
         session = StandInSession(options)
@@ -294,11 +344,15 @@ class SnapshotClient:
 
 
 class _Admin:
-    def __init__(self, inner: Any, hello: Mapping[str, Any] | None) -> None:
+    def __init__(self, owner: SnapshotClient, inner: Any, hello: Mapping[str, Any] | None) -> None:
+        self._owner = owner
         self._inner = inner
         self._hello = hello
 
-    async def command(self, name: str, **kwargs: Any) -> Any:
+    async def command(self, name: str, value: Any = 1, **kwargs: Any) -> Any:
+        self._owner.admin_commands.append((name, value, dict(kwargs)))
+        if name in {"enableSharding", "shardCollection"}:
+            return await self._owner._shard(name, value, kwargs)
         if name != "hello":
             return await self._inner.command(name, **kwargs)
         if self._hello is None:
