@@ -9,6 +9,7 @@ store contract also runs there, as the ``mongo_real`` entry of the ``store`` fix
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -131,3 +132,20 @@ async def test_the_converting_index_holds_converting_sessions_only(real: MongoSt
     assert info["converting"]["partialFilterExpression"] == {
         "report_conversions": {"$exists": True}
     }
+
+
+async def test_on_a_sharded_cluster_the_collections_are_sharded_on_their_keys(
+    real: MongoStore,
+) -> None:
+    client = real._client
+    if (await client.admin.command("hello")).get("msg") != "isdbgrid":
+        pytest.skip("the server is not a mongos: open shards nothing there")
+    prefix = f"{real.database_name}."
+    cursor = client["config"]["collections"].find({"_id": {"$regex": f"^{re.escape(prefix)}"}})
+
+    keys = {
+        doc["_id"].removeprefix(prefix): {field: int(v) for field, v in doc["key"].items()}
+        async for doc in cursor
+    }
+
+    assert keys == {name: dict(key) for name, key in mongo_store.SHARD_KEYS.items()}
