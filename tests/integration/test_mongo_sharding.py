@@ -88,7 +88,7 @@ async def test_a_replica_set_or_standalone_server_gets_no_sharding_command(
     assert len(await store.visitor_events(SITE, "v1")) == 1
 
 
-async def test_reopening_a_sharded_database_shards_nothing_anew_and_keeps_its_data() -> None:
+async def test_reopening_a_sharded_database_keeps_its_shard_keys_and_its_data() -> None:
     client = SnapshotClient(MONGOS_HELLO)
     first = await MongoStore.open(URL, client=client)
     await ingest_one(first)
