@@ -100,6 +100,27 @@ async def test_reopening_a_sharded_database_keeps_its_shard_keys_and_its_data() 
     assert len(await again.visitor_events(SITE, "v1")) == 1
 
 
+async def test_a_database_of_the_previous_layout_is_upgraded_before_it_is_sharded() -> None:
+    client = SnapshotClient(MONGOS_HELLO)
+    client.refuse_sharding = True
+    await ingest_one(await MongoStore.open(URL, client=client))
+    db = client["analytics"]
+    # What the previous layout had: the identity as a unique index of events, which
+    # MongoDB would not shard by visitor.
+    await db["events"].create_index(
+        [("site_id", 1), ("event_id", 1)], unique=True, name="event_identity"
+    )
+    await db["meta"].update_one({"_id": "layout"}, {"$set": {"version": 2}})
+    client.refuse_sharding = False
+
+    store = await MongoStore.open(URL, client=client)
+
+    assert len(await store.visitor_events(SITE, "v1")) == 1
+    assert await client.shard_keys() == {
+        f"analytics.{name}": dict(key) for name, key in SHARD_KEYS.items()
+    }
+
+
 async def test_a_server_refusing_repeats_on_the_same_key_still_opens() -> None:
     client = SnapshotClient(MONGOS_HELLO)
     await MongoStore.open(URL, client=client)
@@ -145,11 +166,6 @@ async def test_without_the_privilege_the_store_opens_unsharded_and_logs_the_comm
     assert 'sh.shardCollection("analytics.event_ids", {site_id: 1, event_id: 1})' in warning
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the events' unique index becomes (site_id, visitor_id, event_id) with the "
-    "event_ids collection (issue 14, ingestion); remove this mark once it is merged",
-)
 async def test_every_unique_index_of_a_sharded_collection_starts_with_its_shard_key() -> None:
     client = mongomock_client()
     await MongoStore.open(URL, client=client)
