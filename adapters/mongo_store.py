@@ -1724,7 +1724,9 @@ async def _is_mongos(client: Any) -> bool:
     """Whether ``client`` talks to a mongos, the router of a sharded cluster."""
     try:
         hello = await client.admin.command("hello")
-    except Exception:  # mongomock raises NotImplementedError, servers without hello fail
+    # A server without hello is no mongos that needs sharding (and mongomock has no
+    # hello); an outage, though, fails the start like any other command.
+    except (OperationFailure, NotImplementedError):
         return False
     return bool(hello.get("msg") == "isdbgrid")
 

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from adapters.mongo_store import SHARD_KEYS, MongoStore, MongoUnavailableError
 from domain.events import parse_event
@@ -27,6 +28,24 @@ SITE = "site-a"
 RECUT = partial(sessionize, timeout=timedelta(minutes=30))
 BY_VISITOR = {"site_id": 1, "visitor_id": 1}
 SHARDING = {"enableSharding", "shardCollection"}
+
+
+class _HelloDrops:
+    def __init__(self, admin: Any) -> None:
+        self._admin = admin
+
+    async def command(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "hello":
+            raise AutoReconnect("connection dropped during hello")
+        return await self._admin.command(name, *args, **kwargs)
+
+
+class HelloDroppingClient(SnapshotClient):
+    """A mongos whose connection drops when asked ``hello``."""
+
+    @property
+    def admin(self) -> Any:
+        return _HelloDrops(super().admin)
 
 
 def sharding_commands(client: SnapshotClient) -> list[tuple[str, Any, dict[str, Any]]]:
@@ -98,6 +117,12 @@ async def test_reopening_a_sharded_database_keeps_its_shard_keys_and_its_data() 
 
     assert await client.shard_keys() == keys
     assert len(await again.visitor_events(SITE, "v1")) == 1
+
+
+async def test_a_connection_dropped_while_asking_for_the_deployment_fails_the_start() -> None:
+    # Taken for "not a mongos", it would leave a cluster's collections unsharded.
+    with pytest.raises(MongoUnavailableError, match="connection dropped during hello"):
+        await MongoStore.open(URL, client=HelloDroppingClient(MONGOS_HELLO))
 
 
 async def test_a_database_of_the_previous_layout_is_upgraded_before_it_is_sharded() -> None:
