@@ -422,6 +422,8 @@ class MongoStore(OwnSnapshotReads):
                     unique=True,
                     name="visitor_event",
                 ),
+                # The retention purge finds the oldest events.
+                IndexModel([("timestamp_us", ASCENDING)], name="by_time"),
                 # A re-cut reads a visitor's events from its resume point on.
                 IndexModel(
                     [
@@ -1322,19 +1324,27 @@ class MongoStore(OwnSnapshotReads):
     @_unavailable_on_outage
     async def purge(self, before: datetime, recut: Recut, *, visitors: int) -> Erased:
         old = {"timestamp_us": {"$lt": to_micros(before)}}
-        cursor = self._events.aggregate(
-            [
-                {"$match": old},
-                {"$group": {"_id": {"site": "$site_id", "visitor": "$visitor_id"}}},
-                {"$limit": visitors},
-            ],
-            # The grouping sees every old event before the limit: it may spill to disk.
-            allowDiskUse=True,
-            maxTimeMS=self._max_time_ms,
-        )
+        # The oldest events first, through the time index, until ``visitors`` visitors are
+        # found: a batch reads about the old events of the visitors it purges, where a
+        # grouping of every old event read them all (past maxTimeMS on large stores).
+        cursor = self._events.find(
+            old,
+            {"_id": 0, "site_id": 1, "visitor_id": 1},
+            batch_size=_CURSOR_BATCH,
+            max_time_ms=self._max_time_ms,
+        ).sort([("timestamp_us", ASCENDING)])
         by_site: dict[str, list[str]] = defaultdict(list)
-        async for doc in cursor:
-            by_site[doc["_id"]["site"]].append(doc["_id"]["visitor"])
+        found_visitors: set[tuple[str, str]] = set()
+        try:
+            async for doc in cursor:
+                key = (doc["site_id"], doc["visitor_id"])
+                if key not in found_visitors:
+                    found_visitors.add(key)
+                    by_site[key[0]].append(key[1])
+                    if len(found_visitors) == visitors:
+                        break
+        finally:
+            await cursor.close()
         touched = deleted = 0
         for site_id, found in by_site.items():
             known = sorted(found)

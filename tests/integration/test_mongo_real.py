@@ -163,3 +163,17 @@ async def test_a_tail_re_cut_on_a_real_server_equals_a_whole_one(real: MongoStor
     listed = await real.list_sessions(SITE, EVERYTHING, ALL_TIME, limit=1000)
     assert set(listed) == set(sessionize(events, timeout=timedelta(minutes=30)))
     assert await real.repair_pending(RECUT, visitors=100) == 0
+
+
+async def test_the_retention_purge_finds_old_events_through_the_time_index(
+    real: MongoStore,
+) -> None:
+    events = journeys(3)
+    await real.ingest(SITE, events, RECUT)
+
+    purged = await real.purge(datetime(2025, 7, 16, tzinfo=UTC), RECUT, visitors=2)
+
+    assert purged.visitors == 2
+    stats = real._collection("events").aggregate([{"$indexStats": {}}])
+    used = {doc["name"]: doc["accesses"]["ops"] async for doc in stats}
+    assert used["by_time"] >= 1

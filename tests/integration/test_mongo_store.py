@@ -179,6 +179,7 @@ async def test_opening_creates_the_identity_and_listing_indexes() -> None:
         ("visitor_id", 1),
         ("timestamp_us", 1),
     ]
+    assert list(events["by_time"]["key"]) == [("timestamp_us", 1)]
     assert list(sessions["by_start"]["key"]) == [
         ("site_id", 1),
         ("start_us", -1),
