@@ -177,3 +177,18 @@ async def test_the_retention_purge_finds_old_events_through_the_time_index(
     stats = real._collection("events").aggregate([{"$indexStats": {}}])
     used = {doc["name"]: doc["accesses"]["ops"] async for doc in stats}
     assert used["by_time"] >= 1
+
+
+async def test_an_erasure_by_email_reads_the_conversions_through_their_partial_index(
+    real: MongoStore,
+) -> None:
+    await real.ingest(SITE, [*history(), *journeys(4)], RECUT)
+    info = await real._collection("events").index_information()
+    assert info["conversions"]["partialFilterExpression"] == {"type": "conversion"}
+
+    erased = await real.erase_email(SITE, "ANN@example.org")
+
+    assert erased.visitors >= 1
+    stats = real._collection("events").aggregate([{"$indexStats": {}}])
+    used = {doc["name"]: doc["accesses"]["ops"] async for doc in stats}
+    assert used["conversions"] >= 1
