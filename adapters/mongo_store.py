@@ -516,11 +516,11 @@ class MongoStore(OwnSnapshotReads):
         Each update applies only to a document still without an ordinal: a re-cut by a
         process already upgraded has written the right one, which must not be undone.
         """
+        # No maxTimeMS: a one-time pass over every session, however long it takes.
         cursor = self._sessions.find(
             {"ordinal": {"$exists": False}},
             projection={"_id": False, "site_id": True, "visitor_id": True},
             batch_size=KEYS_PER_QUERY,
-            max_time_ms=self._max_time_ms,
         ).sort([("site_id", ASCENDING), ("visitor_id", ASCENDING), ("session_id", ASCENDING)])
         site = ""
         visitors: list[str] = []
@@ -539,11 +539,13 @@ class MongoStore(OwnSnapshotReads):
         """Give every event stored before ``event_ids`` existed its identity there, then
         drop the events' indexes this layout replaced (the per-site unique one would keep
         the collection from being sharded by visitor)."""
+        # No maxTimeMS: a one-time pass over every event, however long it takes; an
+        # interrupted pass is resumed by the next open (identities already there are
+        # skipped as duplicates).
         cursor = self._events.find(
             {},
             {"_id": 0, "site_id": 1, "event_id": 1, "visitor_id": 1},
             batch_size=KEYS_PER_QUERY,
-            max_time_ms=self._max_time_ms,
         )
         claims: list[Document] = []
         async for doc in cursor:
