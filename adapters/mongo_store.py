@@ -183,6 +183,9 @@ DEFAULT_WRITE_TIMEOUT_MS: Final = 10_000
 DEFAULT_LOCK_LEASE: Final = timedelta(seconds=15)
 
 _DUPLICATE_KEY: Final = 11000
+# A failed lock release is retried after this many seconds, doubling up to the maximum.
+_RELEASE_RETRY_FIRST: Final = 0.1
+_RELEASE_RETRY_MAX: Final = 2.0
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
 _CURSOR_BATCH: Final = 500
 # Visits kept at each end of a long session's stored path: 1,000 visits of URLs of the
@@ -285,6 +288,8 @@ class MongoStore(OwnSnapshotReads):
         self._lock_renewal = lock_renewal if lock_renewal is not None else lock_lease / 3
         self._snapshot_reads = snapshot_reads
         self._closed = False
+        # Background retries of lock releases that failed (``_unlock_after_failure``).
+        self._releases: set[asyncio.Task[None]] = set()
 
     def _collection(self, name: str) -> Any:
         # Also an injected client, which close() leaves open, is then refused.
@@ -635,6 +640,10 @@ class MongoStore(OwnSnapshotReads):
         if self._closed:
             return
         self._closed = True
+        for task in list(self._releases):
+            task.cancel()
+        # The releases see the store closed and stop: their leases run out instead.
+        await asyncio.gather(*self._releases, return_exceptions=True)
         if self._owns_client:
             self._client.close()
 
@@ -1023,23 +1032,34 @@ class MongoStore(OwnSnapshotReads):
         self, site_id: str, visitors: Iterable[str], token: str
     ) -> None:
         """Release the locks of a failed operation without masking its error: when the
-        connection is still down, the release fails too, and the locks then pass to the
-        next operation once their lease has run out (``lock_lease``)."""
+        connection is still down, the release fails too; it is then retried in the
+        background until it succeeds or the lease runs out (``lock_lease``), so the
+        locks pass to the next operation as soon as the server is back."""
         try:
-            await self._unlock(
-                site_id,
-                visitors,
-                token,
-            )
+            await self._unlock(site_id, visitors, token)
         except PyMongoError:
             logger.warning(
-                "could not release the visitor locks of site %r after a failure; they "
-                "expire within %g s",
+                "could not release the visitor locks of site %r after a failure; retrying, "
+                "they expire within %g s anyway",
                 site_id,
                 self._lock_lease.total_seconds(),
                 exc_info=True,
                 extra={"event": "unlock_failed"},
             )
+            task = asyncio.create_task(self._release_later(site_id, list(visitors), token))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
+
+    async def _release_later(self, site_id: str, visitors: list[str], token: str) -> None:
+        deadline = time.monotonic() + self._lock_lease.total_seconds()
+        delay = _RELEASE_RETRY_FIRST
+        while time.monotonic() < deadline and not self._closed:
+            await asyncio.sleep(delay)
+            try:
+                await self._unlock(site_id, visitors, token)
+                return
+            except Exception:  # the lease is the backstop: keep trying until it runs out
+                delay = min(delay * 2, _RELEASE_RETRY_MAX)
 
     async def _histories(self, site_id: str, visitors: Iterable[str]) -> dict[str, list[Event]]:
         histories: dict[str, list[Event]] = defaultdict(list)

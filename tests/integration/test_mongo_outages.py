@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pymongo import WriteConcern
 from pymongo.errors import (
+    AutoReconnect,
     BulkWriteError,
     ExecutionTimeout,
     PyMongoError,
@@ -213,3 +214,44 @@ async def test_a_delayed_write_keeps_its_lock_and_a_second_ingest_waits_for_it()
 
     assert [r.accepted for r in results] == [1, 1]
     assert await store.list_sessions(SITE, *EVERYTHING, limit=10) == sessionize([first, second])
+
+
+async def test_a_failed_unlock_is_retried_so_the_lock_passes_on_as_soon_as_the_server_is_back() -> (
+    None
+):
+    client = InterleavingClient(seed=8)
+    # A lease far longer than the test may wait: only the retried release lets v1 go.
+    store = await open_on(client, lock_lease=timedelta(minutes=5))
+    first = event("e-1", "v1", "2025-07-15T10:00:00Z")
+
+    def drop_for_a_moment(message: str) -> AutoReconnect:
+        # The session write fails, and so does the release right after it.
+        client.fail_next("visitors.update_many")
+        return AutoReconnect(message)
+
+    client.fail_next("sessions.bulk_write", error=drop_for_a_moment)
+    with pytest.raises(StoreUnavailableError):
+        await store.ingest(SITE, [first], RECUT)
+
+    second = event("e-2", "v1", "2025-07-15T10:05:00Z")
+    stored = await asyncio.wait_for(store.ingest(SITE, [first, second], RECUT), timeout=10)
+
+    assert stored.accepted == 1
+    assert await store.list_sessions(SITE, *EVERYTHING, limit=10) == sessionize([first, second])
+
+
+async def test_closing_the_store_stops_the_retried_releases() -> None:
+    client = InterleavingClient(seed=9)
+    store = await open_on(client, lock_lease=timedelta(minutes=5))
+
+    def go_down(message: str) -> AutoReconnect:
+        client.unreachable = True  # and stays down: the release is retried meanwhile
+        return AutoReconnect(message)
+
+    client.fail_next("sessions.bulk_write", error=go_down)
+    with pytest.raises(StoreUnavailableError):
+        await store.ingest(SITE, [event("e-1", "v1", "2025-07-15T10:00:00Z")], RECUT)
+    await asyncio.sleep(0.3)  # a retry or two fail meanwhile
+
+    # Returns at once, with no task left behind (the suite turns warnings into errors).
+    await asyncio.wait_for(store.close(), timeout=2)
