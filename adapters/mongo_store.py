@@ -259,8 +259,9 @@ class LockLostError(StoreUnavailableError):
     wrote: nothing was written over the newer work, and a retry of the batch re-cuts."""
 
 
-class VisitorLockTimeoutError(RuntimeError):
-    """A visitor's re-cut lock stayed taken for longer than its lease allows."""
+class VisitorLockTimeoutError(StoreUnavailableError):
+    """A visitor's re-cut lock stayed taken for longer than its lease allows: the store
+    is busy with that visitor, so the edge answers 503 and the client retries."""
 
 
 class MongoStore(OwnSnapshotReads):

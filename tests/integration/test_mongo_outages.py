@@ -255,3 +255,17 @@ async def test_closing_the_store_stops_the_retried_releases() -> None:
 
     # Returns at once, with no task left behind (the suite turns warnings into errors).
     await asyncio.wait_for(store.close(), timeout=2)
+
+
+async def test_a_visitor_locked_past_every_lease_is_a_503_for_the_batch_not_a_500() -> None:
+    client = InterleavingClient(seed=10)
+    store = await open_on(client, lock_lease=timedelta(seconds=0.2))
+    await store.ingest(SITE, [event("e-1", "v1", "2025-07-15T10:00:00Z")], RECUT)
+    # Another process holds v1 and keeps renewing: its lease never runs out.
+    held = {"lock": "elsewhere", "lock_expires": datetime.now(UTC) + timedelta(hours=1)}
+    await client["attributionhub"]["visitors"].update_one({"visitor_id": "v1"}, {"$set": held})
+
+    with pytest.raises(StoreUnavailableError, match="stayed locked"):
+        await store.ingest(SITE, [event("e-2", "v1", "2025-07-15T10:05:00Z")], RECUT)
+
+    assert [e.event_id for e in await store.visitor_events(SITE, "v1")] == ["e-1"]
