@@ -192,6 +192,9 @@ DEFAULT_WRITE_TIMEOUT_MS: Final = 10_000
 DEFAULT_LOCK_LEASE: Final = timedelta(seconds=15)
 
 _DUPLICATE_KEY: Final = 11000
+# A failed lock release is retried after this many seconds, doubling up to the maximum.
+_RELEASE_RETRY_FIRST: Final = 0.1
+_RELEASE_RETRY_MAX: Final = 2.0
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
 _CURSOR_BATCH: Final = 500
 # Visits kept at each end of a long session's stored path: 1,000 visits of URLs of the
@@ -280,8 +283,9 @@ class LockLostError(StoreUnavailableError):
     wrote: nothing was written over the newer work, and a retry of the batch re-cuts."""
 
 
-class VisitorLockTimeoutError(RuntimeError):
-    """A visitor's re-cut lock stayed taken for longer than its lease allows."""
+class VisitorLockTimeoutError(StoreUnavailableError):
+    """A visitor's re-cut lock stayed taken for longer than its lease allows: the store
+    is busy with that visitor, so the edge answers 503 and the client retries."""
 
 
 class MongoStore(OwnSnapshotReads):
@@ -309,6 +313,8 @@ class MongoStore(OwnSnapshotReads):
         self._lock_renewal = lock_renewal if lock_renewal is not None else lock_lease / 3
         self._snapshot_reads = snapshot_reads
         self._closed = False
+        # Background retries of lock releases that failed (``_unlock_after_failure``).
+        self._releases: set[asyncio.Task[None]] = set()
 
     def _collection(self, name: str) -> Any:
         # Also an injected client, which close() leaves open, is then refused.
@@ -446,6 +452,15 @@ class MongoStore(OwnSnapshotReads):
                     [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("event_id", ASCENDING)],
                     unique=True,
                     name="visitor_event",
+                ),
+                # The retention purge finds the oldest events.
+                IndexModel([("timestamp_us", ASCENDING)], name="by_time"),
+                # An erasure by email reads a site's conversions: few of all events, so
+                # this index is small, and the read stays within maxTimeMS at any size.
+                IndexModel(
+                    [("site_id", ASCENDING)],
+                    name="conversions",
+                    partialFilterExpression={"type": EventType.CONVERSION.value},
                 ),
                 # A re-cut reads a visitor's events from its resume point on.
                 IndexModel(
@@ -599,11 +614,11 @@ class MongoStore(OwnSnapshotReads):
         Each update applies only to a document still without an ordinal: a re-cut by a
         process already upgraded has written the right one, which must not be undone.
         """
+        # No maxTimeMS: a one-time pass over every session, however long it takes.
         cursor = self._sessions.find(
             {"ordinal": {"$exists": False}},
             projection={"_id": False, "site_id": True, "visitor_id": True},
             batch_size=KEYS_PER_QUERY,
-            max_time_ms=self._max_time_ms,
         ).sort([("site_id", ASCENDING), ("visitor_id", ASCENDING), ("session_id", ASCENDING)])
         site = ""
         visitors: list[str] = []
@@ -622,11 +637,13 @@ class MongoStore(OwnSnapshotReads):
         """Give every event stored before ``event_ids`` existed its identity there, then
         drop the events' indexes this layout replaced (the per-site unique one would keep
         the collection from being sharded by visitor)."""
+        # No maxTimeMS: a one-time pass over every event, however long it takes; an
+        # interrupted pass is resumed by the next open (identities already there are
+        # skipped as duplicates).
         cursor = self._events.find(
             {},
             {"_id": 0, "site_id": 1, "event_id": 1, "visitor_id": 1},
             batch_size=KEYS_PER_QUERY,
-            max_time_ms=self._max_time_ms,
         )
         claims: list[Document] = []
         async for doc in cursor:
@@ -716,6 +733,10 @@ class MongoStore(OwnSnapshotReads):
         if self._closed:
             return
         self._closed = True
+        for task in list(self._releases):
+            task.cancel()
+        # The releases see the store closed and stop: their leases run out instead.
+        await asyncio.gather(*self._releases, return_exceptions=True)
         if self._owns_client:
             self._client.close()
 
@@ -1104,23 +1125,34 @@ class MongoStore(OwnSnapshotReads):
         self, site_id: str, visitors: Iterable[str], token: str
     ) -> None:
         """Release the locks of a failed operation without masking its error: when the
-        connection is still down, the release fails too, and the locks then pass to the
-        next operation once their lease has run out (``lock_lease``)."""
+        connection is still down, the release fails too; it is then retried in the
+        background until it succeeds or the lease runs out (``lock_lease``), so the
+        locks pass to the next operation as soon as the server is back."""
         try:
-            await self._unlock(
-                site_id,
-                visitors,
-                token,
-            )
+            await self._unlock(site_id, visitors, token)
         except PyMongoError:
             logger.warning(
-                "could not release the visitor locks of site %r after a failure; they "
-                "expire within %g s",
+                "could not release the visitor locks of site %r after a failure; retrying, "
+                "they expire within %g s anyway",
                 site_id,
                 self._lock_lease.total_seconds(),
                 exc_info=True,
                 extra={"event": "unlock_failed"},
             )
+            task = asyncio.create_task(self._release_later(site_id, list(visitors), token))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
+
+    async def _release_later(self, site_id: str, visitors: list[str], token: str) -> None:
+        deadline = time.monotonic() + self._lock_lease.total_seconds()
+        delay = _RELEASE_RETRY_FIRST
+        while time.monotonic() < deadline and not self._closed:
+            await asyncio.sleep(delay)
+            try:
+                await self._unlock(site_id, visitors, token)
+                return
+            except Exception:  # the lease is the backstop: keep trying until it runs out
+                delay = min(delay * 2, _RELEASE_RETRY_MAX)
 
     async def _histories(self, site_id: str, visitors: Iterable[str]) -> dict[str, list[Event]]:
         histories: dict[str, list[Event]] = defaultdict(list)
@@ -1350,8 +1382,8 @@ class MongoStore(OwnSnapshotReads):
 
     @_unavailable_on_outage
     async def erase_email(self, site_id: str, email: str) -> Erased:
-        # No index on emails: an erasure request is rare, a scan of the site's
-        # conversions cheaper than an index every stored conversion would pay for.
+        # Emails match ignoring case, so no index on them: the site's conversions are
+        # read through the partial "conversions" index and compared here.
         cursor = self._events.find(
             {"site_id": site_id, "type": EventType.CONVERSION.value, "email": {"$ne": None}},
             {"_id": 0, "visitor_id": 1, "email": 1},
@@ -1414,19 +1446,27 @@ class MongoStore(OwnSnapshotReads):
     @_unavailable_on_outage
     async def purge(self, before: datetime, recut: Recut, *, visitors: int) -> Erased:
         old = {"timestamp_us": {"$lt": to_micros(before)}}
-        cursor = self._events.aggregate(
-            [
-                {"$match": old},
-                {"$group": {"_id": {"site": "$site_id", "visitor": "$visitor_id"}}},
-                {"$limit": visitors},
-            ],
-            # The grouping sees every old event before the limit: it may spill to disk.
-            allowDiskUse=True,
-            maxTimeMS=self._max_time_ms,
-        )
+        # The oldest events first, through the time index, until ``visitors`` visitors are
+        # found: a batch reads about the old events of the visitors it purges, where a
+        # grouping of every old event read them all (past maxTimeMS on large stores).
+        cursor = self._events.find(
+            old,
+            {"_id": 0, "site_id": 1, "visitor_id": 1},
+            batch_size=_CURSOR_BATCH,
+            max_time_ms=self._max_time_ms,
+        ).sort([("timestamp_us", ASCENDING)])
         by_site: dict[str, list[str]] = defaultdict(list)
-        async for doc in cursor:
-            by_site[doc["_id"]["site"]].append(doc["_id"]["visitor"])
+        found_visitors: set[tuple[str, str]] = set()
+        try:
+            async for doc in cursor:
+                key = (doc["site_id"], doc["visitor_id"])
+                if key not in found_visitors:
+                    found_visitors.add(key)
+                    by_site[key[0]].append(key[1])
+                    if len(found_visitors) == visitors:
+                        break
+        finally:
+            await cursor.close()
         touched = deleted = 0
         for site_id, found in by_site.items():
             known = sorted(found)

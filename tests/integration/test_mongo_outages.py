@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pymongo import WriteConcern
 from pymongo.errors import (
+    AutoReconnect,
     BulkWriteError,
     ExecutionTimeout,
     PyMongoError,
@@ -62,6 +63,9 @@ async def open_on(client: InterleavingClient, **options: Any) -> MongoStore:
 async def test_every_read_carries_the_query_timeout_and_writes_the_write_timeout() -> None:
     client = InterleavingClient(seed=3)
     store = await open_on(client, query_timeout_ms=1234, write_timeout_ms=567)
+    [database] = [kw for name, kw in client.calls if name == "get_database"]
+    # The layout upgrade at open is a one-time pass over every document: no time limit.
+    client.calls.clear()
     await store.add_site(Site(SITE, "A", "api", "tracker", datetime(2025, 7, 1, tzinfo=UTC)))
     batch = [
         event("e-1", "v1", "2025-07-15T10:00:00Z"),
@@ -88,7 +92,6 @@ async def test_every_read_carries_the_query_timeout_and_writes_the_write_timeout
     await store.erase_email(SITE, "a@example.com")
     await store.purge(datetime(2025, 7, 16, tzinfo=UTC), RECUT, visitors=10)
 
-    [database] = [kw for name, kw in client.calls if name == "get_database"]
     assert database["write_concern"] == WriteConcern(w="majority", wtimeout=567)
     reads = [(name, kw) for name, kw in client.calls if name in READ_OPTIONS]
     assert {name for name, _ in reads} == set(READ_OPTIONS)
@@ -211,3 +214,58 @@ async def test_a_delayed_write_keeps_its_lock_and_a_second_ingest_waits_for_it()
 
     assert [r.accepted for r in results] == [1, 1]
     assert await store.list_sessions(SITE, *EVERYTHING, limit=10) == sessionize([first, second])
+
+
+async def test_a_failed_unlock_is_retried_so_the_lock_passes_on_as_soon_as_the_server_is_back() -> (
+    None
+):
+    client = InterleavingClient(seed=8)
+    # A lease far longer than the test may wait: only the retried release lets v1 go.
+    store = await open_on(client, lock_lease=timedelta(minutes=5))
+    first = event("e-1", "v1", "2025-07-15T10:00:00Z")
+
+    def drop_for_a_moment(message: str) -> AutoReconnect:
+        # The session write fails, and so does the release right after it.
+        client.fail_next("visitors.update_many")
+        return AutoReconnect(message)
+
+    client.fail_next("sessions.bulk_write", error=drop_for_a_moment)
+    with pytest.raises(StoreUnavailableError):
+        await store.ingest(SITE, [first], RECUT)
+
+    second = event("e-2", "v1", "2025-07-15T10:05:00Z")
+    stored = await asyncio.wait_for(store.ingest(SITE, [first, second], RECUT), timeout=10)
+
+    assert stored.accepted == 1
+    assert await store.list_sessions(SITE, *EVERYTHING, limit=10) == sessionize([first, second])
+
+
+async def test_closing_the_store_stops_the_retried_releases() -> None:
+    client = InterleavingClient(seed=9)
+    store = await open_on(client, lock_lease=timedelta(minutes=5))
+
+    def go_down(message: str) -> AutoReconnect:
+        client.unreachable = True  # and stays down: the release is retried meanwhile
+        return AutoReconnect(message)
+
+    client.fail_next("sessions.bulk_write", error=go_down)
+    with pytest.raises(StoreUnavailableError):
+        await store.ingest(SITE, [event("e-1", "v1", "2025-07-15T10:00:00Z")], RECUT)
+    await asyncio.sleep(0.3)  # a retry or two fail meanwhile
+
+    # Returns at once, with no task left behind (the suite turns warnings into errors).
+    await asyncio.wait_for(store.close(), timeout=2)
+
+
+async def test_a_visitor_locked_past_every_lease_is_a_503_for_the_batch_not_a_500() -> None:
+    client = InterleavingClient(seed=10)
+    store = await open_on(client, lock_lease=timedelta(seconds=0.2))
+    await store.ingest(SITE, [event("e-1", "v1", "2025-07-15T10:00:00Z")], RECUT)
+    # Another process holds v1 and keeps renewing: its lease never runs out.
+    held = {"lock": "elsewhere", "lock_expires": datetime.now(UTC) + timedelta(hours=1)}
+    await client["attributionhub"]["visitors"].update_one({"visitor_id": "v1"}, {"$set": held})
+
+    with pytest.raises(StoreUnavailableError, match="stayed locked"):
+        await store.ingest(SITE, [event("e-2", "v1", "2025-07-15T10:05:00Z")], RECUT)
+
+    assert [e.event_id for e in await store.visitor_events(SITE, "v1")] == ["e-1"]

@@ -166,6 +166,35 @@ async def test_a_tail_re_cut_on_a_real_server_equals_a_whole_one(real: MongoStor
     assert await real.repair_pending(RECUT, visitors=100) == 0
 
 
+async def test_the_retention_purge_finds_old_events_through_the_time_index(
+    real: MongoStore,
+) -> None:
+    events = journeys(3)
+    await real.ingest(SITE, events, RECUT)
+
+    purged = await real.purge(datetime(2025, 7, 16, tzinfo=UTC), RECUT, visitors=2)
+
+    assert purged.visitors == 2
+    stats = real._collection("events").aggregate([{"$indexStats": {}}])
+    used = {doc["name"]: doc["accesses"]["ops"] async for doc in stats}
+    assert used["by_time"] >= 1
+
+
+async def test_an_erasure_by_email_reads_the_conversions_through_their_partial_index(
+    real: MongoStore,
+) -> None:
+    await real.ingest(SITE, [*history(), *journeys(4)], RECUT)
+    info = await real._collection("events").index_information()
+    assert info["conversions"]["partialFilterExpression"] == {"type": "conversion"}
+
+    erased = await real.erase_email(SITE, "ANN@example.org")
+
+    assert erased.visitors >= 1
+    stats = real._collection("events").aggregate([{"$indexStats": {}}])
+    used = {doc["name"]: doc["accesses"]["ops"] async for doc in stats}
+    assert used["conversions"] >= 1
+
+
 async def test_on_a_sharded_cluster_the_collections_are_sharded_on_their_keys(
     real: MongoStore,
 ) -> None:

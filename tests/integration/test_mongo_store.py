@@ -179,6 +179,9 @@ async def test_opening_creates_the_identity_and_listing_indexes() -> None:
         ("visitor_id", 1),
         ("timestamp_us", 1),
     ]
+    assert list(events["by_time"]["key"]) == [("timestamp_us", 1)]
+    # mongomock drops the partial filter from index_information; the real-server run checks it.
+    assert list(events["conversions"]["key"]) == [("site_id", 1)]
     assert list(sessions["by_start"]["key"]) == [
         ("site_id", 1),
         ("start_us", -1),
