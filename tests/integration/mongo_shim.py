@@ -324,6 +324,10 @@ class _Recording:
         def call(*args: Any, **kwargs: Any) -> Any:
             if "session" in kwargs:
                 self._owner.reads.append((name, kwargs.pop("session")))
-            return attribute(*args, **kwargs)
+            result = attribute(*args, **kwargs)
+            # get_collection(name, read_preference=...) too: its reads are recorded.
+            if isinstance(result, AsyncMongoMockDatabase | AsyncMongoMockCollection):
+                return _Recording(self._owner, result)
+            return result
 
         return call
