@@ -6,7 +6,12 @@ in favour of PyMongo's ``AsyncMongoClient``; the switch touches this file only.
 Collections (database from the URL path, default ``attributionhub``):
 
 - ``sites``: ``_id`` is the site id; unique indexes on both key hashes.
-- ``events``: raw events, unique on ``(site_id, event_id)`` (idempotent ingestion).
+- ``event_ids``: the identity of each stored event in its site, ``{site_id, event_id,
+  visitor_id}``, unique on ``(site_id, event_id)`` (idempotent ingestion). Apart from
+  ``events`` so that those can be sharded by visitor: a unique index must start with the
+  shard key.
+- ``events``: raw events, unique on ``(site_id, visitor_id, event_id)`` and indexed by
+  ``(site_id, visitor_id, timestamp_us)`` for re-cuts from a resume point.
 - ``sessions``: materialized sessions, path and conversions embedded (a path of more
   than 1,000 visits keeps its first and last 500, ``path_truncated`` counting the rest,
   so no document nears 16 MB; docs/read-model.md), unique on
@@ -19,7 +24,7 @@ Collections (database from the URL path, default ``attributionhub``):
   previous_page, meta_type, meta_id]`` per conversion) on converting sessions only, which
   a partial index on ``(site_id, visitor_id, ordinal)`` serves for the touch scopes.
 - ``visitors``: one document per visitor of a site, holding the re-cut lock (below) and a
-  ``pending`` flag.
+  ``pending`` flag (a partial index finds the few flagged ones for ``repair_pending``).
 - ``meta``: the ``layout`` document, the version of this layout the data was upgraded to.
 - ``dropped_bots``: events dropped as bots', one document per site and reason (unique),
   with ``events`` and ``last_seen``; writers add to them with ``$inc`` and ``$max``.
@@ -35,16 +40,18 @@ sorts and decoding use the ``_us`` fields.
 Concurrent re-cuts. Standalone servers have no transactions, and replacing a visitor's
 sessions takes several writes, so ingestion serializes per visitor with a lock document:
 every event of visitor V is inserted, and V's sessions rewritten, only while holding V's
-lock. So the holder reads the complete set of V's events, and the last holder leaves the
-re-cut of all of them. Locks are taken in sorted visitor order (a partially acquired set
-keeps only its sorted prefix), which rules out deadlocks between overlapping batches; each
-lock is a lease, so a crashed process blocks its visitors for ``lock_lease`` at most. A
-working holder renews its lease every ``lock_renewal``; one that lost it anyway (a paused
-process) cannot overwrite newer work: every taking of a lock raises the visitor's
-``fence``, session documents carry the fence of their writer, and session writes are
-checked against it before and after (``_replace_sessions``, ``LockLostError``). A
-failed operation releases its locks without masking its error: when the release fails too
-(the connection is still down), it is logged and the lease lets the next ingest in.
+lock. So the holder reads the complete set of V's events from its resume point on
+(``domain.sessionization.resume_point``: the sessions before it cannot change), and the
+last holder leaves the re-cut of all of them. Locks are taken in sorted visitor order (a
+partially acquired set keeps only its sorted prefix), which rules out deadlocks between
+overlapping batches; each lock is a lease, so a crashed process blocks its visitors for
+``lock_lease`` at most. A working holder renews its lease every ``lock_renewal``; one
+that lost it anyway (a paused process) cannot overwrite newer work: every taking of a
+lock raises the visitor's ``fence``, session documents carry the fence of their writer,
+and session writes are checked against it before and after (``_replace_sessions``,
+``LockLostError``). A failed operation releases its locks without masking its error: when
+the release fails too (the connection is still down), it is logged and the lease lets the
+next ingest in.
 
 Outages. Every read carries ``maxTimeMS`` and every write concern ``wtimeout``; no server,
 a dropped connection and either timeout raise the port's ``StoreUnavailableError``
@@ -53,8 +60,9 @@ a dropped connection and either timeout raise the port's ``StoreUnavailableError
 "Nothing written on error": the re-cut runs before anything is written, so a failing
 re-cut writes nothing. A failure after the events are inserted (network, crash) cannot be
 undone without transactions; the visitor stays flagged ``pending`` and the next batch that
-names that visitor - a client retrying the same batch included - re-cuts it, even when all
-its events turn out to be duplicates.
+names that visitor - a client retrying the same batch included - re-cuts it whole, even
+when all its events turn out to be duplicates; ``repair_pending`` re-cuts the others. An
+event whose identity was taken before its insert failed is stored by the retry.
 
 Snapshots. On a replica set or sharded cluster of MongoDB 5.0 or later (detected once, at
 ``open``) every read of a ``snapshot()`` goes through one client session with snapshot
@@ -97,8 +105,9 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final, NamedTuple, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from motor.motor_asyncio import AsyncIOMotorClient
@@ -169,6 +178,7 @@ from domain.ports import (
 )
 from domain.privacy import same_email
 from domain.queries import SessionFilters, TimeWindow
+from domain.sessionization import resume_point
 
 DEFAULT_DATABASE: Final = "attributionhub"
 SERVER_SELECTION_TIMEOUT: Final = 5.0  # seconds: start-up fails fast, not after 30 s
@@ -205,8 +215,9 @@ _REPORT_CHUNK: Final = 5_000
 # Snapshot reads outside transactions came with MongoDB 5.0, wire version 13.
 _SNAPSHOT_WIRE_VERSION: Final = 13
 _LAYOUT: Final = "layout"
-# 2: sessions carry ``ordinal`` and ``report_conversions``.
-_LAYOUT_VERSION: Final = 2
+# 2: sessions carry ``ordinal`` and ``report_conversions``. 3: events' identities are
+# in ``event_ids``; events are indexed by visitor only.
+_LAYOUT_VERSION: Final = 3
 # Where a converting session keeps what the report reads of its conversions.
 _CONVERSIONS: Final = "report_conversions"
 _LISTING_ORDER: Final = [
@@ -314,6 +325,10 @@ class MongoStore(OwnSnapshotReads):
     @property
     def _events(self) -> Any:
         return self._collection("events")
+
+    @property
+    def _event_ids(self) -> Any:
+        return self._collection("event_ids")
 
     @property
     def _sessions(self) -> Any:
@@ -424,14 +439,33 @@ class MongoStore(OwnSnapshotReads):
                 IndexModel([("tracker_token_hash", ASCENDING)], unique=True, name="by_token"),
             ]
         )
-        await self._events.create_indexes(
+        # An event's identity in its site lives in event_ids, so that events can be
+        # sharded by visitor: a unique index must start with the shard key.
+        await self._event_ids.create_indexes(
             [
                 IndexModel(
                     [("site_id", ASCENDING), ("event_id", ASCENDING)],
                     unique=True,
                     name="event_identity",
+                )
+            ]
+        )
+        await self._events.create_indexes(
+            [
+                IndexModel(
+                    [("site_id", ASCENDING), ("visitor_id", ASCENDING), ("event_id", ASCENDING)],
+                    unique=True,
+                    name="visitor_event",
                 ),
-                IndexModel([("site_id", ASCENDING), ("visitor_id", ASCENDING)], name="by_visitor"),
+                # A re-cut reads a visitor's events from its resume point on.
+                IndexModel(
+                    [
+                        ("site_id", ASCENDING),
+                        ("visitor_id", ASCENDING),
+                        ("timestamp_us", ASCENDING),
+                    ],
+                    name="visitor_timeline",
+                ),
             ]
         )
         tail = [("start_us", DESCENDING), ("visitor_id", ASCENDING), ("session_id", ASCENDING)]
@@ -467,7 +501,13 @@ class MongoStore(OwnSnapshotReads):
                     [("site_id", ASCENDING), ("visitor_id", ASCENDING)],
                     unique=True,
                     name="visitor_identity",
-                )
+                ),
+                # The repair finds the few visitors left pending among all of them.
+                IndexModel(
+                    [("pending", ASCENDING), ("site_id", ASCENDING), ("visitor_id", ASCENDING)],
+                    name="pending",
+                    partialFilterExpression={"pending": True},
+                ),
             ]
         )
 
@@ -483,9 +523,13 @@ class MongoStore(OwnSnapshotReads):
 
     async def _upgrade(self) -> None:
         layout = await self._meta.find_one({"_id": _LAYOUT}, max_time_ms=self._max_time_ms)
-        if layout is not None and layout.get("version", 0) >= _LAYOUT_VERSION:
+        version = 0 if layout is None else int(layout.get("version", 0))
+        if version >= _LAYOUT_VERSION:
             return
-        await self._number_sessions()
+        if version < 2:
+            await self._number_sessions()
+        if version < 3:
+            await self._record_identities()
         # $max: a later version opened meanwhile may have recorded a higher one.
         await self._meta.update_one(
             {"_id": _LAYOUT}, {"$max": {"version": _LAYOUT_VERSION}}, upsert=True
@@ -516,6 +560,29 @@ class MongoStore(OwnSnapshotReads):
             visitors.append(doc["visitor_id"])
         if visitors:
             await self._number_visitors(site, visitors)
+
+    async def _record_identities(self) -> None:
+        """Give every event stored before ``event_ids`` existed its identity there, then
+        drop the events' indexes this layout replaced (the per-site unique one would keep
+        the collection from being sharded by visitor)."""
+        cursor = self._events.find(
+            {},
+            {"_id": 0, "site_id": 1, "event_id": 1, "visitor_id": 1},
+            batch_size=KEYS_PER_QUERY,
+            max_time_ms=self._max_time_ms,
+        )
+        claims: list[Document] = []
+        async for doc in cursor:
+            claims.append(doc)
+            if len(claims) == KEYS_PER_QUERY:
+                await _insert_ignoring_duplicates(self._event_ids, claims)
+                claims = []
+        if claims:
+            await _insert_ignoring_duplicates(self._event_ids, claims)
+        existing = await self._events.index_information()
+        for replaced in ("event_identity", "by_visitor"):
+            if replaced in existing:
+                await self._events.drop_index(replaced)
 
     async def _number_visitors(self, site_id: str, visitors: list[str]) -> None:
         histories: dict[str, list[Document]] = defaultdict(list)
@@ -658,7 +725,7 @@ class MongoStore(OwnSnapshotReads):
         unique: dict[str, Event] = {}
         for event in events:
             unique.setdefault(event.event_id, event)  # a repeat inside the batch: duplicate
-        stored_ids = await self._stored_event_ids(site_id, unique)
+        stored_ids = await self._stored_event_ids(site_id, unique.values())
         candidates = {i: e for i, e in unique.items() if i not in stored_ids}
         named = {e.visitor_id for e in unique.values()}
         known = await self._visitor_states(site_id, named)
@@ -668,41 +735,85 @@ class MongoStore(OwnSnapshotReads):
         if not to_lock:
             return StoredBatch(accepted=0, duplicates=len(events))
         await self._ensure_visitors(site_id, to_lock - known.keys())
+        accepted, _ = await self._recut_locked(site_id, sorted(to_lock), candidates, recut)
+        return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
+
+    @_unavailable_on_outage
+    async def repair_pending(self, recut: Recut, *, visitors: int) -> int:
+        """Re-cut up to ``visitors`` visitors that a failed or crashed ingest left
+        ``pending`` (events stored, sessions not rewritten), whose lock is free or has
+        expired; the number repaired. A visitor an ingest is working on (its lock is
+        live) is left to that ingest."""
+        now = datetime.now(UTC)
+        cursor = self._visitors.find(
+            # Names the partial index's condition, so the index serves it.
+            {"pending": True, "$or": [{"lock": None}, {"lock_expires": {"$lt": now}}]},
+            {"_id": 0, "site_id": 1, "visitor_id": 1},
+            batch_size=_CURSOR_BATCH,
+            max_time_ms=self._max_time_ms,
+        ).limit(visitors)
+        by_site: dict[str, list[str]] = defaultdict(list)
+        async for doc in cursor:
+            by_site[doc["site_id"]].append(doc["visitor_id"])
+        repaired = 0
+        for site_id, found in sorted(by_site.items()):
+            _, done = await self._recut_locked(site_id, sorted(found), {}, recut)
+            repaired += done
+        if repaired:
+            logger.info(
+                "re-cut %d visitors left pending by a failed ingest",
+                repaired,
+                extra={"event": "pending_repaired", "visitors": repaired},
+            )
+        return repaired
+
+    async def _recut_locked(
+        self,
+        site_id: str,
+        visitors: list[str],
+        candidates: Mapping[str, Event],
+        recut: Recut,
+    ) -> tuple[int, int]:
+        """Under the locks of ``visitors`` (sorted): store ``candidates`` and re-cut the
+        visitors that received one or were flagged ``pending``. Returns the events
+        accepted and the pending visitors re-cut."""
         token = uuid.uuid4().hex
         # Renewing from the start: the locks taken first must not expire while the batch
         # waits for the others.
-        async with self._renewing(site_id, to_lock, token):
-            held = await self._lock(site_id, sorted(to_lock), token)
+        async with self._renewing(site_id, visitors, token):
+            held = await self._lock(site_id, visitors, token)
             fences = {v: fence for v, (_, fence) in held.items()}
-            pending = {v: flag for v, (flag, _) in held.items()}
+            pending = {v for v, (flag, _) in held.items() if flag}
             try:
                 accepted = await self._ingest_locked(site_id, candidates, pending, fences, recut)
             except BaseException:
-                await self._unlock_after_failure(site_id, to_lock, token)
+                await self._unlock_after_failure(site_id, visitors, token)
                 raise
-        await self._unlock(site_id, to_lock, token, clear_pending=fences)
-        return StoredBatch(accepted=accepted, duplicates=len(events) - accepted)
+        await self._unlock(site_id, visitors, token, clear_pending=fences)
+        return accepted, len(pending)
 
     async def _ingest_locked(
         self,
         site_id: str,
         candidates: Mapping[str, Event],
-        pending: Mapping[str, bool],
+        pending: Collection[str],
         fences: Mapping[str, int],
         recut: Recut,
     ) -> int:
         # Checked again now that the visitors are ours: an ingest that held them before
         # may have stored some of these events meanwhile.
-        stored_ids = await self._stored_event_ids(site_id, candidates)
+        stored_ids = await self._stored_event_ids(site_id, candidates.values())
         new = [e for i, e in candidates.items() if i not in stored_ids]
-        affected = {e.visitor_id for e in new} | {v for v, flag in pending.items() if flag}
+        added: dict[str, list[Event]] = defaultdict(list)
+        for event in new:
+            added[event.visitor_id].append(event)
+        affected = added.keys() | pending
         if not affected:
             return 0
-        histories = await self._histories(site_id, affected)
-        for event in new:
-            histories[event.visitor_id].append(event)
+        # A pending visitor's sessions may lag its events anywhere: re-cut it whole.
+        tails = await self._tails(site_id, {v: added.get(v, []) for v in affected}, pending)
         # Re-cut before writing anything: a failing re-cut leaves the store untouched.
-        plans = {v: list(recut(histories[v])) for v in affected}
+        plans = {v: tail.plan(recut) for v, tail in tails.items()}
         if not new:
             await self._replace_sessions(site_id, plans, fences)
             return 0
@@ -710,27 +821,61 @@ class MongoStore(OwnSnapshotReads):
             await self._visitors.update_many(
                 {"site_id": site_id, "visitor_id": {"$in": chunk}}, {"$set": {"pending": True}}
             )
-        inserted = await self._insert_events(new)
+        inserted = await self._insert_events(site_id, new)
         lost = {e.visitor_id for e in new if e.event_id not in inserted}
         if lost:
-            # Another visitor's ingest stored the same event_id first (the lock is per
+            # Another visitor holds the identity of some of these events (the lock is per
             # visitor, the identity per site): re-cut from what is really stored.
-            real = await self._histories(site_id, lost)
-            plans.update({v: list(recut(real[v])) for v in lost})
+            real = await self._tails(site_id, {v: [] for v in lost}, lost)
+            plans.update({v: tail.plan(recut) for v, tail in real.items()})
         await self._replace_sessions(site_id, plans, fences)
         return len(inserted)
 
-    async def _stored_event_ids(self, site_id: str, event_ids: Iterable[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in chunks(sorted(event_ids)):
+    async def _stored_event_ids(self, site_id: str, events: Iterable[Event]) -> set[str]:
+        """The ids of ``events`` that are stored already: stored for their visitor, or
+        held by another visitor of the site (``event_ids``). An identity its own visitor
+        holds without the event (an ingest that failed between the two writes) is not
+        stored: the event is written again."""
+        wanted = {e.event_id: e.visitor_id for e in events}
+        holders = await self._identity_holders(site_id, wanted)
+        stored = {i for i, holder in holders.items() if holder != wanted[i]}
+        own: dict[str, set[str]] = defaultdict(set)
+        for event_id, holder in holders.items():
+            if holder == wanted[event_id]:
+                own[holder].add(event_id)
+        for chunk in chunks(sorted(own)):
             cursor = self._events.find(
-                {"site_id": site_id, "event_id": {"$in": chunk}},
-                {"_id": 0, "event_id": 1},
+                {
+                    "site_id": site_id,
+                    "visitor_id": {"$in": chunk},
+                    "event_id": {"$in": sorted(set().union(*(own[v] for v in chunk)))},
+                },
+                {"_id": 0, "visitor_id": 1, "event_id": 1},
                 batch_size=_CURSOR_BATCH,
                 max_time_ms=self._max_time_ms,
             )
-            found.update([doc["event_id"] async for doc in cursor])
-        return found
+            stored.update(
+                [
+                    doc["event_id"]
+                    async for doc in cursor
+                    if doc["event_id"] in own[doc["visitor_id"]]
+                ]
+            )
+        return stored
+
+    async def _identity_holders(self, site_id: str, event_ids: Iterable[str]) -> dict[str, str]:
+        """The visitor holding each of these event ids in the site, where one does."""
+        holders: dict[str, str] = {}
+        for chunk in chunks(sorted(event_ids)):
+            cursor = self._event_ids.find(
+                {"site_id": site_id, "event_id": {"$in": chunk}},
+                {"_id": 0, "event_id": 1, "visitor_id": 1},
+                batch_size=_CURSOR_BATCH,
+                max_time_ms=self._max_time_ms,
+            )
+            async for doc in cursor:
+                holders[doc["event_id"]] = doc["visitor_id"]
+        return holders
 
     async def _visitor_states(self, site_id: str, visitor_ids: Iterable[str]) -> dict[str, bool]:
         """Whether each existing visitor document is flagged ``pending``."""
@@ -932,28 +1077,89 @@ class MongoStore(OwnSnapshotReads):
                 histories[doc["visitor_id"]].append(_event(doc))
         return histories
 
-    async def _insert_events(self, events: Sequence[Event]) -> set[str]:
-        """The ids of the events this call inserted; the others were there already."""
-        documents = [_event_document(e) for e in events]
-        refused = await _insert_ignoring_duplicates(self._events, documents)
-        return {e.event_id for i, e in enumerate(events) if i not in refused}
+    async def _tails(
+        self, site_id: str, added: Mapping[str, Sequence[Event]], whole: Collection[str]
+    ) -> dict[str, _Tail]:
+        """What re-cutting each visitor needs once ``added[visitor]`` (not stored yet)
+        joins its history: the stored events from its resume point on
+        (``domain.sessionization.resume_point``) plus the added ones, and how many
+        sessions precede the point. So a batch reads the visitor's last sessions' events,
+        not its whole history. Visitors in ``whole``, or with no clean point, are re-read
+        whole."""
+        points: dict[str, int] = {}
+        partial = sorted(v for v in added if v not in whole and added[v])
+        bounds: dict[str, list[_Bounds]] = defaultdict(list)
+        for chunk in chunks(partial):
+            cursor = self._sessions.find(
+                {"site_id": site_id, "visitor_id": {"$in": chunk}},
+                {"_id": 0, "visitor_id": 1, "start_us": 1, "last_activity_us": 1},
+                batch_size=_CURSOR_BATCH,
+                max_time_ms=self._max_time_ms,
+            )
+            async for doc in cursor:
+                bounds[doc["visitor_id"]].append(
+                    _Bounds(from_micros(doc["start_us"]), from_micros(doc["last_activity_us"]))
+                )
+        tails = {v: _Tail(None, 0, list(added[v])) for v in added}
+        for visitor in partial:
+            stored = bounds.get(visitor, [])
+            point = resume_point(stored, min(e.timestamp for e in added[visitor]))
+            if point is not None:
+                points[visitor] = to_micros(point)
+                kept = sum(1 for b in stored if b.start < point)
+                tails[visitor] = _Tail(points[visitor], kept, list(added[visitor]))
+        rest = sorted(v for v in added if v not in points)
+        for chunk in chunks(rest):
+            await self._read_tails(site_id, {"visitor_id": {"$in": chunk}}, tails)
+        for chunk in chunks(sorted(points)):
+            await self._read_tails(
+                site_id,
+                {"$or": [{"visitor_id": v, "timestamp_us": {"$gte": points[v]}} for v in chunk]},
+                tails,
+            )
+        return tails
+
+    async def _read_tails(
+        self, site_id: str, selection: Mapping[str, Any], tails: Mapping[str, _Tail]
+    ) -> None:
+        cursor = self._events.find(
+            {"site_id": site_id, **selection},
+            batch_size=_CURSOR_BATCH,
+            max_time_ms=self._max_time_ms,
+        )
+        async for doc in cursor:
+            tails[doc["visitor_id"]].events.append(_event(doc))
+
+    async def _insert_events(self, site_id: str, events: Sequence[Event]) -> set[str]:
+        """The ids of the events this call stored. Each event's identity in the site
+        is taken first (``event_ids``); an event whose identity another visitor holds is
+        refused, one whose own visitor holds it (a failed ingest's leftover) is kept."""
+        claims = [
+            {"site_id": site_id, "event_id": e.event_id, "visitor_id": e.visitor_id} for e in events
+        ]
+        refused = await _insert_ignoring_duplicates(self._event_ids, claims)
+        ours = [e for i, e in enumerate(events) if i not in refused]
+        if refused:
+            taken = [events[i] for i in sorted(refused)]
+            holders = await self._identity_holders(site_id, [e.event_id for e in taken])
+            ours.extend(e for e in taken if holders.get(e.event_id) == e.visitor_id)
+        documents = [_event_document(e) for e in ours]
+        present = await _insert_ignoring_duplicates(self._events, documents) if documents else set()
+        return {e.event_id for i, e in enumerate(ours) if i not in present}
 
     async def _replace_sessions(
-        self, site_id: str, plans: Mapping[str, list[Session]], fences: Mapping[str, int]
+        self, site_id: str, plans: Mapping[str, _Plan], fences: Mapping[str, int]
     ) -> None:
         """Write each visitor's sessions, fenced: only while ``fences`` are still the
         visitors' current ones (``_lock``). Raises ``LockLostError`` when another holder
         took a visitor over, after removing what this write left of it."""
         await self._check_fences(site_id, fences)
         operations: list[ReplaceOne[Document] | DeleteMany] = []
-        for visitor, sessions in plans.items():
+        for visitor, plan in plans.items():
             identity = {"site_id": site_id, "visitor_id": visitor}
             fence = fences[visitor]
             # Never over a document of a later holder (older documents have no fence).
             ours = {"fence": {"$not": {"$gt": fence}}}
-            # Each plan is the visitor's whole history (the lock is held), so a session's
-            # position in it is its ordinal.
-            history = sorted(sessions, key=lambda s: s.order_key)
             # Upserts first, then the deletion of sessions the re-cut no longer has: a
             # reader sees a visitor's old or new sessions, never none of them.
             operations.extend(
@@ -961,13 +1167,20 @@ class MongoStore(OwnSnapshotReads):
                 # upsert fails on the unique identity: the write stops there.
                 ReplaceOne(
                     {**identity, "session_id": s.session_id, **ours},
-                    _session_document(s, ordinal) | {"fence": fence},
+                    # The sessions before the plan's start keep their ordinals.
+                    _session_document(s, plan.kept + position) | {"fence": fence},
                     upsert=True,
                 )
-                for ordinal, s in enumerate(history)
+                for position, s in enumerate(plan.sessions)
             )
-            keep = [s.session_id for s in history]
-            operations.append(DeleteMany({**identity, "session_id": {"$nin": keep}, **ours}))
+            stale: Document = {
+                **identity,
+                "session_id": {"$nin": [s.session_id for s in plan.sessions]},
+                **ours,
+            }
+            if plan.start_us is not None:
+                stale["start_us"] = {"$gte": plan.start_us}
+            operations.append(DeleteMany(stale))
         if not operations:
             return
         try:
@@ -1109,6 +1322,9 @@ class MongoStore(OwnSnapshotReads):
                     maxTimeMS=self._max_time_ms,
                 )
                 visitors += len([doc async for doc in holding])
+                # Identities first: a failure between the two leaves events an erasure
+                # retry finds again, never identities naming an erased visitor.
+                await self._release_identities(site_id, selection)
                 events += (await self._events.delete_many(selection)).deleted_count
                 await self._sessions.delete_many(selection)
         except BaseException:
@@ -1120,6 +1336,23 @@ class MongoStore(OwnSnapshotReads):
             token,
         )
         return Erased(visitors=visitors, events=events)
+
+    async def _release_identities(self, site_id: str, selection: Mapping[str, Any]) -> None:
+        """Remove from ``event_ids`` the identities of the events ``selection`` matches."""
+        cursor = self._events.find(
+            selection,
+            {"_id": 0, "event_id": 1},
+            batch_size=KEYS_PER_QUERY,
+            max_time_ms=self._max_time_ms,
+        )
+        ids: list[str] = []
+        async for doc in cursor:
+            ids.append(doc["event_id"])
+            if len(ids) == KEYS_PER_QUERY:
+                await self._event_ids.delete_many({"site_id": site_id, "event_id": {"$in": ids}})
+                ids = []
+        if ids:
+            await self._event_ids.delete_many({"site_id": site_id, "event_id": {"$in": ids}})
 
     @_unavailable_on_outage
     async def purge(self, before: datetime, recut: Recut, *, visitors: int) -> Erased:
@@ -1149,11 +1382,10 @@ class MongoStore(OwnSnapshotReads):
                 selection = {"site_id": site_id, "visitor_id": {"$in": known}}
                 await self._visitors.update_many(selection, {"$set": {"pending": True}})
                 async with self._renewing(site_id, known, token):
+                    await self._release_identities(site_id, {**selection, **old})
                     deleted += (await self._events.delete_many({**selection, **old})).deleted_count
-                    histories = await self._histories(site_id, known)
-                    plans = {
-                        v: list(recut(histories[v])) if histories.get(v) else [] for v in known
-                    }
+                    tails = await self._tails(site_id, {v: [] for v in known}, known)
+                    plans = {v: tail.plan(recut) for v, tail in tails.items()}
                     await self._replace_sessions(site_id, plans, fences)
                 touched += len(known)
             except BaseException:
@@ -1374,6 +1606,38 @@ class MongoSnapshot:
             DroppedBots(doc["reason"], int(doc["events"]), from_micros(doc["last_seen_us"]))
             for doc in docs
         ]
+
+
+# --- re-cuts ----------------------------------------------------------------------------
+class _Bounds(NamedTuple):
+    """What ``resume_point`` reads of a stored session."""
+
+    start: datetime
+    last_activity: datetime
+
+
+@dataclass(slots=True)
+class _Tail:
+    """The part of a visitor's history a re-cut rewrites: its events from ``start_us``
+    on (None: the whole history), after ``kept`` sessions that stay as they are."""
+
+    start_us: int | None
+    kept: int
+    events: list[Event]
+
+    def plan(self, recut: Recut) -> _Plan:
+        sessions = sorted(recut(self.events), key=lambda s: s.order_key) if self.events else []
+        return _Plan(self.start_us, self.kept, sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A visitor's sessions from ``start_us`` on (None: all of them), numbered from
+    ``kept``: what ``_replace_sessions`` writes in place of the stored ones."""
+
+    start_us: int | None
+    kept: int
+    sessions: list[Session]
 
 
 # --- connection helpers ----------------------------------------------------------------

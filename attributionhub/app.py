@@ -44,6 +44,10 @@ retention_logger = logging.getLogger("attributionhub.retention")
 
 # The retention sweep runs at start and then this often (docs/privacy.md, "Retention").
 RETENTION_SWEEP_SECONDS = 3600.0
+# The repair of visitors a failed ingest left pending (MongoDB; docs/deployment.md) runs
+# at start and then this often: a crashed writer's lease is 15 s by default.
+REPAIR_SWEEP_SECONDS = 60.0
+repair_logger = logging.getLogger("attributionhub.repair")
 
 
 def init(
@@ -80,6 +84,7 @@ def init(
                 await opened.close()
 
     app.cleanup_ctx.append(service_ctx)
+    app.cleanup_ctx.append(_repair_sweep)
     if settings.retention_days is not None:
         app.cleanup_ctx.append(partial(_retention_sweep, settings.retention_days))
     # The shared edge of both faces (adapters/http/): request ids and one access log
@@ -144,6 +149,30 @@ async def sweep_forever(service: AttributionService, days: int, interval: float)
                 )
         except Exception:
             retention_logger.exception("the retention sweep failed", extra={"event": "retention"})
+        await asyncio.sleep(interval)
+
+
+async def _repair_sweep(app: web.Application) -> AsyncIterator[None]:
+    """The periodic repair of visitors left pending, in the background while serving."""
+    task = asyncio.create_task(repair_forever(app[SERVICE], REPAIR_SWEEP_SECONDS))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def repair_forever(service: AttributionService, interval: float) -> None:
+    """Repair now, then every ``interval`` seconds; a failed round (the store is
+    unreachable, say) is logged and tried again at the next interval."""
+    while True:
+        try:
+            await service.repair_pending()
+        except Exception:
+            repair_logger.exception(
+                "the repair of pending visitors failed", extra={"event": "repair"}
+            )
         await asyncio.sleep(interval)
 
 

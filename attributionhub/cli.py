@@ -545,6 +545,28 @@ def purge(ctx: click.Context, days: int | None, as_json: bool) -> None:
     _print_erased(purged, as_json, f"Purged events older than {kept_days} days")
 
 
+@cli.command()
+@_store_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
+@click.pass_context
+def repair(ctx: click.Context, as_json: bool) -> None:
+    """Re-cut the sessions of visitors that an ingest which failed half-way left behind
+    their events (MongoDB only: the embedded store never leaves any). `serve` does the
+    same at start and every minute; see docs/deployment.md.
+    """
+    settings = _settings(ctx)
+
+    async def run() -> int:
+        async with _service(settings) as service:
+            return await service.repair_pending()
+
+    repaired = _run(run())
+    if as_json:
+        click.echo(orjson.dumps({"visitors": repaired}).decode())
+    else:
+        click.echo(f"Re-cut {repaired} visitors left pending.")
+
+
 def _print_erased(erased: Erased, as_json: bool, done: str) -> None:
     if as_json:
         click.echo(orjson.dumps({"visitors": erased.visitors, "events": erased.events}).decode())

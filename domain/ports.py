@@ -211,6 +211,13 @@ class Store(Protocol):
         """
         ...
 
+    async def repair_pending(self, recut: Recut, *, visitors: int) -> int:
+        """Re-cut up to ``visitors`` visitors whose sessions an ingest that failed half-way
+        left behind their events (``recut(all of the visitor's stored events)``, as
+        ``ingest`` would have); the number re-cut, zero once none is left. Stores whose
+        writes are atomic never leave one behind and answer zero."""
+        ...
+
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
         """Every stored event of one visitor, in no particular order."""
         ...

@@ -373,6 +373,18 @@ class AttributionService:
             events += done.events
         return Erased(visitors=visitors, events=events)
 
+    # --- maintenance -------------------------------------------------------------
+    async def repair_pending(self, *, batch: int = PURGE_BATCH_VISITORS) -> int:
+        """Re-cut visitors that a failed ingest left with sessions behind their events
+        (MongoDB, docs/deployment.md), batch after batch; how many."""
+        recut = partial(sessionize_visitor, timeout=self.session_timeout)
+        repaired = 0
+        while done := await self.store.repair_pending(recut, visitors=batch):
+            repaired += done
+            if done < batch:
+                break
+        return repaired
+
     # --- reads -------------------------------------------------------------------
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Reads]:

@@ -13,6 +13,7 @@ import inspect
 import os
 import random
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -106,8 +107,11 @@ class InterleavingClient:
     collection method raise ``AutoReconnect``, as a dropped connection would (or the
     ``error`` given); ``delay_next(name, seconds)`` makes it wait first, as a slow write
     would; while ``unreachable`` is true every operation raises
-    ``ServerSelectionTimeoutError``, as when no server can be reached. ``calls`` records
-    each method called and its keyword arguments, so tests see what reaches the driver.
+    ``ServerSelectionTimeoutError``, as when no server can be reached. A method name may
+    be qualified by its collection (``"sessions.bulk_write"``) to fail or delay only
+    there. ``calls`` records each method called and its keyword arguments, so tests see
+    what reaches the driver; ``documents_read`` counts the documents cursors handed out,
+    per collection.
     """
 
     def __init__(self, *, seed: int) -> None:
@@ -117,6 +121,7 @@ class InterleavingClient:
         self._inner = mongomock_client()
         self.unreachable = False
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.documents_read: Counter[str] = Counter()
 
     def fail_next(
         self,
@@ -133,15 +138,19 @@ class InterleavingClient:
     def _record(self, method: str, kwargs: Mapping[str, Any]) -> None:
         self.calls.append((method, dict(kwargs)))
 
-    async def _step(self, method: str) -> None:
+    async def _step(self, method: str, collection: str | None = None) -> None:
         for _ in range(self._rng.randrange(4)):
             await asyncio.sleep(0)
-        if self._delays.get(method):
-            await asyncio.sleep(self._delays[method].pop(0))
+        names = [method] if collection is None else [f"{collection}.{method}", method]
+        for name in names:
+            if self._delays.get(name):
+                await asyncio.sleep(self._delays[name].pop(0))
+                break
         if self.unreachable:
             raise ServerSelectionTimeoutError(f"injected outage: no server for {method}")
-        if self._failures.get(method):
-            raise self._failures[method].pop(0)(f"injected failure of {method}")
+        for name in names:
+            if self._failures.get(name):
+                raise self._failures[name].pop(0)(f"injected failure of {name}")
 
     def wrap(self, target: Any) -> Any:
         return _Interleaved(self, target)
@@ -161,13 +170,21 @@ class _Interleaved:
     def __getitem__(self, name: str) -> Any:
         return self._owner.wrap(self._target[name])
 
+    @property
+    def _collection_name(self) -> str | None:
+        if isinstance(self._target, AsyncMongoMockCollection):
+            return str(self._target.name)
+        return None
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._target, name)
         if name in {"find", "aggregate"}:
 
             def cursor(*args: Any, **kwargs: Any) -> _InterleavedCursor:
                 self._owner._record(name, kwargs)
-                return _InterleavedCursor(self._owner, attribute(*args, **kwargs), name)
+                return _InterleavedCursor(
+                    self._owner, attribute(*args, **kwargs), name, self._collection_name
+                )
 
             return cursor
         if name in {"get_database", "get_collection"}:
@@ -183,7 +200,7 @@ class _Interleaved:
 
             async def call(*args: Any, **kwargs: Any) -> Any:
                 self._owner._record(name, kwargs)
-                await self._owner._step(name)
+                await self._owner._step(name, self._collection_name)
                 return await attribute(*args, **kwargs)
 
             return call
@@ -191,10 +208,19 @@ class _Interleaved:
 
 
 class _InterleavedCursor:
-    def __init__(self, owner: InterleavingClient, cursor: Any, method: str) -> None:
+    def __init__(
+        self, owner: InterleavingClient, cursor: Any, method: str, collection: str | None
+    ) -> None:
         self._owner = owner
         self._cursor = cursor
         self._method = method
+        self._collection = collection
+
+    async def _next(self) -> Any:
+        document = await self._cursor.__anext__()
+        if self._collection is not None:
+            self._owner.documents_read[self._collection] += 1
+        return document
 
     def sort(self, *args: Any, **kwargs: Any) -> _InterleavedCursor:
         self._cursor.sort(*args, **kwargs)
@@ -212,17 +238,17 @@ class _InterleavedCursor:
         return self
 
     async def __anext__(self) -> Any:
-        await self._owner._step(self._method)
-        return await self._cursor.__anext__()
+        await self._owner._step(self._method, self._collection)
+        return await self._next()
 
     async def to_list(self, length: int | None) -> list[Any]:
         """Up to ``length`` documents, as motor hands them out (mongomock-motor's
         ``to_list`` ignores ``length`` and returns everything)."""
-        await self._owner._step(self._method)
+        await self._owner._step(self._method, self._collection)
         docs: list[Any] = []
         while length is None or len(docs) < length:
             try:
-                docs.append(await self._cursor.__anext__())
+                docs.append(await self._next())
             except StopAsyncIteration:
                 break
         return docs

@@ -960,3 +960,15 @@ def test_the_readme_usage_section_runs_as_written_against_a_served_store(
     assert pages["summary_totals"]["total_conversion_users"] == 1
     assert "accepted" in stdout  # the import's summary
     assert "New keys for site 'My shop'" in stdout
+
+
+def test_repair_on_the_embedded_store_finds_nothing_to_re_cut(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    run(db, "sites", "create", "Shop")
+
+    result = run(db, "repair", "--json")
+    human = run(db, "repair")
+
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout) == {"visitors": 0}
+    assert human.stdout.strip() == "Re-cut 0 visitors left pending."

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -139,6 +140,37 @@ async def test_the_converting_index_holds_converting_sessions_only(real: MongoSt
     assert info["converting"]["partialFilterExpression"] == {
         "report_conversions": {"$exists": True}
     }
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_visitors_racing_for_one_event_id_store_it_once_on_a_real_server(
+    real: MongoStore, seed: int
+) -> None:
+    # Every batch names the same event ids under its own visitor: the server's unique
+    # index on event_ids decides which visitor keeps each one.
+    events = journeys(seed)
+    batches = [[replace(e, visitor_id=f"racer-{n}") for e in events[:10]] for n in range(6)]
+
+    results = await asyncio.gather(*(real.ingest(SITE, b, RECUT) for b in batches))
+
+    assert sum(r.accepted for r in results) == len({e.event_id for e in events[:10]})
+    for n in range(6):
+        stored = await real.visitor_events(SITE, f"racer-{n}")
+        assert await real.visitor_sessions(SITE, f"racer-{n}") == sessionize(
+            stored, timeout=timedelta(minutes=30)
+        )
+
+
+async def test_a_tail_re_cut_on_a_real_server_equals_a_whole_one(real: MongoStore) -> None:
+    events = journeys(7)
+    # In timestamp order, a batch at a time: every batch after the first resumes.
+    ordered = sorted(events, key=lambda e: e.timestamp)
+    for start in range(0, len(ordered), 5):
+        await real.ingest(SITE, ordered[start : start + 5], RECUT)
+
+    listed = await real.list_sessions(SITE, EVERYTHING, ALL_TIME, limit=1000)
+    assert set(listed) == set(sessionize(events, timeout=timedelta(minutes=30)))
+    assert await real.repair_pending(RECUT, visitors=100) == 0
 
 
 async def test_reports_read_with_their_preference_in_a_snapshot_and_the_rest_from_the_primary() -> (

@@ -161,12 +161,24 @@ async def test_opening_creates_the_identity_and_listing_indexes() -> None:
     await open_on(client)
     db = client["attributionhub"]
 
+    identities = await db["event_ids"].index_information()
     events = await db["events"].index_information()
     sessions = await db["sessions"].index_information()
     sites = await db["sites"].index_information()
 
-    assert events["event_identity"]["unique"] is True
-    assert list(events["event_identity"]["key"]) == [("site_id", 1), ("event_id", 1)]
+    assert identities["event_identity"]["unique"] is True
+    assert list(identities["event_identity"]["key"]) == [("site_id", 1), ("event_id", 1)]
+    assert events["visitor_event"]["unique"] is True
+    assert list(events["visitor_event"]["key"]) == [
+        ("site_id", 1),
+        ("visitor_id", 1),
+        ("event_id", 1),
+    ]
+    assert list(events["visitor_timeline"]["key"]) == [
+        ("site_id", 1),
+        ("visitor_id", 1),
+        ("timestamp_us", 1),
+    ]
     assert list(sessions["by_start"]["key"]) == [
         ("site_id", 1),
         ("start_us", -1),
@@ -333,14 +345,14 @@ async def test_opening_a_database_written_before_ordinals_numbers_its_sessions(
         ("w1", 1),
     ]
     assert await db["sessions"].count_documents({"ordinal": {"$exists": False}}) == 0
-    assert (await db["meta"].find_one({"_id": "layout"}))["version"] == 2
+    assert (await db["meta"].find_one({"_id": "layout"}))["version"] == 3
 
 
 async def test_a_new_database_is_marked_upgraded_at_once() -> None:
     client = mongomock_client()
     await open_on(client)
 
-    assert (await client["attributionhub"]["meta"].find_one({"_id": "layout"}))["version"] == 2
+    assert (await client["attributionhub"]["meta"].find_one({"_id": "layout"}))["version"] == 3
 
 
 # --- snapshots --------------------------------------------------------------------------

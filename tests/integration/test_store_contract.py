@@ -470,6 +470,23 @@ async def test_a_late_event_merges_two_sessions_into_one(store: Store) -> None:
     assert await store.count_sessions(SITE_A, EVERYTHING, ALL_TIME) == 1
 
 
+async def test_after_ingests_that_succeeded_there_is_nothing_to_repair(store: Store) -> None:
+    events = [
+        pageview("e-1", "v1", "2025-07-15T10:00:00Z", HOME),
+        pageview("e-2", "v2", "2025-07-15T11:00:00Z", PRICING),
+    ]
+    await store.ingest(SITE_A, events[:1], RECUT)
+    await store.ingest(SITE_A, events, RECUT)
+    before = await all_sessions(store)
+
+    assert await store.repair_pending(RECUT, visitors=100) == 0
+    assert (
+        await all_sessions(store)
+        == before
+        == sorted(sessionize(events), key=lambda s: (-s.start.timestamp(), s.visitor_id))
+    )
+
+
 async def test_a_late_campaign_touch_splits_a_session(store: Store) -> None:
     first = pageview("e-1", "v1", "2025-07-15T10:00:00Z", HOME)
     second = pageview("e-2", "v1", "2025-07-15T10:20:00Z", PRICING)

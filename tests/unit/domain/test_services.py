@@ -587,3 +587,30 @@ async def test_breakdowns_that_share_read_the_window_once_and_answer_as_alone() 
         ]
     assert len(reads_of_rows) == 1
     assert together == alone
+
+
+class PendingStore(MemoryStore):
+    """A store with ``pending`` visitors left to repair, handed out ``visitors`` at a time."""
+
+    def __init__(self, pending: int) -> None:
+        super().__init__()
+        self.pending = pending
+        self.calls: list[int] = []
+        self.timeouts: list[timedelta] = []
+
+    async def repair_pending(self, recut: Any, *, visitors: int) -> int:
+        self.calls.append(visitors)
+        done = min(visitors, self.pending)
+        self.pending -= done
+        return done
+
+
+async def test_repairing_pending_visitors_goes_on_batch_after_batch_until_a_batch_is_short() -> (
+    None
+):
+    store = PendingStore(pending=5)
+    service = AttributionService(store, FixedClock(NOW), ListBots())
+
+    assert await service.repair_pending(batch=2) == 5
+    assert store.calls == [2, 2, 2]
+    assert await service.repair_pending(batch=2) == 0
