@@ -124,6 +124,7 @@ from pymongo import (
     DESCENDING,
     DeleteMany,
     IndexModel,
+    ReadPreference,
     ReplaceOne,
     ReturnDocument,
     UpdateOne,
@@ -140,6 +141,13 @@ from pymongo.errors import (
     PyMongoError,
     ServerSelectionTimeoutError,
     WTimeoutError,
+)
+from pymongo.read_preferences import (
+    Nearest,
+    Primary,
+    PrimaryPreferred,
+    Secondary,
+    SecondaryPreferred,
 )
 
 from adapters.read_model import (
@@ -190,6 +198,20 @@ DEFAULT_WRITE_TIMEOUT_MS: Final = 10_000
 # Short, so that a lock left by a failed unlock or a crash blocks its visitors briefly;
 # longer than a write may take (the write timeout), so a live holder keeps its lock.
 DEFAULT_LOCK_LEASE: Final = timedelta(seconds=15)
+# Where the reports (the reads of ``snapshot()``) may go, by the names MongoDB gives the
+# modes; every other read goes to the primary (``MongoStore._collection``).
+REPORT_READ_PREFERENCES: Final[
+    Mapping[str, Primary | PrimaryPreferred | Secondary | SecondaryPreferred | Nearest]
+] = {
+    mode.mongos_mode: mode
+    for mode in (
+        ReadPreference.PRIMARY,
+        ReadPreference.PRIMARY_PREFERRED,
+        ReadPreference.SECONDARY,
+        ReadPreference.SECONDARY_PREFERRED,
+        ReadPreference.NEAREST,
+    )
+}
 
 _DUPLICATE_KEY: Final = 11000
 # A failed lock release is retried after this many seconds, doubling up to the maximum.
@@ -302,6 +324,7 @@ class MongoStore(OwnSnapshotReads):
         lock_renewal: timedelta | None = None,
         snapshot_reads: bool = False,
         query_timeout_ms: int = DEFAULT_QUERY_TIMEOUT_MS,
+        report_read_preference: str = "primary",
     ) -> None:
         self._client = client
         self._w = w
@@ -312,15 +335,18 @@ class MongoStore(OwnSnapshotReads):
         # A third of the lease: two renewals may fail before a live holder loses it.
         self._lock_renewal = lock_renewal if lock_renewal is not None else lock_lease / 3
         self._snapshot_reads = snapshot_reads
+        self._report_read_preference = REPORT_READ_PREFERENCES[report_read_preference]
         self._closed = False
         # Background retries of lock releases that failed (``_unlock_after_failure``).
         self._releases: set[asyncio.Task[None]] = set()
 
-    def _collection(self, name: str) -> Any:
+    def _collection(self, name: str, read_preference: Any = ReadPreference.PRIMARY) -> Any:
         # Also an injected client, which close() leaves open, is then refused.
         if self._closed:
             raise RuntimeError("the MongoDB store is closed")
-        return self._db[name]
+        # The primary whatever the URL's readPreference says, unless a report asks:
+        # ingestion, locks and fences must read what was just written.
+        return self._db.get_collection(name, read_preference=read_preference)
 
     @property
     def _sites(self) -> Any:
@@ -363,6 +389,7 @@ class MongoStore(OwnSnapshotReads):
         lock_renewal: timedelta | None = None,
         query_timeout_ms: int = DEFAULT_QUERY_TIMEOUT_MS,
         write_timeout_ms: int = DEFAULT_WRITE_TIMEOUT_MS,
+        report_read_preference: str = "primary",
     ) -> MongoStore:
         """Connect, check the server answers, create the indexes, upgrade older data.
 
@@ -374,7 +401,9 @@ class MongoStore(OwnSnapshotReads):
         shorter); ``lock_lease`` how long a crashed ingest can keep its visitors locked,
         ``lock_renewal`` how often a working one renews its lease (default: a third of it).
         ``query_timeout_ms`` is the ``maxTimeMS`` of every read, ``write_timeout_ms`` the
-        ``wtimeout`` of every write. Raises ``MongoUnavailableError`` when the server is
+        ``wtimeout`` of every write. ``report_read_preference`` (a name of
+        ``REPORT_READ_PREFERENCES``) is where the reads of ``snapshot()`` go; every other
+        read goes to the primary. Raises ``MongoUnavailableError`` when the server is
         unreachable or refuses us.
         """
         if server_selection_timeout is None:
@@ -396,6 +425,11 @@ class MongoStore(OwnSnapshotReads):
         if w == 0:
             # Unacknowledged writes report no duplicate keys: idempotency would be lost.
             raise ValueError("write_concern: expected an acknowledged write concern, got 0")
+        if report_read_preference not in REPORT_READ_PREFERENCES:
+            raise ValueError(
+                f"report_read_preference: expected one of {', '.join(REPORT_READ_PREFERENCES)}, "
+                f"got {report_read_preference!r}"
+            )
         db = connection.get_database(
             name, write_concern=WriteConcern(w=w, wtimeout=write_timeout_ms)
         )
@@ -407,6 +441,7 @@ class MongoStore(OwnSnapshotReads):
             lock_lease=lock_lease,
             lock_renewal=lock_renewal,
             query_timeout_ms=query_timeout_ms,
+            report_read_preference=report_read_preference,
         )
         try:
             await connection.admin.command("ping")
@@ -1494,8 +1529,9 @@ class MongoStore(OwnSnapshotReads):
     # --- reads -------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[MongoSnapshot]:
-        sessions = self._sessions  # refuses a closed store
-        bots = self._dropped_bots
+        # The reports' reads only may go to secondaries (snapshot reads are served there).
+        sessions = self._collection("sessions", self._report_read_preference)
+        bots = self._collection("dropped_bots", self._report_read_preference)
         limit = self._max_time_ms
         if not self._snapshot_reads:
             yield MongoSnapshot(sessions, None, bots=bots, max_time_ms=limit)

@@ -53,7 +53,7 @@ from attributionhub.demo import (
     open_demo_site,
 )
 from attributionhub.logs import configure_logging
-from attributionhub.stores import StoreUnavailableError, display_store, open_store
+from attributionhub.stores import StoreOpenError, display_store, open_store
 from domain.bulk_import import (
     DEFAULT_BATCH_SIZE,
     MAX_IMPORT_BATCH_EVENTS,
@@ -162,7 +162,7 @@ async def _service(
 ) -> AsyncIterator[AttributionService]:
     try:
         store = await open_store(settings)
-    except StoreUnavailableError as exc:  # already names the store and says why
+    except StoreOpenError as exc:  # already names the store and says why
         raise CliError(str(exc)) from exc
     except Exception as exc:
         # Whatever the driver raises (a directory in the way, a file that is not a

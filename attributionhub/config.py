@@ -34,6 +34,9 @@ GRAPHQL_INTROSPECTION = "ATTRIBUTIONHUB_GRAPHQL_INTROSPECTION"
 MONGO_WRITE_CONCERN = "ATTRIBUTIONHUB_MONGO_WRITE_CONCERN"
 MONGO_QUERY_TIMEOUT_MS = "ATTRIBUTIONHUB_MONGO_QUERY_TIMEOUT_MS"
 MONGO_WRITE_TIMEOUT_MS = "ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS"
+MONGO_LOCK_LEASE = "ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS"
+MONGO_LOCK_RENEWAL = "ATTRIBUTIONHUB_MONGO_LOCK_RENEWAL_SECONDS"
+MONGO_REPORT_READ_PREFERENCE = "ATTRIBUTIONHUB_MONGO_REPORT_READ_PREFERENCE"
 REPORT_CONCURRENCY = "ATTRIBUTIONHUB_REPORT_CONCURRENCY"
 DEBUG = "ATTRIBUTIONHUB_DEBUG"
 BODY_TIMEOUT = "ATTRIBUTIONHUB_BODY_TIMEOUT_SECONDS"
@@ -63,6 +66,15 @@ _NUMBER_LIKE = re.compile(r"[+-]?\d+(\.\d*)?")
 # no user name. The host and port are checked further by _origin.
 _ORIGIN = re.compile(r"(?i)https?://[^/?#@\s]+")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# MongoDB's read preference modes, spelled as in a URL's readPreference; the adapter maps
+# them onto pymongo's classes (kept here so the embedded store never loads the driver).
+MONGO_READ_PREFERENCES = (
+    "primary",
+    "primaryPreferred",
+    "secondary",
+    "secondaryPreferred",
+    "nearest",
+)
 
 
 class SettingError(ValueError):
@@ -96,6 +108,13 @@ class Settings:
     # maxTimeMS of every MongoDB read, wtimeout of every write (docs/deployment.md).
     mongo_query_timeout_ms: int = 15_000
     mongo_write_timeout_ms: int = 10_000
+    # The visitor locks' lease and how often a working holder renews it; None renews
+    # every third of the lease (docs/deployment.md, "Ingestion without transactions").
+    mongo_lock_lease_seconds: float = 15.0
+    mongo_lock_renewal_seconds: float | None = None
+    # Where the reports read (docs/deployment.md, "Running on a replica set"); every
+    # other read goes to the primary.
+    mongo_report_read_preference: str = "primary"
     access_log: bool = True
     # Page reports computed at once; more wait their turn (docs/deployment.md).
     report_concurrency: int = DEFAULT_REPORT_CONCURRENCY
@@ -143,6 +162,22 @@ class Settings:
         if value := env.get(MONGO_WRITE_TIMEOUT_MS):
             settings = replace(
                 settings, mongo_write_timeout_ms=parse_milliseconds(MONGO_WRITE_TIMEOUT_MS, value)
+            )
+        if value := env.get(MONGO_LOCK_LEASE):
+            settings = replace(
+                settings, mongo_lock_lease_seconds=parse_seconds(MONGO_LOCK_LEASE, value)
+            )
+        if value := env.get(MONGO_LOCK_RENEWAL):
+            settings = replace(
+                settings, mongo_lock_renewal_seconds=parse_seconds(MONGO_LOCK_RENEWAL, value)
+            )
+        _check_lock_timing(settings, env)
+        if value := env.get(MONGO_REPORT_READ_PREFERENCE):
+            settings = replace(
+                settings,
+                mongo_report_read_preference=parse_read_preference(
+                    MONGO_REPORT_READ_PREFERENCE, value
+                ),
             )
         if value := env.get(REPORT_CONCURRENCY):
             concurrency = parse_int(
@@ -212,6 +247,37 @@ def parse_milliseconds(name: str, value: str) -> int:
 
 def parse_retention_days(name: str, value: str) -> int:
     return parse_int(name, value, low=1, high=MAX_RETENTION_DAYS, what="a whole number of days")
+
+
+def _check_lock_timing(settings: Settings, env: Mapping[str, str]) -> None:
+    """The lease must outlast one write (a live holder must not lose its locks to one
+    slow write) and the renewal come round within the lease."""
+    lease = settings.mongo_lock_lease_seconds
+    write_timeout_ms = settings.mongo_write_timeout_ms
+    if not lease * 1000 > write_timeout_ms:
+        got = (
+            repr(env[MONGO_LOCK_LEASE]) if env.get(MONGO_LOCK_LEASE) else f"{lease:g} (the default)"
+        )
+        raise SettingError(
+            f"{MONGO_LOCK_LEASE}: expected more seconds than the write timeout "
+            f"({MONGO_WRITE_TIMEOUT_MS}={write_timeout_ms}, {write_timeout_ms / 1000:g} s), "
+            f"so that one slow write cannot make a live ingest lose its visitor locks, got {got}"
+        )
+    renewal = settings.mongo_lock_renewal_seconds
+    if renewal is not None and not renewal < lease:
+        raise SettingError(
+            f"{MONGO_LOCK_RENEWAL}: expected fewer seconds than the lock lease "
+            f"({MONGO_LOCK_LEASE}={lease:g}), so that a working ingest renews its locks "
+            f"before they expire, got {env.get(MONGO_LOCK_RENEWAL, renewal)!r}"
+        )
+
+
+def parse_read_preference(name: str, value: str) -> str:
+    text = value.strip()
+    if text not in MONGO_READ_PREFERENCES:
+        allowed = ", ".join(MONGO_READ_PREFERENCES)
+        raise SettingError(f"{name}: expected one of {allowed} (in that case), got {value!r}")
+    return text
 
 
 def parse_flag(name: str, value: str) -> bool:

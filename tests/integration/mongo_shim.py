@@ -60,10 +60,11 @@ def install() -> None:
             setattr(BulkOperationBuilder, name, _accepting_sort(method))
 
 
-def mongomock_client() -> Any:
-    """A fresh in-memory server: each client has its own data."""
+def mongomock_client(**options: Any) -> Any:
+    """A fresh in-memory server: each client has its own data. ``options`` go to the
+    client (``read_preference``: what a URL's ``readPreference`` sets)."""
     install()
-    return AsyncMongoMockClient(tz_aware=True)
+    return AsyncMongoMockClient(tz_aware=True, **options)
 
 
 async def mongomock_store(*, client: Any | None = None) -> MongoStore:
@@ -416,6 +417,63 @@ class _Recording:
         def call(*args: Any, **kwargs: Any) -> Any:
             if "session" in kwargs:
                 self._owner.reads.append((name, kwargs.pop("session")))
-            return attribute(*args, **kwargs)
+            result = attribute(*args, **kwargs)
+            # get_collection(name, read_preference=...) too: its reads are recorded.
+            if isinstance(result, AsyncMongoMockDatabase | AsyncMongoMockCollection):
+                return _Recording(self._owner, result)
+            return result
 
         return call
+
+
+# The collection methods that read, whose read preference decides which member answers.
+_READ_METHODS = frozenset(
+    {"find", "find_one", "aggregate", "count_documents", "distinct", "estimated_document_count"}
+)
+
+
+class ReadRecordingClient:
+    """A motor or mongomock-motor client that records every read: ``reads`` holds
+    ``(collection, method, read preference mode)``, the mode being the one of the
+    collection object the read went through (what the driver sends to server selection).
+
+    mongomock keeps each collection's read preference but answers every read from its one
+    in-memory store: this shows which member each read asks for, not which one answers.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.reads: list[tuple[str, str, str]] = []
+
+    def get_database(self, *args: Any, **kwargs: Any) -> Any:
+        return _ReadRecording(self, self._inner.get_database(*args, **kwargs))
+
+    def __getitem__(self, name: str) -> Any:
+        return _ReadRecording(self, self._inner[name])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _ReadRecording:
+    def __init__(self, owner: ReadRecordingClient, target: Any) -> None:
+        self._owner = owner
+        self._target = target
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get_collection(name)
+
+    def get_collection(self, name: str, **options: Any) -> Any:
+        return _ReadRecording(self._owner, self._target.get_collection(name, **options))
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if name not in _READ_METHODS:
+            return attribute
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            mode = self._target.read_preference.mongos_mode
+            self._owner.reads.append((self._target.name, name, mode))
+            return attribute(*args, **kwargs)
+
+        return read

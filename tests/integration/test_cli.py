@@ -706,6 +706,9 @@ def test_serve_refuses_a_bad_setting_before_it_listens(tmp_path: Path, value: st
         ("ATTRIBUTIONHUB_GRAPHQL_IDE", "maybe"),
         ("ATTRIBUTIONHUB_MONGO_WRITE_CONCERN", "0"),
         ("ATTRIBUTIONHUB_MONGO_QUERY_TIMEOUT_MS", "soon"),
+        ("ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS", "5"),
+        ("ATTRIBUTIONHUB_MONGO_LOCK_RENEWAL_SECONDS", "20"),
+        ("ATTRIBUTIONHUB_MONGO_REPORT_READ_PREFERENCE", "Secondary"),
         ("ATTRIBUTIONHUB_CORS_ORIGINS", "*"),
     ],
 )
@@ -718,6 +721,7 @@ def test_a_bad_setting_is_refused_even_by_commands_that_do_not_use_it(
 
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: {name}: expected ")
+    assert result.output.count("\n") == 1
     assert "Traceback" not in result.output
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
+from motor.motor_asyncio import AsyncIOMotorClient
 
 from adapters import mongo_store
 from adapters.mongo_store import MongoStore
@@ -23,7 +25,13 @@ from domain.model import Site
 from domain.ports import DuplicateSiteError
 from domain.queries import SessionFilters, TimeWindow
 from domain.sessionization import sessionize
-from tests.integration.mongo_shim import REAL_TESTS_SKIP_REASON, real_mongodb_url, real_store
+from tests.integration.mongo_shim import (
+    REAL_TESTS_SKIP_REASON,
+    ReadRecordingClient,
+    ThrowawayMongoStore,
+    real_mongodb_url,
+    real_store,
+)
 from tests.integration.test_mongo_store import (
     SITE,
     conversion,
@@ -193,6 +201,43 @@ async def test_an_erasure_by_email_reads_the_conversions_through_their_partial_i
     stats = real._collection("events").aggregate([{"$indexStats": {}}])
     used = {doc["name"]: doc["accesses"]["ops"] async for doc in stats}
     assert used["conversions"] >= 1
+
+
+async def test_reports_read_with_their_preference_in_a_snapshot_and_the_rest_from_the_primary() -> (
+    None
+):
+    url = real_mongodb_url()
+    assert url is not None
+    # As ?readPreference=secondaryPreferred in the URL would make it.
+    motor = AsyncIOMotorClient(url, readPreference="secondaryPreferred", tz_aware=True)
+    client = ReadRecordingClient(motor)
+    store = await ThrowawayMongoStore.open(
+        url,
+        client=client,
+        database=f"attributionhub_test_{uuid.uuid4().hex[:16]}",
+        report_read_preference="nearest",
+    )
+    try:
+        await store.ingest(SITE, history(), RECUT)
+        ingestion = set(client.reads)
+        client.reads.clear()
+
+        # A snapshot session where the deployment serves them: the server accepts
+        # snapshot reads with a preference other than primary.
+        async with store.snapshot() as snapshot:
+            total = await snapshot.count_sessions(SITE, EVERYTHING, ALL_TIME)
+            rows = [
+                r async for c in snapshot.report_sessions(SITE, EVERYTHING, ALL_TIME) for r in c
+            ]
+    finally:
+        await store.close()
+        motor.close()
+
+    # A member other than the primary may not have applied the batch yet.
+    assert 0 <= total <= 4
+    assert 0 <= len(rows) <= 4
+    assert {mode for _, _, mode in ingestion} == {"primary"}
+    assert {mode for _, _, mode in client.reads} == {"nearest"}
 
 
 async def test_on_a_sharded_cluster_the_collections_are_sharded_on_their_keys(

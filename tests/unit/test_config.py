@@ -50,6 +50,15 @@ def test_a_report_concurrency_that_is_not_a_positive_integer_names_the_setting(
         ("ATTRIBUTIONHUB_MONGO_QUERY_TIMEOUT_MS", "1.5", "whole number of milliseconds"),
         ("ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS", "-10", "whole number of milliseconds"),
         ("ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS", "10s", "from 1 to 3600000"),
+        ("ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS", "0", "number of seconds above 0"),
+        ("ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS", "-15", "number of seconds above 0"),
+        ("ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS", "15s", "number of seconds above 0"),
+        ("ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS", "nan", "number of seconds above 0"),
+        ("ATTRIBUTIONHUB_MONGO_LOCK_RENEWAL_SECONDS", "0", "number of seconds above 0"),
+        ("ATTRIBUTIONHUB_MONGO_LOCK_RENEWAL_SECONDS", "often", "number of seconds above 0"),
+        ("ATTRIBUTIONHUB_MONGO_REPORT_READ_PREFERENCE", "secondarypreferred", "one of primary,"),
+        ("ATTRIBUTIONHUB_MONGO_REPORT_READ_PREFERENCE", "SECONDARY", "secondaryPreferred, nearest"),
+        ("ATTRIBUTIONHUB_MONGO_REPORT_READ_PREFERENCE", "primary_preferred", "one of primary,"),
         ("ATTRIBUTIONHUB_STORE", "   ", "expected a file path or a mongodb:// URL"),
         ("ATTRIBUTIONHUB_STORE", "postgres://db/x", "expected a file path or a mongodb://"),
     ],
@@ -88,6 +97,97 @@ def test_valid_settings_are_read_from_the_environment() -> None:
     assert (settings.graphql_ide, settings.graphql_introspection) == (True, False)
     assert settings.mongo_write_concern == "2"
     assert (settings.mongo_query_timeout_ms, settings.mongo_write_timeout_ms) == (2500, 4000)
+
+
+def test_mongodb_lock_timing_and_report_read_preference_default_to_the_documented_values() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.mongo_lock_lease_seconds == 15
+    # None: the store renews every third of the lease.
+    assert settings.mongo_lock_renewal_seconds is None
+    assert settings.mongo_report_read_preference == "primary"
+
+
+def test_mongodb_lock_timing_and_report_read_preference_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS": "4.5",
+            "ATTRIBUTIONHUB_MONGO_LOCK_RENEWAL_SECONDS": " 1.5 ",
+            "ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS": "3000",
+            "ATTRIBUTIONHUB_MONGO_REPORT_READ_PREFERENCE": "secondaryPreferred",
+        }
+    )
+
+    assert (settings.mongo_lock_lease_seconds, settings.mongo_lock_renewal_seconds) == (4.5, 1.5)
+    assert settings.mongo_report_read_preference == "secondaryPreferred"
+
+
+@pytest.mark.parametrize(
+    "mode", ["primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest"]
+)
+def test_every_mongodb_read_preference_mode_is_accepted_as_mongodb_spells_it(mode: str) -> None:
+    settings = Settings.from_env({"ATTRIBUTIONHUB_MONGO_REPORT_READ_PREFERENCE": mode})
+
+    assert settings.mongo_report_read_preference == mode
+
+
+@pytest.mark.parametrize("renewal", ["15", "20"])
+def test_a_lock_renewal_not_shorter_than_the_lease_is_refused_naming_both(renewal: str) -> None:
+    with pytest.raises(SettingError) as raised:
+        Settings.from_env({"ATTRIBUTIONHUB_MONGO_LOCK_RENEWAL_SECONDS": renewal})
+
+    message = str(raised.value)
+    assert message.startswith(
+        "ATTRIBUTIONHUB_MONGO_LOCK_RENEWAL_SECONDS: expected fewer seconds than the lock "
+        "lease (ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS=15)"
+    )
+    assert message.endswith(f"got {renewal!r}")
+    assert "\n" not in message
+
+
+def test_a_lock_renewal_shorter_than_a_lease_set_beside_it_is_accepted() -> None:
+    env = {
+        "ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS": "30",
+        "ATTRIBUTIONHUB_MONGO_LOCK_RENEWAL_SECONDS": "20",
+    }
+
+    assert Settings.from_env(env).mongo_lock_renewal_seconds == 20
+
+
+@pytest.mark.parametrize("lease", ["10", "2.5"])
+def test_a_lock_lease_not_longer_than_the_write_timeout_is_refused_saying_why(
+    lease: str,
+) -> None:
+    with pytest.raises(SettingError) as raised:
+        Settings.from_env({"ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS": lease})
+
+    message = str(raised.value)
+    assert message.startswith(
+        "ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS: expected more seconds than the write "
+        "timeout (ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS=10000, 10 s)"
+    )
+    assert "one slow write cannot make a live ingest lose its visitor locks" in message
+    assert message.endswith(f"got {lease!r}")
+    assert "\n" not in message
+
+
+def test_a_write_timeout_beyond_the_default_lease_is_refused_naming_the_lease_default() -> None:
+    with pytest.raises(SettingError) as raised:
+        Settings.from_env({"ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS": "20000"})
+
+    message = str(raised.value)
+    assert message.startswith("ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS: expected more seconds")
+    assert "ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS=20000, 20 s" in message
+    assert message.endswith("got 15 (the default)")
+
+
+def test_a_lock_lease_just_longer_than_the_write_timeout_is_accepted() -> None:
+    env = {
+        "ATTRIBUTIONHUB_MONGO_LOCK_LEASE_SECONDS": "2.001",
+        "ATTRIBUTIONHUB_MONGO_WRITE_TIMEOUT_MS": "2000",
+    }
+
+    assert Settings.from_env(env).mongo_lock_lease_seconds == 2.001
 
 
 def test_rate_limit_off_and_a_tag_set_write_concern_are_accepted() -> None:
