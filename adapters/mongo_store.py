@@ -222,6 +222,21 @@ _CURSOR_BATCH: Final = 500
 # Visits kept at each end of a long session's stored path: 1,000 visits of URLs of the
 # longest accepted length (domain.events.MAX_URL_LENGTH) take about 4.2 MB of the 16 MB.
 _PATH_END: Final = 500
+# A session document embeds its first conversions, the rest go to ``session_conversions``
+# in parts (docs/read-model.md). One conversion takes up to ~27 KB in the two forms a
+# document holds (domain.events limits: an event id of 200 characters, two URLs of 4,096,
+# email, meta type and meta id of 2,048, URLs and meta fields twice) and ~107 KB when
+# each character takes 4 bytes in UTF-8. So documents hold at most 200 conversions and a
+# byte budget measured on each (``_conversion_size``): a session's path and embedded
+# conversions 8 MiB (an ASCII path of 1,000 visits leaves ~4 MB, ~150 conversions of the
+# largest size), a part 8 MiB; every document stays at half of MongoDB's 16 MiB limit
+# or below, a session's path alone excepted.
+_CONVERSIONS_PER_DOCUMENT: Final = 200
+_SESSION_BYTES: Final = 8 * 1024 * 1024
+_PART_BYTES: Final = 8 * 1024 * 1024
+# BSON framing, at least, of one stored visit and of one conversion in both its forms.
+_VISIT_OVERHEAD: Final = 64
+_CONVERSION_OVERHEAD: Final = 256
 # Report rows are small (the path stays on the server): one batch, one chunk, ~1-2 MB.
 _REPORT_CHUNK: Final = 5_000
 # Snapshot reads outside transactions came with MongoDB 5.0, wire version 13.
@@ -232,6 +247,8 @@ _LAYOUT: Final = "layout"
 _LAYOUT_VERSION: Final = 3
 # Where a converting session keeps what the report reads of its conversions.
 _CONVERSIONS: Final = "report_conversions"
+# How many parts of a session's conversions ``session_conversions`` holds; absent: none.
+_PARTS: Final = "conversion_parts"
 _LISTING_ORDER: Final = [
     ("start_us", DESCENDING),
     ("visitor_id", ASCENDING),
@@ -363,6 +380,10 @@ class MongoStore(OwnSnapshotReads):
     @property
     def _sessions(self) -> Any:
         return self._collection("sessions")
+
+    @property
+    def _session_conversions(self) -> Any:
+        return self._collection("session_conversions")
 
     @property
     def _visitors(self) -> Any:
@@ -533,6 +554,22 @@ class MongoStore(OwnSnapshotReads):
                     name="converting",
                     partialFilterExpression={_CONVERSIONS: {"$exists": True}},
                 ),
+            ]
+        )
+        await self._session_conversions.create_indexes(
+            [
+                # Starts with the shard key, like every index of the per-visitor data.
+                IndexModel(
+                    [
+                        ("site_id", ASCENDING),
+                        ("visitor_id", ASCENDING),
+                        ("session_id", ASCENDING),
+                        ("fence", ASCENDING),
+                        ("part", ASCENDING),
+                    ],
+                    unique=True,
+                    name="conversions_part",
+                )
             ]
         )
         await self._visitors.create_indexes(
@@ -1279,6 +1316,9 @@ class MongoStore(OwnSnapshotReads):
         took a visitor over, after removing what this write left of it."""
         await self._check_fences(site_id, fences)
         operations: list[ReplaceOne[Document] | DeleteMany] = []
+        # Conversions past what a session document embeds (``_cut_conversions``).
+        part_writes: list[ReplaceOne[Document]] = []
+        part_deletions: list[DeleteMany] = []
         for visitor, plan in plans.items():
             identity = {"site_id": site_id, "visitor_id": visitor}
             fence = fences[visitor]
@@ -1286,27 +1326,45 @@ class MongoStore(OwnSnapshotReads):
             ours = {"fence": {"$not": {"$gt": fence}}}
             # Upserts first, then the deletion of sessions the re-cut no longer has: a
             # reader sees a visitor's old or new sessions, never none of them.
-            operations.extend(
+            for position, s in enumerate(plan.sessions):
+                # The sessions before the plan's start keep their ordinals.
+                document, parts = _session_document(s, plan.kept + position)
                 # Over a later holder's document the filter matches nothing and the
                 # upsert fails on the unique identity: the write stops there.
-                ReplaceOne(
-                    {**identity, "session_id": s.session_id, **ours},
-                    # The sessions before the plan's start keep their ordinals.
-                    _session_document(s, plan.kept + position) | {"fence": fence},
-                    upsert=True,
+                operations.append(
+                    ReplaceOne(
+                        {**identity, "session_id": s.session_id, **ours},
+                        document | {"fence": fence},
+                        upsert=True,
+                    )
                 )
-                for position, s in enumerate(plan.sessions)
-            )
-            stale: Document = {
-                **identity,
-                "session_id": {"$nin": [s.session_id for s in plan.sessions]},
-                **ours,
-            }
+                # Keyed by the fence too: a writer never overwrites another's parts, and
+                # readers take those of the session document's writer only.
+                for n, part in enumerate(parts):
+                    key = {**identity, "session_id": s.session_id, "fence": fence, "part": n}
+                    part_writes.append(ReplaceOne(key, key | _part_document(s, part), upsert=True))
+            written = [s.session_id for s in plan.sessions]
+            stale: Document = {**identity, "session_id": {"$nin": written}, **ours}
             if plan.start_us is not None:
                 stale["start_us"] = {"$gte": plan.start_us}
             operations.append(DeleteMany(stale))
+            # After the sessions: the parts of earlier writers of the sessions written,
+            # and those of the sessions deleted (parts carry their session's start).
+            part_deletions.append(
+                DeleteMany(
+                    {
+                        "$or": [
+                            {**identity, "session_id": {"$in": written}, "fence": {"$lt": fence}},
+                            stale,
+                        ]
+                    }
+                )
+            )
         if not operations:
             return
+        # Parts first, so a session document never names parts not written yet.
+        if part_writes:
+            await self._session_conversions.bulk_write(part_writes, ordered=False)
         try:
             await self._sessions.bulk_write(operations, ordered=True)
         except BulkWriteError as exc:
@@ -1314,6 +1372,7 @@ class MongoStore(OwnSnapshotReads):
                 # A later holder's session, most likely: then this raises LockLostError.
                 await self._check_fences(site_id, fences)
             raise
+        await self._session_conversions.bulk_write(part_deletions, ordered=False)
         await self._check_fences(site_id, fences)
 
     async def _check_fences(self, site_id: str, fences: Mapping[str, int]) -> None:
@@ -1343,6 +1402,7 @@ class MongoStore(OwnSnapshotReads):
         for visitor in lost:
             identity = {"site_id": site_id, "visitor_id": visitor}
             await self._sessions.delete_many({**identity, "fence": fences[visitor]})
+            await self._session_conversions.delete_many({**identity, "fence": fences[visitor]})
             await self._visitors.update_one(
                 identity, {"$set": {"pending": True}, "$inc": {"fence": 1}}
             )
@@ -1400,7 +1460,11 @@ class MongoStore(OwnSnapshotReads):
         cursor = self._sessions.find(
             mine, batch_size=_CURSOR_BATCH, session=session, max_time_ms=limit
         ).sort([("ordinal", ASCENDING)])
-        return found, [_session(doc) async for doc in cursor]
+        docs = [doc async for doc in cursor]
+        await _attach_parts(
+            self._session_conversions, site_id, docs, {"conversions": True}, session, limit
+        )
+        return found, [_session(doc) for doc in docs]
 
     @_unavailable_on_outage
     async def visitor_sessions(self, site_id: str, visitor_id: str) -> list[Session]:
@@ -1409,7 +1473,16 @@ class MongoStore(OwnSnapshotReads):
             batch_size=_CURSOR_BATCH,
             max_time_ms=self._max_time_ms,
         ).sort([("ordinal", ASCENDING)])
-        return [_session(doc) async for doc in cursor]
+        docs = [doc async for doc in cursor]
+        await _attach_parts(
+            self._session_conversions,
+            site_id,
+            docs,
+            {"conversions": True},
+            None,
+            self._max_time_ms,
+        )
+        return [_session(doc) for doc in docs]
 
     @_unavailable_on_outage
     async def erase_visitor(self, site_id: str, visitor_id: str) -> Erased:
@@ -1451,6 +1524,7 @@ class MongoStore(OwnSnapshotReads):
                 await self._release_identities(site_id, selection)
                 events += (await self._events.delete_many(selection)).deleted_count
                 await self._sessions.delete_many(selection)
+                await self._session_conversions.delete_many(selection)
         except BaseException:
             await self._unlock_after_failure(site_id, known, token)
             raise
@@ -1533,13 +1607,14 @@ class MongoStore(OwnSnapshotReads):
         sessions = self._collection("sessions", self._report_read_preference)
         bots = self._collection("dropped_bots", self._report_read_preference)
         limit = self._max_time_ms
+        parts = self._session_conversions
         if not self._snapshot_reads:
-            yield MongoSnapshot(sessions, None, bots=bots, max_time_ms=limit)
+            yield MongoSnapshot(sessions, None, bots=bots, parts=parts, max_time_ms=limit)
             return
         with _outage_as_unavailable():
             session = await self._client.start_session(snapshot=True)
         async with session:
-            yield MongoSnapshot(sessions, session, bots=bots, max_time_ms=limit)
+            yield MongoSnapshot(sessions, session, bots=bots, parts=parts, max_time_ms=limit)
 
 
 class MongoSnapshot:
@@ -1556,11 +1631,13 @@ class MongoSnapshot:
         session: Any | None,
         *,
         bots: Any,
+        parts: Any,
         max_time_ms: int = DEFAULT_QUERY_TIMEOUT_MS,
     ) -> None:
         self._sessions = sessions
         self._session = session
         self._bots = bots
+        self._parts = parts
         self._max_time_ms = max_time_ms
         self._turn = asyncio.Lock()
 
@@ -1578,6 +1655,13 @@ class MongoSnapshot:
                 yield docs
         finally:
             await self._io(cursor.close)
+
+    async def _attach_parts(
+        self, site_id: str, docs: Sequence[Document], fields: Mapping[str, Any]
+    ) -> None:
+        await _attach_parts(
+            self._parts, site_id, docs, fields, self._session, self._max_time_ms, self._io
+        )
 
     async def count_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
@@ -1617,12 +1701,15 @@ class MongoSnapshot:
             .limit(limit)
         )
         docs = await self._io(lambda: cursor.to_list(None))
+        await self._attach_parts(site_id, docs, {"conversions": True})
         return [_session(doc) for doc in docs]
 
     async def report_sessions(
         self, site_id: str, filters: SessionFilters, window: TimeWindow
     ) -> AsyncIterator[Sequence[ReportSession]]:
-        rows = self._rows(_selection(site_id, filters, window), _REPORT_FIELDS, _report_session)
+        rows = self._rows(
+            site_id, _selection(site_id, filters, window), _REPORT_FIELDS, _report_session
+        )
         async with contextlib.aclosing(rows) as chunks:
             async for chunk in chunks:
                 yield chunk
@@ -1634,7 +1721,7 @@ class MongoSnapshot:
         assert window.start is not None
         reach = window.reaching_back(lookback)
         selection = _selection(site_id, SessionFilters(), reach)
-        rows = self._rows(selection, _JOURNEY_FIELDS, _journey_session)
+        rows = self._rows(site_id, selection, _JOURNEY_FIELDS, _journey_session)
         async with contextlib.aclosing(rows) as chunks:
             async for chunk in chunks:
                 yield chunk
@@ -1648,6 +1735,7 @@ class MongoSnapshot:
     ) -> AsyncIterator[Sequence[AggregateRow]]:
         names = [_AGGREGATE_DOCUMENT_FIELDS[field] for field in in_row_order(fields)]
         rows = self._rows(
+            site_id,
             _selection(site_id, filters, window),
             {"_id": False} | dict.fromkeys(names, True),
             functools.partial(_aggregate_row, names=names),
@@ -1658,21 +1746,26 @@ class MongoSnapshot:
 
     async def _rows(
         self,
+        site_id: str,
         selection: Mapping[str, Any],
         projection: Mapping[str, Any],
         decode: Callable[[Mapping[str, Any]], T],
     ) -> AsyncGenerator[list[T], None]:
         """The matching session documents, projected, decoded a chunk at a time (what
-        the reports read: compact rows, never whole sessions)."""
+        the reports read: compact rows, never whole sessions), with the conversions of
+        their parts when the projection has conversions."""
+        from_parts = _part_projection(projection)
         cursor = self._sessions.find(
             selection,
-            projection=projection,
+            projection={**projection, **_PART_KEY_FIELDS} if from_parts else projection,
             batch_size=_REPORT_CHUNK,
             session=self._session,
             max_time_ms=self._max_time_ms,
         )
         async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as batches:
             async for docs in batches:
+                if from_parts:
+                    await self._attach_parts(site_id, docs, from_parts)
                 yield [decode(doc) for doc in docs]
 
     async def visitor_conversions(
@@ -1701,13 +1794,14 @@ class MongoSnapshot:
                             "visitor_id": {"$in": ids},
                             _CONVERSIONS: {"$exists": True},
                         },
-                        projection=_CONVERTING_FIELDS,
+                        projection={**_CONVERTING_FIELDS, **_PART_KEY_FIELDS},
                         batch_size=_REPORT_CHUNK,
                         session=self._session,
                         max_time_ms=self._max_time_ms,
                     )
                     async with contextlib.aclosing(self._batches(cursor, _REPORT_CHUNK)) as found:
                         async for docs in found:
+                            await self._attach_parts(site_id, docs, {_CONVERSIONS: True})
                             yield [
                                 VisitorConversions(
                                     doc["visitor_id"],
@@ -1841,6 +1935,59 @@ async def _insert_ignoring_duplicates(collection: Any, documents: list[Document]
     return set()
 
 
+async def _attach_parts(
+    parts: Any,
+    site_id: str,
+    docs: Sequence[Document],
+    fields: Mapping[str, Any],
+    session: Any | None,
+    max_time_ms: int,
+    io: Callable[[Callable[[], Awaitable[list[Document]]]], Awaitable[list[Document]]]
+    | None = None,
+) -> None:
+    """Append to the conversions of each session document that has parts those of its
+    parts, in order: ``fields`` (a projection of ``conversions`` and ``report_conversions``)
+    says which forms. One query per chunk of such sessions; only the parts of the
+    session document's own writer (its fence) count."""
+    owners = {
+        (d["visitor_id"], d["session_id"], d.get("fence", 0)): d for d in docs if d.get(_PARTS)
+    }
+    for chunk in chunks(sorted(owners)):
+        cursor = parts.find(
+            {
+                "site_id": site_id,
+                "visitor_id": {"$in": sorted({visitor for visitor, _, _ in chunk})},
+                "session_id": {"$in": sorted({session_id for _, session_id, _ in chunk})},
+            },
+            projection={"_id": False, "visitor_id": True, "session_id": True, "fence": True}
+            | {"part": True, **fields},
+            batch_size=_CURSOR_BATCH,
+            session=session,
+            max_time_ms=max_time_ms,
+        )
+        read = functools.partial(cursor.to_list, None)
+        found = await (io(read) if io is not None else read())
+        for part in sorted(found, key=lambda p: int(p["part"])):
+            owner = owners.get((part["visitor_id"], part["session_id"], part["fence"]))
+            if owner is None or part["part"] >= owner[_PARTS]:
+                continue  # another writer's, or one a re-cut no longer needs
+            for name in {field.split(".")[0] for field in fields}:
+                owner.setdefault(name, []).extend(part.get(name) or ())
+
+
+def _part_projection(projection: Mapping[str, Any]) -> dict[str, Any]:
+    """What to read of the parts for a projection of session documents: its conversions."""
+    return {
+        field: shown
+        for field, shown in projection.items()
+        if shown and field.split(".")[0] in ("conversions", _CONVERSIONS)
+    }
+
+
+# What a reader needs of a session document to find its parts.
+_PART_KEY_FIELDS: Final = {"session_id": True, "fence": True, _PARTS: True, "visitor_id": True}
+
+
 # --- queries ----------------------------------------------------------------------------
 def _selection(site_id: str, filters: SessionFilters, window: TimeWindow) -> Document:
     selection: Document = {"site_id": site_id, **dict(filter_values(filters))}
@@ -1923,9 +2070,15 @@ def _event(doc: Mapping[str, Any]) -> Event:
     )
 
 
-def _session_document(session: Session, ordinal: int) -> Document:
+def _session_document(session: Session, ordinal: int) -> tuple[Document, list[list[Conversion]]]:
+    """The session's document, and the conversions it leaves to ``session_conversions``
+    in parts (``_cut_conversions``)."""
     a = session.attribution
-    return {
+    path = _stored_path(session.path)
+    embedded, parts = _cut_conversions(
+        session.conversions, sum(len(p["url"].encode()) + _VISIT_OVERHEAD for p in path["path"])
+    )
+    document = {
         "site_id": session.site_id,
         "visitor_id": session.visitor_id,
         "session_id": session.session_id,
@@ -1942,25 +2095,70 @@ def _session_document(session: Session, ordinal: int) -> Document:
         "landing_page": session.landing_page,
         "exit_page": session.exit_page,
         "exit_previous_page": session.exit_previous_page,
-        **_stored_path(session.path),
-        "conversions": [
-            {
-                "event_id": c.event_id,
-                **_instant("at", c.timestamp),
-                "page": c.page,
-                "previous_page": c.previous_page,
-                "email": c.email,
-                "meta_type": c.meta_type,
-                "meta_id": c.meta_id,
-                "value": c.value,
-            }
-            for c in session.conversions
-        ],
+        **path,
+        "conversions": [_conversion_document(c) for c in embedded],
         "ordinal": ordinal,
-        **_report_conversions(
-            (c.page, c.previous_page, c.meta_type, c.meta_id) for c in session.conversions
-        ),
     }
+    if session.conversions:
+        # Present, if empty, on every converting session: the partial index holds them.
+        document[_CONVERSIONS] = [_report_row(c) for c in embedded]
+    if parts:
+        document[_PARTS] = len(parts)
+    return document, parts
+
+
+def _conversion_document(c: Conversion) -> Document:
+    return {
+        "event_id": c.event_id,
+        **_instant("at", c.timestamp),
+        "page": c.page,
+        "previous_page": c.previous_page,
+        "email": c.email,
+        "meta_type": c.meta_type,
+        "meta_id": c.meta_id,
+        "value": c.value,
+    }
+
+
+def _report_row(c: Conversion) -> list[str | None]:
+    return [c.page, c.previous_page, c.meta_type, c.meta_id]
+
+
+def _part_document(session: Session, conversions: Sequence[Conversion]) -> Document:
+    """A part of a session's conversions, in both forms its session document has; with
+    the session's start, so a re-cut from a resume point selects parts as sessions."""
+    return {
+        "start_us": to_micros(session.start),
+        "conversions": [_conversion_document(c) for c in conversions],
+        _CONVERSIONS: [_report_row(c) for c in conversions],
+    }
+
+
+def _conversion_size(c: Conversion) -> int:
+    """At least the BSON size of a conversion in both forms a document holds it in (the
+    full one and its report row): the UTF-8 bytes of its texts plus their framing."""
+    shown_twice = (c.page, c.previous_page, c.meta_type, c.meta_id)
+    texts = (*shown_twice, *shown_twice, c.event_id, c.email)
+    return _CONVERSION_OVERHEAD + sum(len(t.encode()) for t in texts if t is not None)
+
+
+def _cut_conversions(
+    conversions: Sequence[Conversion], path_size: int
+) -> tuple[list[Conversion], list[list[Conversion]]]:
+    """The conversions a session document embeds (the first ones, as many as its room
+    allows beside its path), and the rest in parts for ``session_conversions``; each of
+    at most ``_CONVERSIONS_PER_DOCUMENT`` conversions and its byte budget, in order."""
+    embedded: list[Conversion] = []
+    parts: list[list[Conversion]] = []
+    current, budget, size = embedded, max(0, _SESSION_BYTES - path_size), 0
+    for c in conversions:
+        bytes_ = _conversion_size(c)
+        if len(current) == _CONVERSIONS_PER_DOCUMENT or size + bytes_ > budget:
+            current, budget, size = [], _PART_BYTES, 0
+            parts.append(current)
+        current.append(c)
+        size += bytes_
+    return embedded, parts
 
 
 def _stored_path(path: Sequence[PageVisit]) -> Document:
