@@ -17,10 +17,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mongomock.collection import BulkOperationBuilder
+import bson
+from mongomock.collection import BulkOperationBuilder, Collection
 from mongomock_motor import AsyncMongoMockClient, AsyncMongoMockCollection, AsyncMongoMockDatabase
 from pymongo.errors import (
     AutoReconnect,
+    DocumentTooLarge,
     OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
@@ -45,6 +47,31 @@ def _accepting_sort(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# MongoDB's limit on one document (maxBsonObjectSize).
+MAX_DOCUMENT_SIZE = 16 * 1024 * 1024
+
+
+def _refusing_oversized(method: Callable[..., Any], parameter: str) -> Callable[..., Any]:
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        document = signature.bind(self, *args, **kwargs).arguments.get(parameter)
+        # Operator updates ($set, ...) are not checked: the adapter's are small.
+        if isinstance(document, Mapping) and not any(str(k).startswith("$") for k in document):
+            size = len(bson.encode(document))
+            if size > MAX_DOCUMENT_SIZE:
+                # What the driver raises before sending such a document.
+                raise DocumentTooLarge(
+                    f"BSON document too large ({size} bytes) - the connected server supports "
+                    f"BSON document sizes up to {MAX_DOCUMENT_SIZE} bytes."
+                )
+        return method(self, *args, **kwargs)
+
+    wrapper.__dict__["_refuses_oversized"] = True
+    return wrapper
+
+
 def install() -> None:
     """Apply the workarounds; idempotent.
 
@@ -53,11 +80,18 @@ def install() -> None:
       not accept (mongomock issue #912, fix pending in PR #933): every ``bulk_write``
       holding one fails with a TypeError. The adapter never sorts inside a bulk write,
       so ``sort=None`` is dropped and anything else refused.
+    - mongomock stores documents of any size; MongoDB refuses those over 16 MiB (the
+      driver raises ``DocumentTooLarge``). Inserted documents, upserted ones and
+      replacements are refused past it here too.
     """
     for name in ("add_update", "add_replace"):
         method = getattr(BulkOperationBuilder, name)
         if not getattr(method, "_accepts_sort", False):
             setattr(BulkOperationBuilder, name, _accepting_sort(method))
+    for name, parameter in (("_insert", "data"), ("_update", "document")):
+        method = getattr(Collection, name)
+        if not getattr(method, "_refuses_oversized", False):
+            setattr(Collection, name, _refusing_oversized(method, parameter))
 
 
 def mongomock_client(**options: Any) -> Any:

@@ -29,6 +29,7 @@ from domain.multi_touch import JourneyConversion, JourneySession, journey_sessio
 from domain.page_report import (
     ReportConversion,
     ReportSession,
+    report_conversions,
     report_session,
     with_ordinals,
 )
@@ -1399,3 +1400,55 @@ async def test_a_visitors_history_is_its_events_and_their_re_cut_even_while_even
         assert by_identity(sessions) == by_identity(RECUT(found))
     assert len(seen[-1][0]) == len(events)
     assert await store.visitor_history(SITE_B, "v1") == ([], [])
+
+
+# --- sessions of a thousand conversions --------------------------------------------------
+
+
+async def test_every_read_returns_every_conversion_of_a_session_of_a_thousand_in_order(
+    store: Store,
+) -> None:
+    # More than one MongoDB document can hold (about 18 MB): the store has to split them.
+    start = at("2025-07-10T10:00:00Z")
+    converting = [
+        pageview("k-0", "v1", "2025-07-10T09:59:00Z", f"{PRICING}?{JUNE_NEWSLETTER}"),
+        *(
+            parse_event(
+                {
+                    "type": "conversion",
+                    "event_id": f"k-{i}",
+                    "visitor_id": "v1",
+                    "timestamp": (start + timedelta(milliseconds=500 * i)).isoformat(),
+                    # 100 pages of ten conversions each: a path every store keeps whole.
+                    "url": f"{HOME}/step-{i // 10}/{'p' * 3_000}",
+                    "email": f"ann-{i}-{'e' * 2_000}@example.org",
+                    "meta_type": "hubspot_form",
+                    "meta_id": f"form-{i}-{'f' * 2_000}",
+                    "value": float(i),
+                },
+                site_id=SITE_A,
+                now=NOW,
+            )
+            for i in range(1, 1_001)
+        ),
+    ]
+    earlier = [pageview("k-x", "v1", "2025-07-01T10:00:00Z", HOME)]
+    events = [*earlier, *converting]
+    await store.ingest(SITE_A, events, RECUT)
+    expected = sorted(RECUT(events), key=lambda s: s.start)
+    assert len(expected[1].conversions) == 1_000
+    window = TimeWindow(at("2025-07-10T00:00:00Z"), at("2025-07-11T00:00:00Z"))
+
+    assert sorted(await all_sessions(store), key=lambda s: s.start) == expected
+    assert await store.visitor_sessions(SITE_A, "v1") == expected
+    assert (await store.visitor_history(SITE_A, "v1"))[1] == expected
+    rows = await report_rows(store)
+    assert _anonymous(rows) == _anonymous(expected_rows(expected, expected))
+    assert await visitor_conversions(store, EVERYTHING, window) == [
+        (1, report_conversions(expected[1]))
+    ]
+    # Without the visitor: keys are each store's own.
+    [journey] = await journey_rows(store, window)
+    assert journey[1:] == journey_session(expected[1])[1:]
+    [aggregate] = await aggregate_rows(store, EVERYTHING, window)
+    assert aggregate[1:] == aggregate_session(expected[1])[1:]
