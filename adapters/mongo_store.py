@@ -12,9 +12,9 @@ Collections (database from the URL path, default ``attributionhub``):
   shard key.
 - ``events``: raw events, unique on ``(site_id, visitor_id, event_id)`` and indexed by
   ``(site_id, visitor_id, timestamp_us)`` for re-cuts from a resume point.
-- ``sessions``: materialized sessions, path and conversions embedded (a path of more
-  than 1,000 visits keeps its first and last 500, ``path_truncated`` counting the rest,
-  so no document nears 16 MB; docs/read-model.md), unique on
+- ``sessions``: materialized sessions, path and first conversions embedded (a path of
+  more than 1,000 visits keeps its first and last 500, ``path_truncated`` counting the
+  rest, so no document nears 16 MB; docs/read-model.md), unique on
   ``(site_id, visitor_id, session_id)``; indexed by site and start, and by each filter
   field followed by start, in the full /sessions order. Beside the session itself each
   document keeps what the page report reads (``domain.page_report.ReportSession``) as
@@ -23,6 +23,14 @@ Collections (database from the URL path, default ``attributionhub``):
   ``is_last``, ``inactive_after_us``, and ``report_conversions`` (``[page,
   previous_page, meta_type, meta_id]`` per conversion) on converting sessions only, which
   a partial index on ``(site_id, visitor_id, ordinal)`` serves for the touch scopes.
+  A session document embeds at most 200 conversions within a byte budget beside its
+  path; ``conversion_parts`` then counts the parts holding the rest, in order.
+- ``session_conversions``: those parts, each at most 200 conversions in both forms
+  (``conversions`` and ``report_conversions``) within 8 MiB, unique on ``(site_id,
+  visitor_id, session_id, fence, part)``: keyed by their writer's fence, so a writer
+  never overwrites another's parts, and readers take only the parts of the session
+  document's own writer. Written before their session, and those of earlier writers
+  deleted after it (``_replace_sessions``).
 - ``visitors``: one document per visitor of a site, holding the re-cut lock (below) and a
   ``pending`` flag (a partial index finds the few flagged ones for ``repair_pending``).
 - ``meta``: the ``layout`` document, the version of this layout the data was upgraded to.

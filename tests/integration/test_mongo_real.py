@@ -33,6 +33,11 @@ from tests.integration.mongo_shim import (
     real_mongodb_url,
     real_store,
 )
+from tests.integration.test_mongo_conversions import (
+    CONVERSIONS,
+    converting_session,
+    largest_conversion,
+)
 from tests.integration.test_mongo_store import (
     SITE,
     conversion,
@@ -262,3 +267,22 @@ async def test_on_a_sharded_cluster_the_collections_are_sharded_on_their_keys(
     }
 
     assert keys == {name: dict(key) for name, key in mongo_store.SHARD_KEYS.items()}
+
+
+async def test_a_session_whose_conversions_pass_16_mb_is_stored_and_read_on_a_real_server(
+    real: MongoStore,
+) -> None:
+    # The server (and its driver) refuse documents over 16 MiB: the parts must hold them.
+    first = converting_session()
+    await real.ingest(SITE, first, RECUT)
+    later = [largest_conversion(CONVERSIONS, 10 + CONVERSIONS)]
+
+    assert (await real.ingest(SITE, later, RECUT)).accepted == 1
+
+    listed = await real.list_sessions(SITE, EVERYTHING, ALL_TIME, limit=10)
+    assert listed == sessionize(first + later, timeout=timedelta(minutes=30))
+    info = await real._collection("session_conversions").index_information()
+    # Shardable on {site_id, visitor_id}: every index but _id's starts with it.
+    assert [spec["key"][:2] for name, spec in info.items() if name != "_id_"] == [
+        [("site_id", 1), ("visitor_id", 1)]
+    ]
