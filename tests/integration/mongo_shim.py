@@ -52,11 +52,13 @@ MAX_DOCUMENT_SIZE = 16 * 1024 * 1024
 
 
 def _refusing_oversized(method: Callable[..., Any], parameter: str) -> Callable[..., Any]:
-    signature = inspect.signature(method)
+    # Where the document is when passed by position (after self): _insert(data, ...),
+    # _update(spec, document, ...).
+    position = list(inspect.signature(method).parameters).index(parameter) - 1
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        document = signature.bind(self, *args, **kwargs).arguments.get(parameter)
+        document = args[position] if len(args) > position else kwargs.get(parameter)
         # Operator updates ($set, ...) are not checked: the adapter's are small.
         if isinstance(document, Mapping) and not any(str(k).startswith("$") for k in document):
             size = len(bson.encode(document))
