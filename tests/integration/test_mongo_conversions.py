@@ -178,6 +178,22 @@ async def test_a_re_cut_that_shrinks_a_sessions_conversions_leaves_no_stale_part
     assert await stored_conversions(client) == CONVERSIONS
 
 
+async def test_a_re_cut_from_a_resume_point_keeps_the_parts_of_the_sessions_before_it() -> None:
+    client = mongomock_client()
+    store = await open_on(client)
+    # The converting session, then a session of its own a day later.
+    first = [*converting_session(), pageview("next-day", 86_400)]
+    await store.ingest(SITE, first, RECUT)
+    # The re-cut resumes at the later session: the converting one stays as it is.
+    later = [pageview("later", 86_460, f"{HOST}pricing")]
+
+    await store.ingest(SITE, later, RECUT)
+
+    listed = await store.list_sessions(SITE, *EVERYTHING, limit=10)
+    assert sorted(listed, key=lambda s: s.start) == sessionize(first + later)
+    assert await stored_conversions(client) == CONVERSIONS
+
+
 async def test_erasing_the_visitor_leaves_no_document_of_its_conversions() -> None:
     client = mongomock_client()
     store = await open_on(client)
