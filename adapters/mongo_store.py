@@ -237,8 +237,7 @@ _PATH_END: Final = 500
 # each character takes 4 bytes in UTF-8. So documents hold at most 200 conversions and a
 # byte budget measured on each (``_conversion_size``): a session's path and embedded
 # conversions 8 MiB (an ASCII path of 1,000 visits leaves ~4 MB, ~150 conversions of the
-# largest size), a part 8 MiB; every document stays at half of MongoDB's 16 MiB limit
-# or below, a session's path alone excepted.
+# largest size), a part 8 MiB: conversions never bring a document near MongoDB's 16 MiB.
 _CONVERSIONS_PER_DOCUMENT: Final = 200
 _SESSION_BYTES: Final = 8 * 1024 * 1024
 _PART_BYTES: Final = 8 * 1024 * 1024
@@ -2084,7 +2083,11 @@ def _session_document(session: Session, ordinal: int) -> tuple[Document, list[li
     a = session.attribution
     path = _stored_path(session.path)
     embedded, parts = _cut_conversions(
-        session.conversions, sum(len(p["url"].encode()) + _VISIT_OVERHEAD for p in path["path"])
+        session.conversions,
+        # Measured only where there is something to fit beside it.
+        sum(len(p["url"].encode()) + _VISIT_OVERHEAD for p in path["path"])
+        if session.conversions
+        else 0,
     )
     document = {
         "site_id": session.site_id,
