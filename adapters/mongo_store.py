@@ -1613,8 +1613,8 @@ class MongoStore(OwnSnapshotReads):
         # The reports' reads only may go to secondaries (snapshot reads are served there).
         sessions = self._collection("sessions", self._report_read_preference)
         bots = self._collection("dropped_bots", self._report_read_preference)
+        parts = self._collection("session_conversions", self._report_read_preference)
         limit = self._max_time_ms
-        parts = self._session_conversions
         if not self._snapshot_reads:
             yield MongoSnapshot(sessions, None, bots=bots, parts=parts, max_time_ms=limit)
             return

@@ -24,6 +24,7 @@ from domain.sessionization import sessionize
 from tests.integration.mongo_shim import (
     MAX_DOCUMENT_SIZE,
     InterleavingClient,
+    ReadRecordingClient,
     mongomock_client,
 )
 
@@ -277,3 +278,23 @@ async def test_parts_of_a_writer_that_crashed_after_writing_them_are_never_read(
 
     assert await store.list_sessions(SITE, *EVERYTHING, limit=10) == sessionize(first + later)
     assert await stored_conversions(client) == CONVERSIONS + 1
+
+
+async def test_the_parts_are_read_with_the_reports_preference_in_reports_only() -> None:
+    client = ReadRecordingClient(mongomock_client())
+    store = await open_on(client, report_read_preference="secondaryPreferred")
+    first = converting_session()
+    await store.ingest(SITE, first, RECUT)
+    client.reads.clear()
+
+    async with store.snapshot() as snapshot:
+        [listed] = await snapshot.list_sessions(SITE, *EVERYTHING, limit=10)
+    reports = set(client.reads)
+    client.reads.clear()
+    [own] = await store.visitor_sessions(SITE, "v1")
+
+    assert listed == own == sessionize(first)[0]
+    assert ("session_conversions", "find", "secondaryPreferred") in reports
+    assert {mode for _, _, mode in reports} == {"secondaryPreferred"}
+    assert ("session_conversions", "find", "primary") in client.reads
+    assert {mode for _, _, mode in client.reads} == {"primary"}
