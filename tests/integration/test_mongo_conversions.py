@@ -243,10 +243,10 @@ async def test_a_writer_whose_lease_ran_out_cannot_overwrite_the_newer_parts() -
     stale_batch = [largest_conversion(CONVERSIONS, 10 + CONVERSIONS)]
     newer_batch = [largest_conversion(CONVERSIONS + 1, 11 + CONVERSIONS)]
     # The first write of the stale ingest's re-cut is its parts: it stalls past the lease.
-    client.delay_next("bulk_write", 1.0)
+    client.delay_next("bulk_write", 2.0)
 
     async def newer() -> Any:
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.0)
         return await store.ingest(SITE, newer_batch, RECUT)
 
     stale, taken_over = await asyncio.gather(
