@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 
@@ -84,9 +85,10 @@ def init(
                 await opened.close()
 
     app.cleanup_ctx.append(service_ctx)
-    app.cleanup_ctx.append(_repair_sweep)
+    app.cleanup_ctx.append(partial(_in_background, _repair_sweep))
     if settings.retention_days is not None:
-        app.cleanup_ctx.append(partial(_retention_sweep, settings.retention_days))
+        sweep = partial(_retention_sweep, settings.retention_days)
+        app.cleanup_ctx.append(partial(_in_background, sweep))
     # The shared edge of both faces (adapters/http/): request ids and one access log
     # (outermost, so it records the status the JSON error middleware settled on), one
     # authentication path
@@ -118,15 +120,22 @@ def init(
     return app
 
 
-async def _retention_sweep(days: int, app: web.Application) -> AsyncIterator[None]:
-    """The periodic retention purge, in the background for as long as the app serves."""
-    task = asyncio.create_task(sweep_forever(app[SERVICE], days, RETENTION_SWEEP_SECONDS))
+async def _in_background(
+    work: Callable[[AttributionService], Coroutine[Any, Any, None]], app: web.Application
+) -> AsyncIterator[None]:
+    """Run ``work`` (a loop that never returns) for as long as the app serves."""
+    task = asyncio.create_task(work(app[SERVICE]))
     try:
         yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _retention_sweep(days: int, service: AttributionService) -> None:
+    """The periodic retention purge (docs/privacy.md, "Retention")."""
+    await sweep_forever(service, days, RETENTION_SWEEP_SECONDS)
 
 
 async def sweep_forever(service: AttributionService, days: int, interval: float) -> None:
@@ -152,15 +161,9 @@ async def sweep_forever(service: AttributionService, days: int, interval: float)
         await asyncio.sleep(interval)
 
 
-async def _repair_sweep(app: web.Application) -> AsyncIterator[None]:
-    """The periodic repair of visitors left pending, in the background while serving."""
-    task = asyncio.create_task(repair_forever(app[SERVICE], REPAIR_SWEEP_SECONDS))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def _repair_sweep(service: AttributionService) -> None:
+    """The periodic repair of visitors left pending (docs/deployment.md)."""
+    await repair_forever(service, REPAIR_SWEEP_SECONDS)
 
 
 async def repair_forever(service: AttributionService, interval: float) -> None:
