@@ -12,9 +12,9 @@ Collections (database from the URL path, default ``attributionhub``):
   shard key.
 - ``events``: raw events, unique on ``(site_id, visitor_id, event_id)`` and indexed by
   ``(site_id, visitor_id, timestamp_us)`` for re-cuts from a resume point.
-- ``sessions``: materialized sessions, path and first conversions embedded (a path of
-  more than 1,000 visits keeps its first and last 500, ``path_truncated`` counting the
-  rest, so no document nears 16 MB; docs/read-model.md), unique on
+- ``sessions``: materialized sessions, path and first conversions embedded (a long path
+  keeps its first and last 500 visits, or 3 MiB at each end if less, ``path_truncated``
+  counting the rest, so no document nears 16 MB; docs/read-model.md), unique on
   ``(site_id, visitor_id, session_id)``; indexed by site and start, and by each filter
   field followed by start, in the full /sessions order. Beside the session itself each
   document keeps what the page report reads (``domain.page_report.ReportSession``) as
@@ -228,8 +228,11 @@ _RELEASE_RETRY_MAX: Final = 2.0
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
 _CURSOR_BATCH: Final = 500
 # Visits kept at each end of a long session's stored path: 1,000 visits of URLs of the
-# longest accepted length (domain.events.MAX_URL_LENGTH) take about 4.2 MB of the 16 MB.
+# longest accepted length (domain.events.MAX_URL_LENGTH) take about 4.2 MB of the 16 MB
+# in ASCII, but 16.4 MB when every character takes 4 bytes in UTF-8. So each end also
+# stops at 3 MiB: a stored path never passes about 6 MiB.
 _PATH_END: Final = 500
+_PATH_END_BYTES: Final = 3 * 1024 * 1024
 # A session document embeds its first conversions, the rest go to ``session_conversions``
 # in parts (docs/read-model.md). One conversion takes up to ~27 KB in the two forms a
 # document holds (domain.events limits: an event id of 200 characters, two URLs of 4,096,
@@ -2174,15 +2177,27 @@ def _cut_conversions(
 
 def _stored_path(path: Sequence[PageVisit]) -> Document:
     """The ``path`` field of a session document, bounded so that a long session of long
-    URLs stays far below MongoDB's 16 MB document limit: past ``2 * _PATH_END`` visits
-    the first and last ``_PATH_END`` are kept and ``path_truncated`` counts the others.
-    Landing, exit and exit-previous pages are fields of their own, exact either way."""
-    dropped = len(path) - 2 * _PATH_END
-    kept = [*path[:_PATH_END], *path[-_PATH_END:]] if dropped > 0 else path
+    URLs stays far below MongoDB's 16 MB document limit: each end keeps up to
+    ``_PATH_END`` visits and ``_PATH_END_BYTES`` of them, and ``path_truncated`` counts
+    the visits left out between the two. Landing, exit and exit-previous pages are
+    fields of their own, exact either way."""
+    head = _end_length(path)
+    tail = _end_length(path[head:][::-1])
+    kept = [*path[:head], *path[len(path) - tail :]]
     stored: Document = {"path": [{"url": p.url, **_instant("at", p.timestamp)} for p in kept]}
-    if dropped > 0:
-        stored["path_truncated"] = dropped
+    if len(kept) < len(path):
+        stored["path_truncated"] = len(path) - len(kept)
     return stored
+
+
+def _end_length(visits: Sequence[PageVisit]) -> int:
+    """How many of ``visits``, from the first on, one end of a stored path keeps."""
+    size = 0
+    for count, visit in enumerate(visits[:_PATH_END]):
+        size += len(visit.url.encode()) + _VISIT_OVERHEAD
+        if size > _PATH_END_BYTES:
+            return count
+    return min(len(visits), _PATH_END)
 
 
 def _report_conversions(conversions: Iterable[tuple[str, str, str, str | None]]) -> Document:

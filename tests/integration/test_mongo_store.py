@@ -592,6 +592,30 @@ async def test_a_session_of_many_long_url_pageviews_stores_lists_and_takes_the_n
     assert await store.count_sessions(SITE, *_everything()) == 2
 
 
+async def test_a_long_path_of_wide_character_urls_keeps_fewer_visits_at_each_end() -> None:
+    client = mongomock_client()
+    store = await open_on(client)
+    start = datetime(2025, 7, 15, 10, 0, tzinfo=UTC)
+    # Four bytes a character in UTF-8: 1,000 visits of these would take 16.4 MB.
+    wide_url = "https://example.com/" + "\U0001f600" * (MAX_URL_LENGTH - 30)
+    batch = [
+        pageview(f"e-{i}", "v1", (start + timedelta(seconds=i)).isoformat(), f"{wide_url}/{i}")
+        for i in range(1_200)
+    ]
+
+    await store.ingest(SITE, batch, RECUT)
+
+    [document] = await client["attributionhub"]["sessions"].find({}).to_list(None)
+    assert len(bson.encode(document)) < 7 * 1024 * 1024
+    kept = len(document["path"])
+    assert kept < 1_000
+    assert document["path_truncated"] == 1_200 - kept
+    [listed] = await store.list_sessions(SITE, *_everything(), limit=10)
+    full = sessionize(batch)[0]
+    assert listed.path == full.path[: kept // 2] + full.path[-(kept - kept // 2) :]
+    assert (listed.landing_page, listed.exit_page) == (full.landing_page, full.exit_page)
+
+
 async def test_a_path_at_the_bound_is_stored_whole() -> None:
     store = await open_on(mongomock_client())
     start = datetime(2025, 7, 15, 10, 0, tzinfo=UTC)
