@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import enum
+from typing import TypeAlias
 
 import strawberry
 
@@ -12,32 +12,28 @@ from graphql_api.fields import field as described
 from graphql_api.scalars import DateBound
 from graphql_api.types import TimeFrame
 
-
-@strawberry.enum(description="What the credit is given to: a session's channel, source...")
-class AttributionDimension(enum.Enum):
-    CHANNEL = "channel"
-    SOURCE = "source"
-    MEDIUM = "medium"
-    CAMPAIGN = "campaign"
-    SOURCE_MEDIUM = "source_medium"
-
-
-@strawberry.enum(description="An attribution model (docs/attribution.md).")
-class AttributionModel(enum.Enum):
-    FIRST_TOUCH = "first_touch"
-    LAST_TOUCH = "last_touch"
-    LAST_NON_DIRECT = "last_non_direct"
-    LINEAR = "linear"
-    POSITION_BASED = "position_based"
-    TIME_DECAY = "time_decay"
-    DATA_DRIVEN = "data_driven"
-
-
-@strawberry.enum(description="How repeated values in a path are treated.")
-class PathTransform(enum.Enum):
-    NONE = "none"
-    EXPOSURE = "exposure"
-    FIRST = "first"
+# The domain's enums, published under GraphQL names: one list of models, dimensions and
+# transforms for both faces, so a value added to the domain is in the schema (and the
+# export check) at once. strawberry marks the wrapped class itself, so each domain enum
+# must be wrapped here only, under this one name.
+AttributionDimension: TypeAlias = multi_touch.Dimension
+AttributionModel: TypeAlias = multi_touch.Model
+PathTransform: TypeAlias = multi_touch.PathTransform
+strawberry.enum(
+    multi_touch.Dimension,
+    name="AttributionDimension",
+    description="What the credit is given to: a session's channel, source...",
+)
+strawberry.enum(
+    multi_touch.Model,
+    name="AttributionModel",
+    description="An attribution model (docs/attribution.md).",
+)
+strawberry.enum(
+    multi_touch.PathTransform,
+    name="PathTransform",
+    description="How repeated values in a path are treated.",
+)
 
 
 @strawberry.input(
@@ -124,11 +120,11 @@ class AttributionReportResult:
 
     @strawberry.field
     def dimension(self) -> AttributionDimension:
-        return AttributionDimension(self.report.dimension.value)
+        return self.report.dimension
 
     @strawberry.field
     def models(self) -> list[AttributionModel]:
-        return [AttributionModel(model.value) for model in self.report.models]
+        return list(self.report.models)
 
     @strawberry.field
     def summary_totals(self) -> AttributionTotals:
@@ -149,7 +145,7 @@ class AttributionReportResult:
                 touches=row.touches,
                 credits=[
                     ModelCredit(
-                        model=AttributionModel(c.model.value),
+                        model=c.model,
                         conversions=c.conversions,
                         revenue=c.revenue,
                     )
