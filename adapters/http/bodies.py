@@ -65,6 +65,12 @@ async def _read(request: web.Request, max_bytes: int) -> bytes:
     except web.HTTPRequestEntityTooLarge:
         # aiohttp's client_max_size caught a body without (or lying about) its length.
         raise HttpError(413, too_large(max_bytes)) from None
+    except web.RequestPayloadError:
+        # The body's framing broke off (a bad chunk size, a body shorter than its
+        # Content-Length): the client's fault, never a 500.
+        raise HttpError(
+            400, "body: malformed, its transfer framing could not be read; send it again"
+        ) from None
     if len(raw) > max_bytes:
         raise HttpError(413, too_large(max_bytes))
     return raw
