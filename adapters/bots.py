@@ -60,9 +60,6 @@ class CrawlerDetectBots:
         None."""
         return _crawler_match(self._detector, user_agent)
 
-    def is_bot(self, user_agent: str) -> bool:
-        return self.bot_reason(user_agent) is not None
-
 
 @lru_cache(maxsize=4096)
 def _crawler_match(detector: CrawlerDetect, user_agent: str) -> str | None:

@@ -77,5 +77,5 @@ async def test_a_failed_sweep_is_tried_again_at_the_next_interval() -> None:
 
 
 class _NoBots:
-    def is_bot(self, user_agent: str) -> bool:
-        return False
+    def bot_reason(self, user_agent: str) -> str | None:
+        return None

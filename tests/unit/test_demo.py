@@ -45,7 +45,9 @@ def parsed(raw_events: list[dict[str, object]]) -> list[Event]:
 @pytest.fixture(scope="module")
 def human_sessions(parsed: list[Event]) -> list[Session]:
     bots = CrawlerDetectBots()
-    return sessionize(e for e in parsed if e.user_agent is None or not bots.is_bot(e.user_agent))
+    return sessionize(
+        e for e in parsed if e.user_agent is None or bots.bot_reason(e.user_agent) is None
+    )
 
 
 def test_the_same_seed_gives_the_same_events() -> None:
@@ -149,7 +151,9 @@ def test_funnels_end_in_drop_offs_on_every_step(human_sessions: list[Session]) -
 
 def test_a_small_share_of_events_comes_from_crawlers(parsed: list[Event]) -> None:
     bots = CrawlerDetectBots()
-    flagged = sum(1 for e in parsed if e.user_agent is not None and bots.is_bot(e.user_agent))
+    flagged = sum(
+        1 for e in parsed if e.user_agent is not None and bots.bot_reason(e.user_agent) is not None
+    )
 
     assert 0 < flagged < len(parsed) * 0.05
 

@@ -31,7 +31,7 @@ def test_a_crawler_is_named_by_what_matched(user_agent: str, reason: str) -> Non
 def test_a_desktop_browser_has_no_reason() -> None:
     bots = CrawlerDetectBots()
     assert bots.bot_reason(CHROME) is None
-    assert not bots.is_bot(CHROME)
+    assert bots.bot_reason(CHROME) is None
 
 
 def test_a_crawler_name_of_the_senders_choosing_is_other_so_reasons_stay_few() -> None:
