@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from operator import itemgetter
+from itertools import groupby, islice
+from operator import itemgetter, le
 from typing import Final, NamedTuple
 
 from domain import markov
@@ -288,22 +289,20 @@ def collect_paths(
     # order): this runs once per session of the reach, the labels once per distinct
     # (source, medium, campaign).
     labels, direct = _labels(sessions, query.dimension, texts)
-    # The common case first, in bulk: a visitor with one session and no conversion is a
-    # non-converting path of one touch when that session is in the window.
-    visits = Counter(map(_visitor, sessions))
-    lone = [s for s in sessions if s[5] is None and visits[s[0]] == 1]
+    # The common case, kept apart and counted in bulk at the end: a visitor with one
+    # session and no conversion, a non-converting path of one touch when that session
+    # is in the window.
+    lone: list[tuple[TextKey, ...]] = []
     non_converting: Counter[tuple[str, ...]] = Counter()
-    for triple, times in Counter(s[2:5] for s in lone if s[1] >= w_start).items():
-        non_converting[(labels[triple],)] += times
-    by_visitor: dict[VisitorKey, list[JourneySession]] = defaultdict(list)
-    for session in sessions:
-        if session[5] is not None or visits[session[0]] > 1:
-            by_visitor[session[0]].append(session)
     converting: list[ConvertingPath] = []
     users = 0
-    for history in by_visitor.values():
-        history.sort(key=_start)
-        if not any(s[5] for s in history):
+    for history in _histories(sessions):
+        if len(history) == 1:
+            if not history[0][5]:
+                if history[0][1] >= w_start:
+                    lone.append(history[0][2:5])
+                continue
+        elif not any(s[5] for s in history):
             # Several visits, no conversion: labels are all a non-converting path needs.
             plain = [labels[s[2:5]] for s in history if s[1] >= w_start]
             if plain:
@@ -315,8 +314,12 @@ def collect_paths(
                 if not w_start <= conversion.at <= w_end or not rule.counts(conversion):
                     continue
                 found = True
+                # The path starts at the first session within the lookback; the holding
+                # session itself when it started earlier (a visit longer than that).
                 since = conversion.at - lookback
-                first = next((i for i in range(held_by + 1) if history[i][1] >= since), held_by)
+                first = 0
+                while first < held_by and history[first][1] < since:
+                    first += 1
                 touches = [
                     Touch(labels[s[2:5]], s[1], s[2:5] in direct)
                     for s in history[first : held_by + 1]
@@ -330,7 +333,21 @@ def collect_paths(
         in_window = [Touch(labels[s[2:5]], s[1], False) for s in history if s[1] >= w_start]
         if in_window:
             non_converting[tuple(t.label for t in transform(in_window, how))] += 1
+    for triple, times in Counter(lone).items():
+        non_converting[(labels[triple],)] += times
     return _Paths(converting, non_converting, users)
+
+
+def _histories(sessions: Sequence[JourneySession]) -> Iterator[list[JourneySession]]:
+    """Each visitor's sessions in start order (ties in the order they came), visitor by
+    visitor. Stores hand the rows in that order (``StoreSnapshot.journey_sessions``), so
+    that grouping them is one pass in C, with no dict of lists and no sort per visitor:
+    a check in C confirms the order, and rows in another order are sorted first (a
+    stable sort, so ties keep their order)."""
+    order = list(map(_visit_order, sessions))
+    if not all(map(le, order, islice(order, 1, None))):
+        sessions = sorted(sessions, key=_visit_order)
+    return (list(group) for _, group in groupby(sessions, _visitor))
 
 
 def _labels(
@@ -359,7 +376,7 @@ def _labels(
 
 
 _visitor: Final = itemgetter(0)
-_start: Final = itemgetter(1)
+_visit_order: Final = itemgetter(0, 1)
 
 
 def attribution_report(
