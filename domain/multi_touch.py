@@ -460,36 +460,45 @@ def _credits(
     model: Model, converting: Sequence[ConvertingPath], half_life_days: float
 ) -> dict[str, list[float]]:
     """Per value the conversions and revenue ``model`` credits it with."""
-    credited: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     if model in _ONE_TOUCH_MODELS:
-        for path in converting:
-            path_touches = path.touches
-            if model is Model.FIRST_TOUCH or len(path_touches) == 1:
-                chosen = path_touches[0]
-            elif model is Model.LAST_TOUCH:
-                chosen = path_touches[-1]
-            else:
-                chosen = next((t for t in reversed(path_touches) if not t.direct), path_touches[-1])
-            share = credited[chosen.label]
-            # As a weight of 1 would add them.
-            share[0] += 1.0
-            share[1] += path.value
-        return credited
+        return _one_touch_credits(model, converting)
+    credited: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for path in converting:
         path_touches = path.touches
         if len(path_touches) == 1:
             # Every model gives a one-touch path's whole credit to its touch.
-            share = credited[path_touches[0].label]
+            share = credited[path.labels[0]]
             share[0] += 1.0
             share[1] += path.value
             continue
         split = weights(model, path_touches, path.at, half_life_days=half_life_days)
-        for touch, weight in zip(path_touches, split, strict=True):
+        for label, weight in zip(path.labels, split, strict=True):
             if weight:
-                share = credited[touch.label]
+                share = credited[label]
                 share[0] += weight
                 share[1] += weight * path.value
     return credited
+
+
+def _one_touch_credits(
+    model: Model, converting: Sequence[ConvertingPath]
+) -> dict[str, list[float]]:
+    """The credits of a model that gives each path's whole credit to one touch."""
+    if model is Model.FIRST_TOUCH:
+        chosen = [path.labels[0] for path in converting]
+    elif model is Model.LAST_TOUCH:
+        chosen = [path.labels[-1] for path in converting]
+    else:
+        chosen = [
+            next((t.label for t in reversed(p.touches) if not t.direct), p.labels[-1])
+            for p in converting
+        ]
+    # A sum of ones is exact in any order: counted in C. Revenue is added path by path,
+    # in the paths' order, as a weight of 1 would add it.
+    revenue: dict[str, float] = defaultdict(float)
+    for label, path in zip(chosen, converting, strict=True):
+        revenue[label] += path.value
+    return {label: [float(times), revenue[label]] for label, times in Counter(chosen).items()}
 
 
 def _data_driven(
