@@ -9,7 +9,9 @@ collector is paused; only cycles wait for it to resume.
 
 The collector is one per process: overlapping pauses (reports running at once, on any
 thread) resume it when the last one ends, and a collector that was already off when the
-first began stays off.
+first began stays off. Pause only around synchronous work, which always ends: a pause
+held across an ``await`` by a coroutine that is never resumed would leave the collector
+off for good.
 """
 
 from __future__ import annotations

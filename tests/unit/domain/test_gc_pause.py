@@ -16,7 +16,10 @@ def collector_on() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
+    # As it was before the test, whatever the test left.
+    if was:
+        gc.enable()
+    else:
         gc.disable()
 
 
