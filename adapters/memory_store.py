@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from adapters.read_model import OwnSnapshotReads
 from domain.aggregates import AGGREGATE_FIELDS, AggregateRow, aggregate_session, projected
@@ -275,13 +276,16 @@ class MemorySnapshot:
         # Every session of the reach: the port allows the others' earlier sessions.
         assert window.start is not None
         window = window.reaching_back(lookback)
-        yield [
+        rows = [
             journey_session(s)
             for (site, _), sessions in self._sessions.items()
             if site == site_id
             for s in sessions
             if window.contains(s.start)
         ]
+        # A visitor's sessions are kept in order: a stable sort keeps their ties so.
+        rows.sort(key=itemgetter(0, 1))
+        yield rows
 
     async def aggregate_sessions(
         self,

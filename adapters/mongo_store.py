@@ -123,6 +123,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, Final, NamedTuple, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -1733,8 +1734,12 @@ class MongoSnapshot:
         selection = _selection(site_id, SessionFilters(), reach)
         rows = self._rows(site_id, selection, _JOURNEY_FIELDS, _journey_session)
         async with contextlib.aclosing(rows) as chunks:
-            async for chunk in chunks:
-                yield chunk
+            journeys = [row async for chunk in chunks for row in chunk]
+        # In the port's order, sorted here: a server-side sort of the reach would need an
+        # index by visitor and start for the site's window, or a spill to disk. The
+        # report holds every row at once anyway. Stable, so ties keep the order read.
+        journeys.sort(key=itemgetter(0, 1))
+        yield journeys
 
     async def aggregate_sessions(
         self,

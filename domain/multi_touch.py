@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from operator import itemgetter
+from itertools import groupby, islice
+from operator import itemgetter, le
 from typing import Final, NamedTuple
 
 from domain import markov
@@ -186,6 +187,8 @@ class ConvertingPath:
     touches: tuple[Touch, ...]
     at: int  # the conversion's instant, microseconds
     value: float
+    # The touches' labels, kept once: ordering, counting and the Markov chain read them.
+    labels: tuple[str, ...]
 
 
 def label_of(dimension: Dimension) -> Callable[[str, str, str | None], str]:
@@ -291,18 +294,16 @@ def collect_paths(
     # The common case first, in bulk: a visitor with one session and no conversion is a
     # non-converting path of one touch when that session is in the window.
     visits = Counter(map(_visitor, sessions))
-    lone = [s for s in sessions if s[5] is None and visits[s[0]] == 1]
     non_converting: Counter[tuple[str, ...]] = Counter()
-    for triple, times in Counter(s[2:5] for s in lone if s[1] >= w_start).items():
+    lone = Counter(
+        s[2:5] for s in sessions if s[5] is None and s[1] >= w_start and visits[s[0]] == 1
+    )
+    for triple, times in lone.items():
         non_converting[(labels[triple],)] += times
-    by_visitor: dict[VisitorKey, list[JourneySession]] = defaultdict(list)
-    for session in sessions:
-        if session[5] is not None or visits[session[0]] > 1:
-            by_visitor[session[0]].append(session)
     converting: list[ConvertingPath] = []
     users = 0
-    for history in by_visitor.values():
-        history.sort(key=_start)
+    others = [s for s in sessions if s[5] is not None or visits[s[0]] > 1]
+    for history in _histories(others):
         if not any(s[5] for s in history):
             # Several visits, no conversion: labels are all a non-converting path needs.
             plain = [labels[s[2:5]] for s in history if s[1] >= w_start]
@@ -315,14 +316,26 @@ def collect_paths(
                 if not w_start <= conversion.at <= w_end or not rule.counts(conversion):
                     continue
                 found = True
+                # The path starts at the first session within the lookback; the holding
+                # session itself when it started earlier (a visit longer than that).
                 since = conversion.at - lookback
-                first = next((i for i in range(held_by + 1) if history[i][1] >= since), held_by)
-                touches = [
-                    Touch(labels[s[2:5]], s[1], s[2:5] in direct)
-                    for s in history[first : held_by + 1]
-                ]
+                first = 0
+                while first < held_by and history[first][1] < since:
+                    first += 1
+                kept = transform(
+                    [
+                        Touch(labels[s[2:5]], s[1], s[2:5] in direct)
+                        for s in history[first : held_by + 1]
+                    ],
+                    how,
+                )
                 converting.append(
-                    ConvertingPath(transform(touches, how), conversion.at, conversion.value or 0.0)
+                    ConvertingPath(
+                        kept,
+                        conversion.at,
+                        conversion.value or 0.0,
+                        tuple([t.label for t in kept]),
+                    )
                 )
         if found:
             users += 1
@@ -331,6 +344,18 @@ def collect_paths(
         if in_window:
             non_converting[tuple(t.label for t in transform(in_window, how))] += 1
     return _Paths(converting, non_converting, users)
+
+
+def _histories(sessions: Sequence[JourneySession]) -> Iterator[list[JourneySession]]:
+    """Each visitor's sessions in start order (ties in the order they came), visitor by
+    visitor. Stores hand the rows in that order (``StoreSnapshot.journey_sessions``), so
+    that grouping them is one pass in C, with no dict of lists and no sort per visitor:
+    a check in C confirms the order, and rows in another order are sorted first (a
+    stable sort, so ties keep their order)."""
+    order = list(map(_visit_order, sessions))
+    if not all(map(le, order, islice(order, 1, None))):
+        sessions = sorted(sessions, key=_visit_order)
+    return (list(group) for _, group in groupby(sessions, _visitor))
 
 
 def _labels(
@@ -347,7 +372,7 @@ def _labels(
 
     labels: dict[tuple[TextKey, ...], str] = {}
     direct: set[tuple[TextKey, ...]] = set()
-    for triple in {s[2:5] for s in sessions}:
+    for triple in set(map(_text_keys, sessions)):
         source, medium, campaign = triple
         source_text, medium_text = text(source), text(medium)
         labels[triple] = label(
@@ -359,7 +384,8 @@ def _labels(
 
 
 _visitor: Final = itemgetter(0)
-_start: Final = itemgetter(1)
+_visit_order: Final = itemgetter(0, 1)
+_text_keys: Final = itemgetter(2, 3, 4)  # as ``row[2:5]``, with no slice built in Python
 
 
 def attribution_report(
@@ -377,33 +403,19 @@ def attribution_report(
     converting = sorted(paths.converting, key=_content)
     if not converting:
         return None
-    credits: dict[Model, dict[str, list[float]]] = {
-        model: defaultdict(lambda: [0.0, 0.0]) for model in query.models
-    }
     touches: Counter[str] = Counter()
-    heuristic = [model for model in query.models if model is not Model.DATA_DRIVEN]
     for path in converting:
-        if len(path.touches) == 1:
-            # Every model gives a one-touch path's whole credit to its touch.
-            label = path.touches[0].label
-            touches[label] += 1
-            for model in heuristic:
-                share = credits[model][label]
-                share[0] += 1.0
-                share[1] += path.value
-            continue
-        touches.update({t.label for t in path.touches})
-        for model in heuristic:
-            split = weights(model, path.touches, path.at, half_life_days=query.half_life_days)
-            credited = credits[model]
-            for touch, weight in zip(path.touches, split, strict=True):
-                if weight:
-                    share = credited[touch.label]
-                    share[0] += weight
-                    share[1] += weight * path.value
+        touches.update(set(path.labels))
+    # Model by model: each has its own sums, and each sum still takes the paths in the
+    # order above, so the numbers are those of a path-by-path pass.
+    credits: dict[Model, dict[str, list[float]]] = {
+        model: _credits(model, converting, query.half_life_days)
+        for model in query.models
+        if model is not Model.DATA_DRIVEN
+    }
     total_conversions = len(converting)
     total_revenue = sum(p.value for p in converting)
-    if Model.DATA_DRIVEN in credits:
+    if Model.DATA_DRIVEN in query.models:
         credits[Model.DATA_DRIVEN] = _data_driven(paths, touches, total_conversions, total_revenue)
     labels = set(touches)
     for credited in credits.values():
@@ -440,10 +452,59 @@ def attribution_report(
     )
 
 
+# Models that give a path's whole credit to one touch: no weights to build.
+_ONE_TOUCH_MODELS: Final = (Model.FIRST_TOUCH, Model.LAST_TOUCH, Model.LAST_NON_DIRECT)
+
+
+def _credits(
+    model: Model, converting: Sequence[ConvertingPath], half_life_days: float
+) -> dict[str, list[float]]:
+    """Per value the conversions and revenue ``model`` credits it with."""
+    if model in _ONE_TOUCH_MODELS:
+        return _one_touch_credits(model, converting)
+    credited: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for path in converting:
+        path_touches = path.touches
+        if len(path_touches) == 1:
+            # Every model gives a one-touch path's whole credit to its touch.
+            share = credited[path.labels[0]]
+            share[0] += 1.0
+            share[1] += path.value
+            continue
+        split = weights(model, path_touches, path.at, half_life_days=half_life_days)
+        for label, weight in zip(path.labels, split, strict=True):
+            if weight:
+                share = credited[label]
+                share[0] += weight
+                share[1] += weight * path.value
+    return credited
+
+
+def _one_touch_credits(
+    model: Model, converting: Sequence[ConvertingPath]
+) -> dict[str, list[float]]:
+    """The credits of a model that gives each path's whole credit to one touch."""
+    if model is Model.FIRST_TOUCH:
+        chosen = [path.labels[0] for path in converting]
+    elif model is Model.LAST_TOUCH:
+        chosen = [path.labels[-1] for path in converting]
+    else:
+        chosen = [
+            next((t.label for t in reversed(p.touches) if not t.direct), p.labels[-1])
+            for p in converting
+        ]
+    # A sum of ones is exact in any order: counted in C. Revenue is added path by path,
+    # in the paths' order, as a weight of 1 would add it.
+    revenue: dict[str, float] = defaultdict(float)
+    for label, path in zip(chosen, converting, strict=True):
+        revenue[label] += path.value
+    return {label: [float(times), revenue[label]] for label, times in Counter(chosen).items()}
+
+
 def _data_driven(
     paths: _Paths, touches: Counter[str], conversions: int, revenue: float
 ) -> dict[str, list[float]]:
-    labels = {t.label for p in paths.converting for t in p.touches} | {
+    labels = {label for p in paths.converting for label in p.labels} | {
         label for path in paths.non_converting for label in path
     }
     merged: dict[str, str] = {}
@@ -455,7 +516,7 @@ def _data_driven(
 
     counts: Counter[tuple[Hashable, Hashable]] = Counter()
     for path in paths.converting:
-        states = [merged.get(t.label, t.label) for t in path.touches]
+        states = [merged.get(label, label) for label in path.labels]
         markov.add_transitions(counts, states, True)
     for labels_path, times in paths.non_converting.items():
         markov.add_transitions(counts, [merged.get(v, v) for v in labels_path], False, times)
@@ -470,14 +531,14 @@ def _data_driven(
 
 
 def _content(path: ConvertingPath) -> tuple[int, tuple[str, ...], float]:
-    return (path.at, tuple(t.label for t in path.touches), path.value)
+    return (path.at, path.labels, path.value)
 
 
 def _top_paths(converting: Sequence[ConvertingPath]) -> tuple[PathCount, ...]:
     count: Counter[tuple[str, ...]] = Counter()
     revenue: dict[tuple[str, ...], float] = defaultdict(float)
     for path in converting:
-        labels = tuple(t.label for t in path.touches)
+        labels = path.labels
         count[labels] += 1
         revenue[labels] += path.value
     ranked = sorted(count, key=lambda labels: (-count[labels], labels))[:TOP_PATHS]

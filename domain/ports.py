@@ -131,13 +131,14 @@ class StoreSnapshot(Protocol):
     def journey_sessions(
         self, site_id: str, window: TimeWindow, lookback: timedelta
     ) -> AsyncIterator[Sequence[JourneySession]]:
-        """The attribution rows the report needs, in chunks, in no particular order: every
-        session of the site starting in ``window`` (both bounds set), and those starting
-        in the ``lookback`` before it of every visitor with a converting session still
-        active at the window's start or later (its conversions may be in the window).
-        (The others' earlier sessions are never part of a path; a store may yield them
-        all the same.) Page, visitor and text keys are the store's own
-        (``attribution_texts``)."""
+        """The attribution rows the report needs, in chunks, ordered by visitor key and,
+        within a visitor, by start: the report then groups them by visitor in one pass
+        (rows in another order give the same report, after a sort). Every session of the
+        site starting in ``window`` (both bounds set), and those starting in the
+        ``lookback`` before it of every visitor with a converting session still active at
+        the window's start or later (its conversions may be in the window). (The others'
+        earlier sessions are never part of a path; a store may yield them all the same.)
+        Page, visitor and text keys are the store's own (``attribution_texts``)."""
         ...
 
     def aggregate_sessions(

@@ -31,8 +31,14 @@ from domain.aggregates import (
 )
 from domain.browser_time import browser_timestamp
 from domain.events import MAX_VISITOR_ID_LENGTH, EventError, EventParser
+from domain.gc_pause import collection_paused
 from domain.model import DEFAULT_SESSION_TIMEOUT, Event, Session, Site
-from domain.multi_touch import AttributionQuery, AttributionReport, attribution_report
+from domain.multi_touch import (
+    AttributionQuery,
+    AttributionReport,
+    JourneySession,
+    attribution_report,
+)
 from domain.page_report import (
     CountingRule,
     PageReport,
@@ -631,16 +637,22 @@ async def _attribution_report(
         query.definition,
         page_keys=await snapshot.page_keys([page]) if page is not None else {},
     )
-    sessions = [
-        row
-        async for chunk in snapshot.journey_sessions(site_id, query.window, query.lookback)
-        for row in chunk
-    ]
+    sessions: list[JourneySession] = []
+    async for chunk in snapshot.journey_sessions(site_id, query.window, query.lookback):
+        sessions.extend(chunk)
     # A handful of distinct (source, medium, campaign) among many sessions.
-    keys = {key for triple in {row[2:5] for row in sessions} for key in triple if key is not None}
+    keys = {key for triple in set(map(itemgetter(2, 3, 4), sessions)) for key in triple}
+    keys.discard(None)
     texts = await snapshot.attribution_texts(keys) if keys else {}
+
+    def report() -> AttributionReport | None:
+        # Its paths are many small objects that live to the end: the cyclic collector's
+        # walks over them (and over the rows) cost a fifth of the computation.
+        with collection_paused():
+            return attribution_report(sessions, query, rule, texts)
+
     # One piece of pure computation: on a thread, as the page report's counting.
-    return await asyncio.to_thread(attribution_report, sessions, query, rule, texts)
+    return await asyncio.to_thread(report)
 
 
 def _check_visitor_id(visitor_id: str) -> None:

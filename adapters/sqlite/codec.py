@@ -476,11 +476,11 @@ JOURNEY_COLUMNS: Final = "visitor_key, start, source_key, medium_key, campaign_k
 def journey_rows(rows: list[Row]) -> list[Row]:
     """Rows of ``JOURNEY_COLUMNS`` as ``JourneySession`` tuples, text keys left as keys
     (``attribution_texts``): only the conversions blob, on a few percent of sessions,
-    needs decoding."""
-    return [
-        row
-        if row[5] is None
-        else (
+    needs decoding: those rows are found in C and replaced in place, the others are
+    left as they came."""
+    for i in compress(range(len(rows)), map(_JOURNEY_BLOB, rows)):
+        row = rows[i]
+        rows[i] = (
             *row[:5],
             tuple(
                 [
@@ -490,8 +490,10 @@ def journey_rows(rows: list[Row]) -> list[Row]:
                 ]
             ),
         )
-        for row in rows
-    ]
+    return rows
+
+
+_JOURNEY_BLOB: Final = itemgetter(5)
 
 
 # The column holding each field of ``domain.aggregates.AggregateSession``.

@@ -1067,6 +1067,33 @@ async def test_journey_sessions_reach_back_the_lookback_for_visitors_who_convert
     assert len(rows) in (4, 5)
 
 
+async def test_journey_sessions_come_by_visitor_then_by_start(store: Store) -> None:
+    events = [
+        # In start order the visitors alternate: v2's sessions fall between v1's.
+        pageview("e-1", "v2", "2025-07-05T10:00:00Z", HOME),
+        conversion("e-2", "v2", "2025-07-05T10:01:00Z", HOME),
+        pageview("e-3", "v1", "2025-07-10T10:00:00Z", HOME),
+        pageview("e-4", "v2", "2025-07-11T10:00:00Z", BLOG),
+        pageview("e-5", "v1", "2025-07-12T10:00:00Z", PRICING),
+        conversion("e-6", "v1", "2025-07-12T10:02:00Z", PRICING),
+        pageview("e-7", "v2", "2025-07-13T10:00:00Z", HOME, referrer="https://www.google.com/"),
+        pageview("e-8", "v1", "2025-07-14T10:00:00Z", BLOG),
+    ]
+    await store.ingest(SITE_A, events, RECUT)
+    window = TimeWindow(at("2025-07-10T00:00:00Z"), at("2025-07-15T00:00:00Z"))
+
+    async with store.snapshot() as snapshot:
+        rows = [
+            (row[0], row[1])
+            async for chunk in snapshot.journey_sessions(SITE_A, window, timedelta(days=7))
+            for row in chunk
+        ]
+
+    assert rows == sorted(rows)
+    assert len(rows) >= 5
+    assert len({visitor for visitor, _ in rows}) == 2
+
+
 async def test_an_attribution_report_does_not_depend_on_the_ingestion_order(
     store: Store,
 ) -> None:

@@ -18,6 +18,7 @@ from domain.multi_touch import (
     PathTransform,
     Touch,
     attribution_report,
+    collect_paths,
     transform,
     transformed_labels,
     weights,
@@ -96,6 +97,40 @@ def test_credits_summed_over_values_equal_the_totals_for_every_model(
         revenue = sum(row.credits[at].revenue for row in found.rows)
         assert conversions == pytest.approx(found.summary.conversions, abs=1e-9), model
         assert revenue == pytest.approx(found.summary.revenue, abs=1e-9), model
+
+
+@settings(max_examples=150, deadline=None)
+@given(journeys(), st.sampled_from(PathTransform))
+def test_every_heuristic_credit_is_the_path_by_path_sum_of_the_weights_to_the_last_bit(
+    sessions: list[JourneySession], how: PathTransform
+) -> None:
+    rule = CountingRule(query().definition)
+    found = attribution_report(sessions, query(how), rule)
+    if found is None:
+        return
+    # The reference: each path's weights added in the report's order of paths (by
+    # content), one path after the other.
+    paths = sorted(
+        collect_paths(sessions, query(how), rule).converting,
+        key=lambda p: (p.at, tuple(t.label for t in p.touches), p.value),
+    )
+    for at, model in enumerate(found.models):
+        if model is Model.DATA_DRIVEN:
+            continue
+        expected: dict[str, list[float]] = {}
+        for path in paths:
+            split = weights(model, path.touches, path.at, half_life_days=7.0)
+            for touch, weight in zip(path.touches, split, strict=True):
+                if weight:
+                    share = expected.setdefault(touch.label, [0.0, 0.0])
+                    share[0] += weight
+                    share[1] += weight * path.value
+        credited = {
+            row.value: [row.credits[at].conversions, row.credits[at].revenue]
+            for row in found.rows
+            if row.credits[at].conversions or row.credits[at].revenue
+        }
+        assert credited == {k: v for k, v in expected.items() if v[0] or v[1]}, model
 
 
 @settings(max_examples=150, deadline=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -480,6 +481,16 @@ async def test_the_order_events_were_ingested_in_changes_no_attribution_figure(
     assert expected is not None
     assert expected.summary.conversions == 3
     assert await shuffled.attribution("s", window) == expected
+
+
+async def test_the_collector_is_on_again_after_an_attribution_report() -> None:
+    service = AttributionService(MemoryStore(), FixedClock(NOW), ListBots())
+    await service.ingest("s", JOURNEY_EVENTS)
+    assert gc.isenabled()
+
+    report = await service.attribution("s", {"start_date": "2025-07-01", "end_date": "2025-07-31"})
+    assert report is not None
+    assert gc.isenabled()
 
 
 async def test_aggregates_read_one_snapshot_at_one_instant_and_refuse_before_reading() -> None:
