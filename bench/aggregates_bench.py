@@ -18,108 +18,55 @@ Median and min per case, and the median as a ratio to the baseline's median. Tar
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import statistics
 import sys
-import time
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 if not __package__:  # run as a file (python bench/aggregates_bench.py): find the project
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.bots import CrawlerDetectBots
-from adapters.clock import SystemClock
-from adapters.sqlite import SqliteStore
+from bench import in_process
 from domain.services import AttributionService
 
 TARGET_S: Final = 0.30
 ZONE: Final = "Europe/Berlin"
+BASELINE: Final = "page report, scope any (baseline)"
 
 
-async def measure(store_path: Path, runs: int) -> None:
-    store = await SqliteStore.open(store_path)
-    try:
-        service = AttributionService(store, SystemClock(), CrawlerDetectBots())
-        sites = await service.sites()
-        if len(sites) != 1:
-            raise SystemExit(f"{store_path}: expected a store of one site, found {len(sites)}")
-        site_id = sites[0].site_id
+def cases(service: AttributionService, site_id: str) -> Mapping[str, in_process.Case]:
+    async def pages() -> object:
+        return await service.page_report(site_id, {})
 
-        async def write() -> None:
-            visitor = f"bench-{uuid.uuid4().hex}"
-            first = datetime.now(UTC) - timedelta(minutes=50)
-            await service.ingest(
-                site_id,
-                [
-                    {
-                        "type": "pageview",
-                        "event_id": f"{visitor}-{i}",
-                        "visitor_id": visitor,
-                        "timestamp": (first + timedelta(minutes=i)).isoformat(),
-                        "url": "https://demo.attributionhub.dev/pricing",
-                    }
-                    for i in range(5)
-                ],
-            )
+    async def series() -> object:
+        async with service.reading() as reads:
+            return await reads.timeseries(site_id, {"interval": "day", "time_zone": ZONE})
 
-        async def pages() -> object:
-            return await service.page_report(site_id, {})
-
-        async def series() -> object:
+    def breakdown(by: str) -> in_process.Case:
+        async def run() -> object:
             async with service.reading() as reads:
-                return await reads.timeseries(site_id, {"interval": "day", "time_zone": ZONE})
+                return await reads.breakdown(site_id, {"by": by})
 
-        def breakdown(by: str) -> Callable[[], Awaitable[object]]:
-            async def run() -> object:
-                async with service.reading() as reads:
-                    return await reads.breakdown(site_id, {"by": by})
+        return run
 
-            return run
-
-        cases: dict[str, Callable[[], Awaitable[object]]] = {
-            "page report, scope any (baseline)": pages,
-            f"timeseries DAY {ZONE}": series,
-            "breakdown CHANNEL": breakdown("channel"),
-            "breakdown LANDING_PAGE": breakdown("landing_page"),
-            "breakdown SOURCE": breakdown("source"),
-        }
-        times: dict[str, list[float]] = {label: [] for label in cases}
-        # Interleaved, so that a busy moment of the machine weighs on every case alike.
-        for _ in range(runs):
-            for label, case in cases.items():
-                await write()
-                started = time.perf_counter()
-                await case()
-                times[label].append(time.perf_counter() - started)
-        base = statistics.median(times["page report, scope any (baseline)"])
-        for label, measured in times.items():
-            med = statistics.median(measured)
-            note = "base" if label.endswith("(baseline)") else f"{med / base:4.2f}x base"
-            if not label.endswith("(baseline)"):
-                note += f"; target <= {TARGET_S:.2f} s: " + ("met" if med <= TARGET_S else "MISSED")
-            print(
-                f"  {label:<36} {med * 1000:8.1f} ms med {min(measured) * 1000:8.1f} ms min"
-                f"   {note}",
-                flush=True,
-            )
-    finally:
-        await store.close()
+    return {
+        BASELINE: pages,
+        f"timeseries DAY {ZONE}": series,
+        "breakdown CHANNEL": breakdown("channel"),
+        "breakdown LANDING_PAGE": breakdown("landing_page"),
+        "breakdown SOURCE": breakdown("source"),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.aggregates_bench")
-    parser.add_argument("store", type=Path, help="an embedded store of one site (a copy)")
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args(argv)
-    if not args.store.is_file():
-        raise SystemExit(f"{args.store}: no such file")
-    print(f"aggregates in process on {args.store}, 30 days ending now, {args.runs} runs each")
-    asyncio.run(measure(args.store, max(1, args.runs)))
+    in_process.run(
+        "python -m bench.aggregates_bench",
+        "aggregates",
+        cases,
+        baseline=BASELINE,
+        target_s=TARGET_S,
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":
