@@ -12,12 +12,13 @@ import hmac
 import logging
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from operator import itemgetter
+from typing import TypeVar
 
 from domain.aggregates import (
     BREAKDOWN_FIELDS,
@@ -56,6 +57,8 @@ from domain.ports import BotDetector, Clock, DroppedBots, Erased, SessionKey, St
 from domain.privacy import retention_cutoff
 from domain.queries import SESSIONS_PAGE_SIZE, ConversionDefinition, PagesQuery, TouchScope
 from domain.sessionization import sessionize_visitor
+
+T = TypeVar("T")
 
 MAX_BATCH_EVENTS = 10_000
 _log = logging.getLogger("attributionhub.ingest")
@@ -535,8 +538,10 @@ class Reads:
             async for rows in snapshot.aggregate_sessions(
                 site_id, query.filters, query.window, builder.fields
             ):
-                builder.add(rows)
-            return builder.result()
+                with collection_paused():  # many small objects kept to the end
+                    builder.add(rows)
+            with collection_paused():
+                return builder.result()
 
     async def breakdown(
         self, site_id: str, params: Mapping[str, object], *, shared: bool = False
@@ -563,14 +568,16 @@ class Reads:
                 needed = builder.texts_needed(rows)
                 if needed:
                     builder.learn(await snapshot.attribution_texts(needed))
-                builder.add(rows)
+                with collection_paused():  # many small objects kept to the end
+                    builder.add(rows)
             keys = builder.keys()
             texts: Mapping[Hashable, str] = {}
             if keys and builder.by_page:
                 texts = await snapshot.page_urls(keys)
             elif keys:
                 texts = await snapshot.attribution_texts(keys)
-            return builder.result(texts)
+            with collection_paused():
+                return builder.result(texts)
 
     async def dropped_bots(self, site_id: str) -> list[DroppedBots]:
         """The site's events dropped as bots', per reason, most first."""
@@ -613,13 +620,21 @@ class Reads:
             )
         builder = PageReportBuilder(query, self.now, rule=rule, first_converting=first_converting)
         async for rows in snapshot.report_sessions(site_id, query.filters, query.window):
-            builder.add(rows)
+            # Its counts hold many small objects to the end, as attribution's paths do.
+            with collection_paused():
+                builder.add(rows)
         # The final counting takes a long moment in one piece: on a thread, the event
         # loop keeps answering other requests meanwhile (the GIL is handed over every
         # few milliseconds) instead of stalling behind it.
-        keys = await asyncio.to_thread(builder.page_keys)
+        keys = await asyncio.to_thread(_paused, builder.page_keys)
         urls = await snapshot.page_urls(keys) if keys else {}
-        return await asyncio.to_thread(builder.result, urls)
+        return await asyncio.to_thread(_paused, lambda: builder.result(urls))
+
+
+def _paused(compute: Callable[[], T]) -> T:
+    """``compute()`` with the cyclic collector paused (``domain.gc_pause``)."""
+    with collection_paused():
+        return compute()
 
 
 async def _counting_rule(snapshot: StoreSnapshot, definition: ConversionDefinition) -> CountingRule:

@@ -482,7 +482,9 @@ class SqliteSnapshot:
             return True
 
         def fetch(_: sqlite3.Connection) -> list[codec.Row]:
-            return codec.report_rows(cursor.fetchmany(_REPORT_CHUNK))
+            # Rows that live until the report is done, as attribution's (_journey_chunk).
+            with collection_paused():
+                return codec.report_rows(cursor.fetchmany(_REPORT_CHUNK))
 
         try:
             if await self.run(start, scan=True):
@@ -677,7 +679,8 @@ def _journey_chunk(cursor: sqlite3.Cursor, _: sqlite3.Connection) -> list[codec.
 def _aggregate_chunk(
     cursor: sqlite3.Cursor, conversions_at: int | None, _: sqlite3.Connection
 ) -> list[codec.Row]:
-    return codec.aggregate_rows(cursor.fetchmany(_AGGREGATE_CHUNK), conversions_at)
+    with collection_paused():  # as _journey_chunk
+        return codec.aggregate_rows(cursor.fetchmany(_AGGREGATE_CHUNK), conversions_at)
 
 
 def _in_transaction(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:

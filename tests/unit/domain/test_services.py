@@ -493,6 +493,24 @@ async def test_the_collector_is_on_again_after_an_attribution_report() -> None:
     assert gc.isenabled()
 
 
+@pytest.mark.parametrize("read", ["page_report", "timeseries", "breakdown"])
+async def test_the_collector_is_on_again_after_a_page_report_or_an_aggregate(read: str) -> None:
+    service = AttributionService(MemoryStore(), FixedClock(NOW), ListBots())
+    await service.ingest("s", JOURNEY_EVENTS)
+    window = {"start_date": "2025-07-01", "end_date": "2025-07-20"}
+
+    async with service.reading() as reads:
+        if read == "page_report":
+            answer: object = await reads.page_report("s", window)
+        elif read == "timeseries":
+            answer = await reads.timeseries("s", {**window, "interval": "day"})
+        else:
+            answer = await reads.breakdown("s", {**window, "by": "source"})
+
+    assert answer is not None
+    assert gc.isenabled()
+
+
 async def test_aggregates_read_one_snapshot_at_one_instant_and_refuse_before_reading() -> None:
     opened: list[object] = []
 
