@@ -10,10 +10,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -131,70 +132,14 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The defaults overridden by the environment; raises ``SettingError``."""
         env = os.environ if environ is None else environ
-        settings = cls()
-        if value := env.get(STORE):
-            settings = replace(settings, store=parse_store(STORE, value))
-        if value := env.get(SESSION_TIMEOUT_MINUTES):
-            minutes = parse_int(
-                SESSION_TIMEOUT_MINUTES,
-                value,
-                low=1,
-                high=MAX_SESSION_TIMEOUT_MINUTES,
-                what="a whole number of minutes",
-            )
-            settings = replace(settings, session_timeout=timedelta(minutes=minutes))
-        if value := env.get(RATE_LIMIT):
-            settings = replace(settings, rate_limit=parse_rate_limit(RATE_LIMIT, value))
-        if value := env.get(GRAPHQL_IDE):
-            settings = replace(settings, graphql_ide=parse_flag(GRAPHQL_IDE, value))
-        if value := env.get(GRAPHQL_INTROSPECTION):
-            settings = replace(
-                settings, graphql_introspection=parse_flag(GRAPHQL_INTROSPECTION, value)
-            )
-        if value := env.get(MONGO_WRITE_CONCERN):
-            settings = replace(
-                settings, mongo_write_concern=parse_write_concern(MONGO_WRITE_CONCERN, value)
-            )
-        if value := env.get(MONGO_QUERY_TIMEOUT_MS):
-            settings = replace(
-                settings, mongo_query_timeout_ms=parse_milliseconds(MONGO_QUERY_TIMEOUT_MS, value)
-            )
-        if value := env.get(MONGO_WRITE_TIMEOUT_MS):
-            settings = replace(
-                settings, mongo_write_timeout_ms=parse_milliseconds(MONGO_WRITE_TIMEOUT_MS, value)
-            )
-        if value := env.get(MONGO_LOCK_LEASE):
-            settings = replace(
-                settings, mongo_lock_lease_seconds=parse_seconds(MONGO_LOCK_LEASE, value)
-            )
-        if value := env.get(MONGO_LOCK_RENEWAL):
-            settings = replace(
-                settings, mongo_lock_renewal_seconds=parse_seconds(MONGO_LOCK_RENEWAL, value)
-            )
+        # Any: each parser's own signature types its value; the table pairs them by name.
+        changes: dict[str, Any] = {
+            setting: parse(name, value)
+            for name, setting, parse in _FROM_ENVIRONMENT
+            if (value := env.get(name))
+        }
+        settings = replace(cls(), **changes)
         _check_lock_timing(settings, env)
-        if value := env.get(MONGO_REPORT_READ_PREFERENCE):
-            settings = replace(
-                settings,
-                mongo_report_read_preference=parse_read_preference(
-                    MONGO_REPORT_READ_PREFERENCE, value
-                ),
-            )
-        if value := env.get(REPORT_CONCURRENCY):
-            concurrency = parse_int(
-                REPORT_CONCURRENCY, value, low=1, high=MAX_REPORT_CONCURRENCY, what="an integer"
-            )
-            settings = replace(settings, report_concurrency=concurrency)
-        if value := env.get(BODY_TIMEOUT):
-            settings = replace(settings, body_timeout_seconds=parse_seconds(BODY_TIMEOUT, value))
-        if value := env.get(MAX_PENDING_BODIES):
-            pending = parse_int(
-                MAX_PENDING_BODIES, value, low=1, high=MAX_PENDING_BODIES_LIMIT, what="an integer"
-            )
-            settings = replace(settings, max_pending_bodies=pending)
-        if value := env.get(CORS_ORIGINS):
-            settings = replace(settings, cors_origins=parse_origins(CORS_ORIGINS, value))
-        if value := env.get(RETENTION_DAYS):
-            settings = replace(settings, retention_days=parse_retention_days(RETENTION_DAYS, value))
         if value := env.get(DEBUG):
             parse_flag(DEBUG, value)
         return settings
@@ -391,3 +336,40 @@ def parse_host(name: str, value: str) -> str:
     if len(text) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels):
         return text
     raise SettingError(f"{name}: expected an IP address or a host name, got {value!r}")
+
+
+def _session_timeout(name: str, value: str) -> timedelta:
+    minutes = parse_int(
+        name, value, low=1, high=MAX_SESSION_TIMEOUT_MINUTES, what="a whole number of minutes"
+    )
+    return timedelta(minutes=minutes)
+
+
+def _report_concurrency(name: str, value: str) -> int:
+    return parse_int(name, value, low=1, high=MAX_REPORT_CONCURRENCY, what="an integer")
+
+
+def _max_pending_bodies(name: str, value: str) -> int:
+    return parse_int(name, value, low=1, high=MAX_PENDING_BODIES_LIMIT, what="an integer")
+
+
+# Each environment variable, the setting it gives and how its value is read, in the order
+# they are checked (the first bad one is the error reported).
+_FROM_ENVIRONMENT: tuple[tuple[str, str, Callable[[str, str], object]], ...] = (
+    (STORE, "store", parse_store),
+    (SESSION_TIMEOUT_MINUTES, "session_timeout", _session_timeout),
+    (RATE_LIMIT, "rate_limit", parse_rate_limit),
+    (GRAPHQL_IDE, "graphql_ide", parse_flag),
+    (GRAPHQL_INTROSPECTION, "graphql_introspection", parse_flag),
+    (MONGO_WRITE_CONCERN, "mongo_write_concern", parse_write_concern),
+    (MONGO_QUERY_TIMEOUT_MS, "mongo_query_timeout_ms", parse_milliseconds),
+    (MONGO_WRITE_TIMEOUT_MS, "mongo_write_timeout_ms", parse_milliseconds),
+    (MONGO_LOCK_LEASE, "mongo_lock_lease_seconds", parse_seconds),
+    (MONGO_LOCK_RENEWAL, "mongo_lock_renewal_seconds", parse_seconds),
+    (MONGO_REPORT_READ_PREFERENCE, "mongo_report_read_preference", parse_read_preference),
+    (REPORT_CONCURRENCY, "report_concurrency", _report_concurrency),
+    (BODY_TIMEOUT, "body_timeout_seconds", parse_seconds),
+    (MAX_PENDING_BODIES, "max_pending_bodies", _max_pending_bodies),
+    (CORS_ORIGINS, "cors_origins", parse_origins),
+    (RETENTION_DAYS, "retention_days", parse_retention_days),
+)
