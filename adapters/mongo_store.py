@@ -1237,18 +1237,6 @@ class MongoStore(OwnSnapshotReads):
             except Exception:  # the lease is the backstop: keep trying until it runs out
                 delay = min(delay * 2, _RELEASE_RETRY_MAX)
 
-    async def _histories(self, site_id: str, visitors: Iterable[str]) -> dict[str, list[Event]]:
-        histories: dict[str, list[Event]] = defaultdict(list)
-        for chunk in chunks(sorted(visitors)):
-            cursor = self._events.find(
-                {"site_id": site_id, "visitor_id": {"$in": chunk}},
-                batch_size=_CURSOR_BATCH,
-                max_time_ms=self._max_time_ms,
-            )
-            async for doc in cursor:
-                histories[doc["visitor_id"]].append(_event(doc))
-        return histories
-
     async def _tails(
         self, site_id: str, added: Mapping[str, Sequence[Event]], whole: Collection[str]
     ) -> dict[str, _Tail]:
@@ -1444,8 +1432,9 @@ class MongoStore(OwnSnapshotReads):
 
     @_unavailable_on_outage
     async def visitor_events(self, site_id: str, visitor_id: str) -> list[Event]:
-        histories = await self._histories(site_id, [visitor_id])
-        return histories.get(visitor_id, [])
+        # A tail from no resume point is the visitor's whole history.
+        tails = await self._tails(site_id, {visitor_id: []}, {visitor_id})
+        return tails[visitor_id].events
 
     # --- privacy -----------------------------------------------------------------
     @_unavailable_on_outage

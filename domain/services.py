@@ -660,14 +660,12 @@ async def _attribution_report(
     keys.discard(None)
     texts = await snapshot.attribution_texts(keys) if keys else {}
 
-    def report() -> AttributionReport | None:
-        # Its paths are many small objects that live to the end: the cyclic collector's
-        # walks over them (and over the rows) cost a fifth of the computation.
-        with collection_paused():
-            return attribution_report(sessions, query, rule, texts)
-
-    # One piece of pure computation: on a thread, as the page report's counting.
-    return await asyncio.to_thread(report)
+    # One piece of pure computation: on a thread, as the page report's counting. Its
+    # paths are many small objects that live to the end: the cyclic collector's walks
+    # over them (and over the rows) cost a fifth of the computation.
+    return await asyncio.to_thread(
+        _paused, lambda: attribution_report(sessions, query, rule, texts)
+    )
 
 
 def _check_visitor_id(visitor_id: str) -> None:

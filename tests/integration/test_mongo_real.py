@@ -189,11 +189,7 @@ async def test_the_retention_purge_finds_old_events_through_the_time_index(
     purged = await real.purge(datetime(2025, 7, 16, tzinfo=UTC), RECUT, visitors=2)
 
     assert purged.visitors == 2
-    stats = real._collection("events").aggregate([{"$indexStats": {}}])
-    # Through a mongos, one document per shard and index: add them up.
-    used: Counter[str] = Counter()
-    async for doc in stats:
-        used[doc["name"]] += doc["accesses"]["ops"]
+    used = await index_uses(real, "events")
     assert used["by_time"] >= 1
 
 
@@ -207,11 +203,7 @@ async def test_an_erasure_by_email_reads_the_conversions_through_their_partial_i
     erased = await real.erase_email(SITE, "ANN@example.org")
 
     assert erased.visitors >= 1
-    stats = real._collection("events").aggregate([{"$indexStats": {}}])
-    # Through a mongos, one document per shard and index: add them up.
-    used: Counter[str] = Counter()
-    async for doc in stats:
-        used[doc["name"]] += doc["accesses"]["ops"]
+    used = await index_uses(real, "events")
     assert used["conversions"] >= 1
 
 
@@ -286,3 +278,12 @@ async def test_a_session_whose_conversions_pass_16_mb_is_stored_and_read_on_a_re
     assert [spec["key"][:2] for name, spec in info.items() if name != "_id_"] == [
         [("site_id", 1), ("visitor_id", 1)]
     ]
+
+
+async def index_uses(store: MongoStore, collection: str) -> Counter[str]:
+    """How often each index of ``collection`` was used (``$indexStats``); through a
+    mongos, one document per shard and index, added up."""
+    used: Counter[str] = Counter()
+    async for doc in store._collection(collection).aggregate([{"$indexStats": {}}]):
+        used[doc["name"]] += doc["accesses"]["ops"]
+    return used
