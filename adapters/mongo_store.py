@@ -728,13 +728,7 @@ class MongoStore(OwnSnapshotReads):
             {"_id": 0, "site_id": 1, "event_id": 1, "visitor_id": 1},
             batch_size=KEYS_PER_QUERY,
         )
-        claims: list[Document] = []
-        async for doc in cursor:
-            claims.append(doc)
-            if len(claims) == KEYS_PER_QUERY:
-                await _insert_ignoring_duplicates(self._event_ids, claims)
-                claims = []
-        if claims:
+        async for claims in _lists(cursor, KEYS_PER_QUERY):
             await _insert_ignoring_duplicates(self._event_ids, claims)
         existing = await self._events.index_information()
         for replaced in ("event_identity", "by_visitor"):
@@ -999,11 +993,13 @@ class MongoStore(OwnSnapshotReads):
         stored: the event is written again."""
         wanted = {e.event_id: e.visitor_id for e in events}
         holders = await self._identity_holders(site_id, wanted)
-        stored = {i for i, holder in holders.items() if holder != wanted[i]}
+        stored: set[str] = set()
         own: dict[str, set[str]] = defaultdict(set)
         for event_id, holder in holders.items():
             if holder == wanted[event_id]:
                 own[holder].add(event_id)
+            else:
+                stored.add(event_id)
         for chunk in chunks(sorted(own)):
             cursor = self._events.find(
                 {
@@ -1543,13 +1539,8 @@ class MongoStore(OwnSnapshotReads):
             batch_size=KEYS_PER_QUERY,
             max_time_ms=self._max_time_ms,
         )
-        ids: list[str] = []
-        async for doc in cursor:
-            ids.append(doc["event_id"])
-            if len(ids) == KEYS_PER_QUERY:
-                await self._event_ids.delete_many({"site_id": site_id, "event_id": {"$in": ids}})
-                ids = []
-        if ids:
+        async for docs in _lists(cursor, KEYS_PER_QUERY):
+            ids = [doc["event_id"] for doc in docs]
             await self._event_ids.delete_many({"site_id": site_id, "event_id": {"$in": ids}})
 
     @_unavailable_on_outage
@@ -1923,6 +1914,19 @@ def _shell_command(command: str, target: str, options: Mapping[str, Any]) -> str
 def _w_value(write_concern: str) -> int | str:
     text = write_concern.strip()
     return int(text) if text.isdigit() else text
+
+
+async def _lists(cursor: Any, size: int) -> AsyncIterator[list[Document]]:
+    """The documents of a cursor in lists of up to ``size``, for writes made a list at a
+    time while the cursor streams (the cursor's own batches are the driver's business)."""
+    batch: list[Document] = []
+    async for doc in cursor:
+        batch.append(doc)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 async def _insert_ignoring_duplicates(collection: Any, documents: list[Document]) -> set[int]:
